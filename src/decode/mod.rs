@@ -1,0 +1,198 @@
+//! Stage 2, **decode**: a [`RawPacket`](crate::source::RawPacket) in; a [`Decoded`] packet out —
+//! the 5-tuple, the TCP header fields the flow table needs, and where the L4 payload is.
+//!
+//! Layers: link (Ethernet II, 802.1Q/QinQ, Linux cooked SLL/SLL2, raw IP, BSD loopback), IPv4
+//! (options, fragments) and IPv6 (extension headers, fragments), TCP and UDP. Every read is
+//! bounds-checked; a packet that cannot be decoded is a [`Skip`] with a reason that is counted.
+//! Nothing is allocated per packet except when IP fragments are reassembled.
+
+mod frag;
+mod ip;
+mod link;
+mod transport;
+
+pub use frag::{FragLimits, FragPool, FragStats};
+
+use std::net::IpAddr;
+
+/// TCP flag bits.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// The transport fields of a decoded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tcp {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+/// Where a decoded packet's payload lives.
+#[derive(Debug)]
+pub enum Payload<'a> {
+    /// Inside the captured bytes.
+    Slice(&'a [u8]),
+    /// Rebuilt from IP fragments.
+    Reassembled(Vec<u8>),
+}
+
+impl Payload<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Slice(s) => s,
+            Payload::Reassembled(v) => v,
+        }
+    }
+}
+
+/// A TCP or UDP packet reduced to what the later stages use.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub tcp: Tcp,
+    pub payload: Payload<'a>,
+}
+
+/// Why a packet was not decoded to TCP/UDP. Each reason has a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Skip {
+    UnknownLinkType,
+    Truncated,
+    NotIp,
+    BadIpHeader,
+    BadTransportHeader,
+    OtherTransport,
+    FragmentHeld,
+    TooManyHeaders,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 8] = [
+        Skip::UnknownLinkType,
+        Skip::Truncated,
+        Skip::NotIp,
+        Skip::BadIpHeader,
+        Skip::BadTransportHeader,
+        Skip::OtherTransport,
+        Skip::FragmentHeld,
+        Skip::TooManyHeaders,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::UnknownLinkType => "unknown_link_type",
+            Skip::Truncated => "truncated",
+            Skip::NotIp => "not_ip",
+            Skip::BadIpHeader => "bad_ip_header",
+            Skip::BadTransportHeader => "bad_transport_header",
+            Skip::OtherTransport => "other_transport",
+            Skip::FragmentHeld => "fragment_held",
+            Skip::TooManyHeaders => "too_many_headers",
+        }
+    }
+
+    /// Reasons that mean the packet was damaged or unusable, as opposed to simply not TCP/UDP
+    /// or waiting for its other fragments.
+    pub fn is_damage(self) -> bool {
+        !matches!(
+            self,
+            Skip::NotIp | Skip::OtherTransport | Skip::FragmentHeld
+        )
+    }
+}
+
+/// Per-reason counters of packets not decoded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SkipCounts(pub [u64; Skip::ALL.len()]);
+
+impl SkipCounts {
+    pub fn add(&mut self, s: Skip) {
+        self.0[s as usize] += 1;
+    }
+    pub fn get(&self, s: Skip) -> u64 {
+        self.0[s as usize]
+    }
+    pub fn merge(&mut self, o: &SkipCounts) {
+        for (a, b) in self.0.iter_mut().zip(o.0.iter()) {
+            *a += b;
+        }
+    }
+    pub fn damaged(&self) -> u64 {
+        Skip::ALL
+            .iter()
+            .filter(|s| s.is_damage())
+            .map(|s| self.get(*s))
+            .sum()
+    }
+}
+
+/// Bounds-checked view helpers shared by the layer parsers.
+pub(crate) fn be16(b: &[u8], off: usize) -> Result<u16, Skip> {
+    b.get(off..off + 2)
+        .map(|s| u16::from_be_bytes([s[0], s[1]]))
+        .ok_or(Skip::Truncated)
+}
+
+pub(crate) fn be32(b: &[u8], off: usize) -> Result<u32, Skip> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or(Skip::Truncated)
+}
+
+/// The decoder: stateless per packet except for the fragment pool.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pub frags: FragPool,
+}
+
+impl Decoder {
+    pub fn new(limits: FragLimits) -> Self {
+        Decoder {
+            frags: FragPool::new(limits),
+        }
+    }
+
+    /// Decodes one captured frame of link type `link` down to its TCP/UDP payload.
+    pub fn decode<'a>(&mut self, link: u16, data: &'a [u8], ts: u64) -> Result<Decoded<'a>, Skip> {
+        let (ethertype, l3) = link::strip(link, data)?;
+        let l3 = match ethertype {
+            link::ETHERTYPE_IPV4 => ip::v4(l3)?,
+            link::ETHERTYPE_IPV6 => ip::v6(l3)?,
+            _ => return Err(Skip::NotIp),
+        };
+        if l3.proto != PROTO_TCP && l3.proto != PROTO_UDP {
+            return Err(Skip::OtherTransport);
+        }
+        match l3.fragment {
+            None => transport::decode(&l3, Payload::Slice(l3.payload)),
+            Some(f) => {
+                let key = frag::FragKey {
+                    src: l3.src,
+                    dst: l3.dst,
+                    proto: l3.proto,
+                    id: f.id,
+                };
+                match self.frags.add(key, f.offset, f.more, l3.payload, ts) {
+                    Some(whole) => transport::decode(&l3, Payload::Reassembled(whole)),
+                    None => Err(Skip::FragmentHeld),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! Stage 4, **detect**: a flow's reassembled bytes in, per direction; a [`Finding`] out when a
+//! mining protocol is recognised.
+//!
+//! Each protocol is one [`Detector`] in its own file. Shared helpers frame newline-delimited
+//! messages ([`lines`]) and read JSON-RPC envelopes ([`jsonrpc`]) so that detectors for
+//! JSON-speaking protocols only interpret messages. A detector first *probes* (is this my
+//! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
+
+pub mod jsonrpc;
+pub mod lines;
+pub mod stratum;
+
+use crate::flow::Dir;
+
+/// Where a detector stands on a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Not decided yet: keep feeding.
+    Probing,
+    /// The protocol was recognised: keep feeding to follow the session.
+    Matched,
+    /// Not this protocol: stop feeding.
+    NotThis,
+}
+
+/// One protocol detector. It sees each direction's in-order bytes (as the flow table
+/// reassembles them) and says what it found.
+pub trait Detector: Send {
+    /// Short name, used in statistics.
+    fn name(&self) -> &'static str;
+    /// In-order bytes sent in direction `dir`, at capture time `ts_ns`.
+    fn on_data(&mut self, dir: Dir, data: &[u8], ts_ns: u64);
+    /// Bytes were lost in direction `dir` before the next data.
+    fn on_gap(&mut self, dir: Dir);
+    fn interest(&self) -> Interest;
+    /// What was found, once [`Interest::Matched`].
+    fn finding(&self) -> Option<Finding>;
+}
+
+/// The detectors a TCP flow is inspected with; `mid_stream` when the flow was picked up
+/// without its opening (so framing must resynchronise first).
+pub fn for_flow(limits: &Limits, mid_stream: bool) -> Vec<Box<dyn Detector>> {
+    let stratum = if mid_stream {
+        stratum::Stratum::mid_stream(limits)
+    } else {
+        stratum::Stratum::new(limits)
+    };
+    vec![Box::new(stratum)]
+}
+
+/// Caps that keep per-flow state bounded whatever the traffic.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest line buffered by a line-framed protocol.
+    pub max_line: usize,
+    /// Deepest JSON nesting parsed.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 32 * 1024,
+            max_depth: 32,
+        }
+    }
+}
+
+/// How much of the protocol was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Valid protocol messages from both the miner and the pool.
+    BothSides,
+    /// Only the miner's side (for example a pool that never answered).
+    MinerOnly,
+    /// Only the pool's side (for example a capture with one direction missing).
+    PoolOnly,
+}
+
+/// Share counts, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shares {
+    pub submitted: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// What a detector found on a flow: the protocol and what the session says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Protocol family, as in events (`stratum-v1`, ...).
+    pub protocol: &'static str,
+    /// Application protocol name, as Suricata's `app_proto`.
+    pub app_proto: &'static str,
+    /// The direction in which the miner sends, if the protocol said.
+    pub miner_sends: Option<Dir>,
+    pub coverage: Coverage,
+    /// Short reasons, e.g. `stratum:mining.notify x12`.
+    pub signals: Vec<String>,
+    pub agent: Option<String>,
+    pub workers: Vec<String>,
+    pub extranonce1: Option<String>,
+    /// Current share difficulty.
+    pub difficulty: Option<f64>,
+    /// Current share target (hex), for pools that send targets.
+    pub target: Option<String>,
+    pub jobs: u64,
+    pub shares: Shares,
+    /// BIP 310 version-rolling mask.
+    pub version_mask: Option<String>,
+    /// BIP 310 extensions the miner asked for.
+    pub extensions: Vec<String>,
+    /// BIP 310 `info.*` fields (name without the prefix, value).
+    pub device: Vec<(String, String)>,
+    /// Pool host the miner names (some subscribe forms carry it).
+    pub pool_host: Option<String>,
+}
+
+impl Finding {
+    pub fn new(protocol: &'static str, app_proto: &'static str) -> Self {
+        Finding {
+            protocol,
+            app_proto,
+            miner_sends: None,
+            coverage: Coverage::BothSides,
+            signals: Vec::new(),
+            agent: None,
+            workers: Vec::new(),
+            extranonce1: None,
+            difficulty: None,
+            target: None,
+            jobs: 0,
+            shares: Shares::default(),
+            version_mask: None,
+            extensions: Vec::new(),
+            device: Vec::new(),
+            pool_host: None,
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The flow table: one entry per bidirectional 5-tuple, bounded in count and in bytes held.
+
+use super::reasm::{Chunk, Reassembler};
+use super::{flow_id, Dir, FlowKey, PacketMeta};
+use crate::decode::{tcp_flags, PROTO_TCP};
+use crate::detect::{self, Detector, Finding, Interest};
+use hashbrown::HashTable;
+use std::net::IpAddr;
+
+/// Limits and timers of the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    /// Most flows tracked at once (per table).
+    pub max_flows: usize,
+    pub tcp_timeout_ns: u64,
+    pub udp_timeout_ns: u64,
+    /// Out-of-order bytes held per direction of a flow.
+    pub max_held: usize,
+    /// Bytes a flow may show the detectors before they must have recognised something.
+    pub inspect_budget: usize,
+    /// How long after giving up on a flow it is looked at again.
+    pub resample_after_ns: u64,
+    pub detect: detect::Limits,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 200_000,
+            tcp_timeout_ns: 600_000_000_000,
+            udp_timeout_ns: 120_000_000_000,
+            max_held: 64 * 1024,
+            inspect_budget: 16 * 1024,
+            resample_after_ns: 300_000_000_000,
+            detect: detect::Limits::default(),
+        }
+    }
+}
+
+/// Why a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// FIN seen from both sides.
+    Closed,
+    Reset,
+    Timeout,
+    /// Pushed out to make room.
+    Evicted,
+    /// Still open when the input ended.
+    RunEnd,
+}
+
+/// Packets and bytes sent in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// A flow that ended with something found, as handed to the verdict stage.
+#[derive(Debug, Clone)]
+pub struct FlowRecord {
+    pub id: u64,
+    pub proto: u8,
+    /// The side that sent the first packet seen, and the other.
+    pub fwd: (IpAddr, u16),
+    pub rev: (IpAddr, u16),
+    pub first_ts: u64,
+    pub last_ts: u64,
+    /// Indexed by [`Dir::index`].
+    pub counters: [Counters; 2],
+    /// The side that opened the TCP connection, when the handshake was seen.
+    pub syn_from: Option<Dir>,
+    pub end: EndReason,
+    pub finding: Finding,
+}
+
+/// Counters of the table's work.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlowStats {
+    pub flows: u64,
+    pub timed_out: u64,
+    pub closed: u64,
+    pub evicted: u64,
+    pub inspected_bytes: u64,
+    pub gave_up: u64,
+    pub resampled: u64,
+    pub reasm_gaps: u64,
+    pub reasm_duplicate_bytes: u64,
+    pub peak_flows: u64,
+}
+
+impl FlowStats {
+    pub fn merge(&mut self, o: &FlowStats) {
+        self.flows += o.flows;
+        self.timed_out += o.timed_out;
+        self.closed += o.closed;
+        self.evicted += o.evicted;
+        self.inspected_bytes += o.inspected_bytes;
+        self.gave_up += o.gave_up;
+        self.resampled += o.resampled;
+        self.reasm_gaps += o.reasm_gaps;
+        self.reasm_duplicate_bytes += o.reasm_duplicate_bytes;
+        self.peak_flows += o.peak_flows;
+    }
+}
+
+struct Inspection {
+    reasm: [Reassembler; 2],
+    detectors: Vec<Box<dyn Detector>>,
+    probed: usize,
+}
+
+struct Flow {
+    key: FlowKey,
+    hash: u64,
+    fwd_is_lo: bool,
+    first_ts: u64,
+    last_ts: u64,
+    counters: [Counters; 2],
+    syn_from: Option<Dir>,
+    fin: [bool; 2],
+    matched: bool,
+    /// Ended by FIN/RST: reported already, kept a little to absorb the last packets.
+    closed: bool,
+    inspection: Option<Box<Inspection>>,
+    /// When a flow given up on may be inspected again.
+    resample_at: Option<u64>,
+}
+
+/// How long a closed flow stays in the table to absorb its last packets (final ACKs).
+const CLOSED_LINGER_NS: u64 = 10_000_000_000;
+
+pub struct Table {
+    cfg: FlowConfig,
+    flows: HashTable<Flow>,
+    next_sweep: u64,
+    pub stats: FlowStats,
+}
+
+impl Table {
+    pub fn new(cfg: FlowConfig) -> Self {
+        Table {
+            cfg,
+            flows: HashTable::new(),
+            next_sweep: 0,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Flows currently tracked.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Takes one packet; flows that end are appended to `out` when something was found on them.
+    pub fn packet(&mut self, p: &PacketMeta, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        if p.ts_ns >= self.next_sweep {
+            self.sweep(p.ts_ns, out);
+        }
+        let key = p.key;
+        let opening = p.tcp.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let mut found = false;
+        if let Ok(e) = self.flows.find_entry(p.hash, |f| f.key == key) {
+            if e.get().closed && opening {
+                // The same 5-tuple opened again: a new connection.
+                e.remove();
+            } else {
+                found = true;
+            }
+        }
+        if !found {
+            if self.flows.len() >= self.cfg.max_flows {
+                self.make_room(p.ts_ns, out);
+            }
+            let is_tcp = key.proto == PROTO_TCP;
+            let mid_stream = is_tcp && p.tcp.flags & tcp_flags::SYN == 0;
+            let flow = Flow {
+                key,
+                hash: p.hash,
+                fwd_is_lo: p.from_lo,
+                first_ts: p.ts_ns,
+                last_ts: p.ts_ns,
+                counters: [Counters::default(); 2],
+                syn_from: None,
+                fin: [false; 2],
+                matched: false,
+                closed: false,
+                inspection: if is_tcp {
+                    inspection(&self.cfg, mid_stream)
+                } else {
+                    None
+                },
+                resample_at: None,
+            };
+            self.flows.insert_unique(p.hash, flow, |f| f.hash);
+            self.stats.flows += 1;
+            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        }
+        let Some(flow) = self.flows.find_mut(p.hash, |f| f.key == key) else {
+            return;
+        };
+        if flow.closed {
+            flow.last_ts = flow.last_ts.max(p.ts_ns);
+            return;
+        }
+        let dir = if p.from_lo == flow.fwd_is_lo {
+            Dir::Fwd
+        } else {
+            Dir::Rev
+        };
+        let c = &mut flow.counters[dir.index()];
+        c.packets += 1;
+        c.bytes += p.wire_len as u64;
+        flow.last_ts = flow.last_ts.max(p.ts_ns);
+        let flags = p.tcp.flags;
+        let is_tcp = key.proto == PROTO_TCP;
+        if is_tcp && flags & tcp_flags::SYN != 0 {
+            let opener = if flags & tcp_flags::ACK == 0 {
+                dir
+            } else {
+                dir.flip()
+            };
+            flow.syn_from.get_or_insert(opener);
+            if let Some(insp) = flow.inspection.as_mut() {
+                insp.reasm[dir.index()].syn(p.tcp.seq);
+            }
+        }
+        if !payload.is_empty() {
+            if flow.inspection.is_none() && flow.resample_at.is_some_and(|t| p.ts_ns >= t) {
+                flow.resample_at = None;
+                self.stats.resampled += 1;
+                flow.inspection = inspection(&self.cfg, true);
+            }
+            if let Some(insp) = flow.inspection.as_mut() {
+                self.stats.inspected_bytes += payload.len() as u64;
+                let Inspection {
+                    reasm, detectors, ..
+                } = &mut **insp;
+                let ts = p.ts_ns;
+                let mut deliver = |chunk: Chunk<'_>| feed(detectors, dir, chunk, ts);
+                if is_tcp {
+                    reasm[dir.index()].segment(p.tcp.seq, payload, &mut deliver);
+                } else {
+                    deliver(Chunk::Data(payload));
+                }
+                insp.probed += payload.len();
+                match overall(&insp.detectors) {
+                    Interest::Matched => flow.matched = true,
+                    Interest::NotThis => give_up(flow, &mut self.stats, &self.cfg),
+                    Interest::Probing if insp.probed > self.cfg.inspect_budget => {
+                        give_up(flow, &mut self.stats, &self.cfg)
+                    }
+                    Interest::Probing => {}
+                }
+            }
+        }
+        let end = if flags & tcp_flags::RST != 0 && is_tcp {
+            Some(EndReason::Reset)
+        } else {
+            if flags & tcp_flags::FIN != 0 && is_tcp {
+                flow.fin[dir.index()] = true;
+            }
+            (flow.fin == [true, true]).then_some(EndReason::Closed)
+        };
+        if let Some(reason) = end {
+            flow.closed = true;
+            self.stats.closed += 1;
+            conclude(flow, reason, &mut self.stats, out);
+        }
+    }
+
+    /// Ends every flow (the input is over).
+    pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
+        for mut f in self.flows.drain() {
+            conclude(&mut f, EndReason::RunEnd, &mut self.stats, out);
+        }
+    }
+
+    fn sweep(&mut self, now: u64, out: &mut Vec<FlowRecord>) {
+        let step = (self.cfg.udp_timeout_ns / 8).clamp(1_000_000_000, 10_000_000_000);
+        self.next_sweep = now + step;
+        let (tcp_t, udp_t) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
+        for mut f in self.flows.extract_if(|f| {
+            let t = match (f.closed, f.key.proto == PROTO_TCP) {
+                (true, _) => CLOSED_LINGER_NS,
+                (false, true) => tcp_t,
+                (false, false) => udp_t,
+            };
+            now.saturating_sub(f.last_ts) > t
+        }) {
+            self.stats.timed_out += u64::from(!f.closed);
+            conclude(&mut f, EndReason::Timeout, &mut self.stats, out);
+        }
+    }
+
+    /// The table is full: first end flows idle for an eighth of their timeout, then, if that
+    /// freed too little, evict unmatched flows until a sixteenth of the table is free.
+    fn make_room(&mut self, now: u64, out: &mut Vec<FlowRecord>) {
+        let want = (self.cfg.max_flows / 16).max(1);
+        let (tcp_t, udp_t) = (self.cfg.tcp_timeout_ns / 8, self.cfg.udp_timeout_ns / 8);
+        let mut victims: Vec<Flow> = self
+            .flows
+            .extract_if(|f| {
+                let t = if f.key.proto == PROTO_TCP {
+                    tcp_t
+                } else {
+                    udp_t
+                };
+                f.closed || now.saturating_sub(f.last_ts) > t
+            })
+            .collect();
+        if victims.len() < want {
+            let mut n = victims.len();
+            victims.extend(self.flows.extract_if(|f| {
+                let take = n < want && !f.matched;
+                n += take as usize;
+                take
+            }));
+        }
+        if victims.len() < want {
+            let mut n = victims.len();
+            victims.extend(self.flows.extract_if(|_| {
+                n += 1;
+                n <= want
+            }));
+        }
+        for mut f in victims {
+            self.stats.evicted += u64::from(!f.closed);
+            conclude(&mut f, EndReason::Evicted, &mut self.stats, out);
+        }
+    }
+}
+/// Hands the flow's held bytes to its detectors and, if they found something, appends its
+/// record. Afterwards the flow is no longer inspected; a second call does nothing.
+fn conclude(f: &mut Flow, reason: EndReason, stats: &mut FlowStats, out: &mut Vec<FlowRecord>) {
+    let Some(mut insp) = f.inspection.take() else {
+        return;
+    };
+    let Inspection {
+        reasm, detectors, ..
+    } = &mut *insp;
+    for d in [Dir::Fwd, Dir::Rev] {
+        let r = &mut reasm[d.index()];
+        r.finish(&mut |chunk| feed(detectors, d, chunk, f.last_ts));
+        stats.reasm_gaps += r.stats.gaps;
+        stats.reasm_duplicate_bytes += r.stats.duplicate_bytes;
+    }
+    let Some(finding) = detectors.iter().find_map(|d| d.finding()) else {
+        return;
+    };
+    let (lo, hi) = (f.key.lo, f.key.hi);
+    let (fwd, rev) = if f.fwd_is_lo { (lo, hi) } else { (hi, lo) };
+    out.push(FlowRecord {
+        id: flow_id(f.hash, f.first_ts),
+        proto: f.key.proto,
+        fwd,
+        rev,
+        first_ts: f.first_ts,
+        last_ts: f.last_ts,
+        counters: f.counters,
+        syn_from: f.syn_from,
+        end: reason,
+        finding,
+    });
+}
+
+fn inspection(cfg: &FlowConfig, mid_stream: bool) -> Option<Box<Inspection>> {
+    let detectors = detect::for_flow(&cfg.detect, mid_stream);
+    (!detectors.is_empty()).then(|| {
+        Box::new(Inspection {
+            reasm: [
+                Reassembler::new(cfg.max_held),
+                Reassembler::new(cfg.max_held),
+            ],
+            detectors,
+            probed: 0,
+        })
+    })
+}
+
+fn feed(detectors: &mut [Box<dyn Detector>], dir: Dir, chunk: Chunk<'_>, ts: u64) {
+    for d in detectors.iter_mut() {
+        if d.interest() == Interest::NotThis {
+            continue;
+        }
+        match chunk {
+            Chunk::Data(b) => d.on_data(dir, b, ts),
+            Chunk::Gap => d.on_gap(dir),
+        }
+    }
+}
+
+/// The flow's standing: matched if any detector matched, not-this if all said so.
+fn overall(detectors: &[Box<dyn Detector>]) -> Interest {
+    let mut all_not = true;
+    for d in detectors {
+        match d.interest() {
+            Interest::Matched => return Interest::Matched,
+            Interest::Probing => all_not = false,
+            Interest::NotThis => {}
+        }
+    }
+    if all_not {
+        Interest::NotThis
+    } else {
+        Interest::Probing
+    }
+}
+
+fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {
+    flow.inspection = None;
+    flow.resample_at = Some(flow.last_ts + cfg.resample_after_ns);
+    stats.gave_up += 1;
+}

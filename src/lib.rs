@@ -1,0 +1,15 @@
+//! minetap finds cryptocurrency-mining connections in network traffic.
+//!
+//! The crate is laid out as the pipeline it runs (see `docs/ARCHITECTURE.md`):
+//! [`source`] → [`decode`] → [`flow`] → [`detect`] → [`verdict`] → [`sink`], driven by
+//! [`pipeline`] and exposed by [`cli`]. [`synth`] is the project's traffic generator.
+
+pub mod cli;
+pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
+pub mod synth;
+pub mod verdict;

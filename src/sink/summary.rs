@@ -1,0 +1,61 @@
+//! The run summary written to stderr: what was read, what was found, how fast.
+
+use crate::decode::Skip;
+use crate::pipeline::{InputReport, RunStats};
+use std::fmt::Write;
+
+/// The summary as lines of text.
+pub fn render(s: &RunStats) -> String {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let read = s.inputs.len() - s.failed_inputs();
+    let damaged_inputs = s
+        .inputs
+        .iter()
+        .filter(|i| {
+            matches!(
+                i,
+                InputReport::Read {
+                    damage: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "minetap: {} input(s) read, {} unusable, {} damaged part-way",
+        read,
+        s.failed_inputs(),
+        damaged_inputs
+    );
+    let _ = writeln!(
+        o,
+        "  packets {}  bytes {}  flows {}  mining flows {}",
+        s.packets, s.bytes, s.flows.flows, s.mining_flows
+    );
+    let _ = writeln!(
+        o,
+        "  skipped packets {} (damaged {})  fragments reassembled {}  flows evicted {}",
+        s.skipped.0.iter().sum::<u64>(),
+        s.skipped.damaged(),
+        s.frags.reassembled,
+        s.flows.evicted
+    );
+    let reasons: Vec<String> = Skip::ALL
+        .iter()
+        .filter(|r| s.skipped.get(**r) > 0)
+        .map(|r| format!("{} {}", r.name(), s.skipped.get(*r)))
+        .collect();
+    if !reasons.is_empty() {
+        let _ = writeln!(o, "  not decoded: {}", reasons.join(", "));
+    }
+    let _ = writeln!(
+        o,
+        "  elapsed {:.3} s  {:.0} packets/s  {:.3} Gbit/s",
+        secs,
+        s.packets as f64 / secs,
+        s.bytes as f64 * 8.0 / secs / 1e9
+    );
+    o
+}

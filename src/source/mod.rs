@@ -1,0 +1,129 @@
+//! Stage 1, **source**: capture files, directories and a pcap stream on stdin in;
+//! [`RawPacket`]s (timestamp, link type, bytes) out.
+//!
+//! The readers are pure Rust. A file is memory-mapped and parsed in place; stdin is read in
+//! blocks whose lifetime is shared ([`Block`]) so that later stages can refer to packet bytes
+//! without copying them. A record that is damaged stops that input with a [`Damage`] naming the
+//! byte offset: the packets before it still count.
+
+mod pcap;
+mod pcapng;
+mod stream;
+
+pub use pcap::PcapParser;
+pub use pcapng::PcapngParser;
+pub use stream::{collect_inputs, open_input, Input, InputError, InputName};
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Link-layer types (the pcap LINKTYPE_* numbers) that the decoder understands.
+pub mod linktype {
+    pub const NULL: u16 = 0;
+    pub const ETHERNET: u16 = 1;
+    pub const RAW: u16 = 101;
+    pub const LOOP: u16 = 108;
+    pub const LINUX_SLL: u16 = 113;
+    pub const IPV4: u16 = 228;
+    pub const IPV6: u16 = 229;
+    pub const LINUX_SLL2: u16 = 276;
+}
+
+/// One captured packet as the capture file holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// LINKTYPE_* of the interface the packet came from.
+    pub link: u16,
+    /// Captured bytes (possibly fewer than on the wire).
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub orig_len: u32,
+}
+
+/// What a parser finds at a position in the input.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// A packet record; the next record starts at `next`.
+    Packet { pkt: RawPacket<'a>, next: usize },
+    /// A record that carries no packet (pcapng interface, statistics, ...).
+    Skip { next: usize },
+    /// The buffer ends inside a record: more bytes are needed (or the input is truncated).
+    NeedMore,
+    /// The record at this position is malformed.
+    Damaged(&'static str),
+}
+
+/// A capture format parser: given the bytes from a record boundary, say what is there.
+pub trait CaptureParser: Send {
+    fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a>;
+}
+
+/// Where an input went wrong part-way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub offset: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte offset {}", self.reason, self.offset)
+    }
+}
+
+/// Bytes that packets point into: a memory-mapped file or a block read from a stream.
+pub enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A shared, immutable run of input bytes holding whole records.
+pub type Block = Arc<Bytes>;
+
+/// Recognises the capture format from the first four bytes.
+pub fn parser_for(magic: &[u8]) -> Option<Box<dyn CaptureParser>> {
+    if let Some(p) = PcapParser::from_magic(magic) {
+        return Some(Box::new(p));
+    }
+    if magic.len() >= 4 && magic[..4] == pcapng::SHB_TYPE.to_le_bytes() {
+        return Some(Box::new(PcapngParser::default()));
+    }
+    None
+}
+
+/// Reads a little- or big-endian u16/u32 at `off`; callers check the length first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub(crate) fn u16(self, b: &[u8], off: usize) -> u16 {
+        let a = [b[off], b[off + 1]];
+        match self {
+            Endian::Little => u16::from_le_bytes(a),
+            Endian::Big => u16::from_be_bytes(a),
+        }
+    }
+    pub(crate) fn u32(self, b: &[u8], off: usize) -> u32 {
+        let a = [b[off], b[off + 1], b[off + 2], b[off + 3]];
+        match self {
+            Endian::Little => u32::from_le_bytes(a),
+            Endian::Big => u32::from_be_bytes(a),
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Opening inputs: files (memory-mapped), directories (walked for capture files) and stdin
+//! (read in shared blocks). Each input is driven record by record through its format parser.
+
+use super::{parser_for, Block, Bytes, CaptureParser, Damage, RawPacket, Step};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Stream blocks start at this size and grow only for a record that does not fit.
+const BLOCK_SIZE: usize = 4 << 20;
+/// File extensions picked up when walking a directory.
+const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputName {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl fmt::Display for InputName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputName::Stdin => f.write_str("<stdin>"),
+            InputName::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Why an input could not be used at all.
+#[derive(Debug)]
+pub enum InputError {
+    Io { name: InputName, err: io::Error },
+    NotCapture { name: InputName, first: Vec<u8> },
+    Empty { name: InputName },
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Io { name, err } => write!(f, "{name}: {err}"),
+            InputError::Empty { name } => write!(f, "{name}: empty file, not a capture"),
+            InputError::NotCapture { name, first } => {
+                write!(f, "{name}: not a pcap or pcapng capture (starts with")?;
+                for b in first {
+                    write!(f, " {b:02x}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// How reading one input ended.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub bytes: u64,
+    pub damage: Option<Damage>,
+}
+
+enum Body {
+    Mapped(Block),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// An opened input whose format has been recognised.
+pub struct Input {
+    pub name: InputName,
+    /// Size in bytes when known (files), for progress reporting.
+    pub size: Option<u64>,
+    body: Body,
+    parser: Box<dyn CaptureParser>,
+    /// Bytes already read from a stream while looking at the magic number.
+    head: Vec<u8>,
+}
+
+/// Expands the command-line inputs: `-` is stdin, a directory is walked (sorted, recursively) for
+/// `.pcap`, `.pcapng` and `.cap` files, anything else is taken as a file. Unreadable directories
+/// are returned as errors beside the inputs that were found.
+pub fn collect_inputs(args: &[PathBuf]) -> (Vec<InputName>, Vec<InputError>) {
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    for a in args {
+        if a.as_os_str() == "-" {
+            names.push(InputName::Stdin);
+        } else if a.is_dir() {
+            walk(a, &mut names, &mut errors);
+        } else {
+            names.push(InputName::Path(a.clone()));
+        }
+    }
+    (names, errors)
+}
+
+fn walk(dir: &Path, names: &mut Vec<InputName>, errors: &mut Vec<InputError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(err) => {
+            errors.push(InputError::Io {
+                name: InputName::Path(dir.to_path_buf()),
+                err,
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, names, errors);
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            names.push(InputName::Path(p));
+        }
+    }
+}
+
+/// Opens an input and recognises its format from the magic number.
+pub fn open_input(name: InputName) -> Result<Input, InputError> {
+    let io_err = |name: &InputName, err| InputError::Io {
+        name: name.clone(),
+        err,
+    };
+    let (body, size, head) = match &name {
+        InputName::Stdin => {
+            let mut r: Box<dyn Read + Send> = Box::new(io::stdin());
+            let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
+            (Body::Stream(r), None, head)
+        }
+        InputName::Path(p) => {
+            let f = File::open(p).map_err(|e| io_err(&name, e))?;
+            let meta = f.metadata().map_err(|e| io_err(&name, e))?;
+            if meta.is_file() && meta.len() > 0 {
+                // SAFETY: the map is read-only; a capture file truncated by another process
+                // while mapped is the one case mmap cannot guard, as for any mapped reader.
+                let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| io_err(&name, e))?;
+                let head = map[..map.len().min(4)].to_vec();
+                (
+                    Body::Mapped(Arc::new(Bytes::Mapped(map))),
+                    Some(meta.len()),
+                    head,
+                )
+            } else {
+                let mut r: Box<dyn Read + Send> = Box::new(f);
+                let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
+                (Body::Stream(r), None, head)
+            }
+        }
+    };
+    if head.is_empty() {
+        return Err(InputError::Empty { name });
+    }
+    let parser = parser_for(&head).ok_or_else(|| InputError::NotCapture {
+        name: name.clone(),
+        first: head.clone(),
+    })?;
+    let head = match body {
+        Body::Mapped(_) => Vec::new(),
+        Body::Stream(_) => head,
+    };
+    Ok(Input {
+        name,
+        size,
+        body,
+        parser,
+        head,
+    })
+}
+
+fn read_head(r: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; 4];
+    let n = fill(r, &mut head)?;
+    head.truncate(n);
+    Ok(head)
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl Input {
+    /// Reads every packet, calling `f` with the block the packet's bytes live in.
+    /// A read error or damaged record ends the input with `damage` set; the packets before it
+    /// have been delivered.
+    pub fn run(&mut self, mut f: impl FnMut(&Block, RawPacket<'_>)) -> ReadOutcome {
+        match &mut self.body {
+            Body::Mapped(block) => {
+                let block = block.clone();
+                let (end, damage) = drive(&mut *self.parser, &block, 0, 0, true, &mut f);
+                ReadOutcome {
+                    bytes: end as u64,
+                    damage,
+                }
+            }
+            Body::Stream(r) => run_stream(
+                &mut **r,
+                std::mem::take(&mut self.head),
+                &mut *self.parser,
+                &mut f,
+            ),
+        }
+    }
+}
+
+/// Parses records in `block` from `pos`. Returns where parsing stopped and the damage, if any.
+/// `last` says no more bytes will follow this block.
+fn drive(
+    parser: &mut dyn CaptureParser,
+    block: &Block,
+    mut pos: usize,
+    base: u64,
+    last: bool,
+    f: &mut impl FnMut(&Block, RawPacket<'_>),
+) -> (usize, Option<Damage>) {
+    let buf: &[u8] = block;
+    loop {
+        match parser.step(buf, pos) {
+            Step::Packet { pkt, next } => {
+                f(block, pkt);
+                pos = next;
+            }
+            Step::Skip { next } => pos = next,
+            Step::NeedMore => {
+                let damage = (last && pos < buf.len()).then(|| Damage {
+                    offset: base + pos as u64,
+                    reason: "capture ends inside a record (truncated)".into(),
+                });
+                return (pos, damage);
+            }
+            Step::Damaged(reason) => {
+                return (
+                    pos,
+                    Some(Damage {
+                        offset: base + pos as u64,
+                        reason: reason.into(),
+                    }),
+                )
+            }
+        }
+    }
+}
+
+fn run_stream(
+    r: &mut dyn Read,
+    head: Vec<u8>,
+    parser: &mut dyn CaptureParser,
+    f: &mut impl FnMut(&Block, RawPacket<'_>),
+) -> ReadOutcome {
+    let mut carry = head;
+    let mut base: u64 = 0; // stream offset of the block's first byte
+    let mut size = BLOCK_SIZE;
+    loop {
+        let mut buf = vec![0u8; size.max(carry.len())];
+        buf[..carry.len()].copy_from_slice(&carry);
+        let got = match fill(r, &mut buf[carry.len()..]) {
+            Ok(n) => n,
+            Err(e) => {
+                return ReadOutcome {
+                    bytes: base + carry.len() as u64,
+                    damage: Some(Damage {
+                        offset: base + carry.len() as u64,
+                        reason: format!("read error: {e}"),
+                    }),
+                }
+            }
+        };
+        let filled = carry.len() + got;
+        let last = filled < buf.len();
+        buf.truncate(filled);
+        let block: Block = Arc::new(Bytes::Owned(buf));
+        let (pos, damage) = drive(parser, &block, 0, base, last, f);
+        if damage.is_some() || last {
+            return ReadOutcome {
+                bytes: base + filled as u64,
+                damage,
+            };
+        }
+        // A record larger than the block: grow, within what the parsers accept.
+        size = if pos == 0 { size * 2 } else { BLOCK_SIZE };
+        carry = block[pos..].to_vec();
+        base += pos as u64;
+    }
+}

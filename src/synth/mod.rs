@@ -1,0 +1,11 @@
+//! The project's own traffic generator: real packet bytes (built with `etherparse`) written as
+//! pcap or pcapng. It makes the sample captures in `pcaps/`, the inputs of the tests and the
+//! large captures of the benchmarks. Nothing here is used by `scan` itself.
+
+pub mod capture;
+pub mod samples;
+pub mod session;
+pub mod stratum;
+
+pub use capture::{Format, Frame, L2};
+pub use session::TcpSession;

@@ -1,0 +1,302 @@
+//! The sample captures in `pcaps/`: what each holds is documented in `pcaps/README.md`.
+
+use super::capture::{udp_packet, Format, Frame, L2};
+use super::session::{disorder, TcpSession};
+use super::stratum::{opening_len, Flavour, From, Line, Script};
+use std::net::SocketAddr;
+
+/// 2026-03-02T08:13:24Z, the start of the first sample.
+pub const START_NS: u64 = 1_772_439_204 * 1_000_000_000;
+
+/// A generated capture file.
+pub struct Sample {
+    pub file: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("a valid literal socket address")
+}
+
+/// Plays a script over a session; returns the frame index at which each line starts.
+pub fn play(s: &mut TcpSession, lines: &[Line]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(lines.len());
+    for l in lines {
+        s.wait_ms(l.wait_ms);
+        starts.push(s.frames.len());
+        let mut t = l.text.clone().into_bytes();
+        t.push(b'\n');
+        s.send(l.from == From::Miner, &t);
+    }
+    starts
+}
+
+/// A full Stratum session from SYN to FIN.
+pub fn stratum_session(
+    client: &str,
+    server: &str,
+    start: u64,
+    l2: L2,
+    script: &Script,
+) -> Vec<Frame> {
+    let mut s = TcpSession::new(addr(client), addr(server), start, l2);
+    s.handshake();
+    play(&mut s, &script.lines());
+    s.close();
+    s.frames
+}
+
+fn stream_session(
+    client: &str,
+    server: &str,
+    start: u64,
+    exchanges: &[(&str, &str)],
+) -> Vec<Frame> {
+    let mut s = TcpSession::new(addr(client), addr(server), start, L2::Ethernet);
+    s.handshake();
+    for (req, resp) in exchanges {
+        s.wait_ms(200);
+        s.send(true, format!("{req}\n").as_bytes());
+        s.wait_ms(30);
+        if !resp.is_empty() {
+            s.send(false, format!("{resp}\n").as_bytes());
+        }
+    }
+    s.close();
+    s.frames
+}
+
+const MINER: &str = "203.0.113.10:47284";
+const POOL: &str = "198.51.100.20:3333";
+
+/// Every sample capture, in a fixed order.
+pub fn all() -> Vec<Sample> {
+    let minute = 60_000_000_000;
+    let base = Script::default();
+    let mut out = Vec::new();
+    let mut add = |file, format: Format, frames: Vec<Frame>| {
+        out.push(Sample {
+            file,
+            bytes: format.write(&frames),
+        })
+    };
+
+    add(
+        "stratum-v1.pcap",
+        Format::Pcap,
+        stratum_session(MINER, POOL, START_NS, L2::Ethernet, &base),
+    );
+
+    // The same kind of session, captured from inside: no handshake, no subscribe or authorize,
+    // and the first segment starts in the middle of a line.
+    let lines = base.lines();
+    let mut s = TcpSession::new(
+        addr("203.0.113.11:51000"),
+        addr(POOL),
+        START_NS + minute,
+        L2::Ethernet,
+    );
+    s.mss = 120;
+    s.handshake();
+    let starts = play(&mut s, &lines);
+    let cut = starts[opening_len(&lines)] + 1;
+    add(
+        "stratum-v1-midstream.pcap",
+        Format::Pcap,
+        s.frames[cut..].to_vec(),
+    );
+
+    let bip310 = Script {
+        flavour: Flavour::Bip310,
+        agent: "bmminer/2.0.0".into(),
+        worker: "farm01.s19-0042".into(),
+        difficulty: 65536.0,
+        ..Script::default()
+    };
+    add(
+        "stratum-v1-bip310.pcap",
+        Format::Pcap,
+        stratum_session(
+            "[2001:db8::10]:40001",
+            "[2001:db8:1::20]:3333",
+            START_NS + 2 * minute,
+            L2::Ethernet,
+            &bip310,
+        ),
+    );
+
+    let frames = stratum_session(
+        "203.0.113.12:47300",
+        POOL,
+        START_NS + 3 * minute,
+        L2::Ethernet,
+        &base,
+    );
+    add(
+        "stratum-v1-segmented.pcap",
+        Format::Pcap,
+        disorder(&frames, L2::Ethernet, 7, 42),
+    );
+
+    add(
+        "stratum-v1-vlan.pcap",
+        Format::Pcap,
+        stratum_session(
+            "203.0.113.13:47310",
+            POOL,
+            START_NS + 4 * minute,
+            L2::Vlan(100),
+            &base,
+        ),
+    );
+
+    let equihash = Script {
+        flavour: Flavour::Equihash,
+        agent: "EWBF 0.3.4b".into(),
+        worker: "t1ExampleZcashAddress00000000000000.rig4".into(),
+        ..Script::default()
+    };
+    let mut ng = stratum_session(
+        "203.0.113.14:47320",
+        "198.51.100.21:3357",
+        START_NS + 5 * minute,
+        L2::Ethernet,
+        &equihash,
+    );
+    ng.extend(stratum_session(
+        "203.0.113.15:47330",
+        POOL,
+        START_NS + 5 * minute + 500_000_000,
+        L2::Sll2,
+        &base,
+    ));
+    ng.sort_by_key(|f| f.ts_ns);
+    add("stratum-v1.pcapng", Format::Pcapng, ng);
+
+    add(
+        "stratum-v1-sll.pcap",
+        Format::PcapNsBigEndian,
+        stratum_session(
+            "203.0.113.16:47340",
+            POOL,
+            START_NS + 6 * minute,
+            L2::Sll,
+            &base,
+        ),
+    );
+
+    add("benign-ntp.pcap", Format::Pcap, ntp(START_NS + 7 * minute));
+    add(
+        "benign-http-stratum-quote.pcap",
+        Format::Pcap,
+        http_quote(START_NS + 8 * minute),
+    );
+    add(
+        "benign-jsonrpc.pcap",
+        Format::Pcap,
+        stream_session(
+            "192.0.2.50:52000",
+            "192.0.2.60:4444",
+            START_NS + 9 * minute,
+            &[
+                (
+                    r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":["hello"]}"#,
+                    r#"{"jsonrpc":"2.0","id":1,"result":"hello"}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","id":2,"method":"subtract","params":[42,23]}"#,
+                    r#"{"jsonrpc":"2.0","id":2,"result":19}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","id":3,"method":"getStatus","params":{"verbose":true}}"#,
+                    r#"{"jsonrpc":"2.0","id":3,"result":{"status":"ok","uptime":3600}}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","method":"notify","params":{"event":"submit"}}"#,
+                    "",
+                ),
+            ],
+        ),
+    );
+    add(
+        "benign-electrum.pcap",
+        Format::Pcap,
+        stream_session(
+            "192.0.2.51:52010",
+            "192.0.2.61:50001",
+            START_NS + 10 * minute,
+            &[
+                (
+                    r#"{"jsonrpc":"2.0","method":"server.version","params":["electrum/4.4.6","1.4"],"id":0}"#,
+                    r#"{"jsonrpc":"2.0","result":["ElectrumX 1.16.0","1.4"],"id":0}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","method":"blockchain.headers.subscribe","params":[],"id":1}"#,
+                    r#"{"jsonrpc":"2.0","result":{"hex":"00e0ff3f5ffe3b9ba3b9b6b1e2c3a0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5","height":820000},"id":1}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","method":"blockchain.scripthash.get_balance","params":["8b01df4e368ea28f8dc0423bcf7a4923e3a12d307c875e47a0cfbf90b5c39161"],"id":2}"#,
+                    r#"{"jsonrpc":"2.0","result":{"confirmed":103873966,"unconfirmed":0},"id":2}"#,
+                ),
+                (
+                    r#"{"jsonrpc":"2.0","method":"blockchain.estimatefee","params":[2],"id":3}"#,
+                    r#"{"jsonrpc":"2.0","result":0.00012,"id":3}"#,
+                ),
+            ],
+        ),
+    );
+    out
+}
+
+fn ntp(start: u64) -> Vec<Frame> {
+    let client = addr("192.0.2.20:123");
+    let server = addr("192.0.2.30:123");
+    let mut frames = Vec::new();
+    for i in 0..4u64 {
+        // LI=0, VN=4, mode 3 (client) / 4 (server); the second byte is the *stratum* field.
+        let mut req = vec![0u8; 48];
+        req[0] = 0x23;
+        let mut resp = vec![0u8; 48];
+        resp[0] = 0x24;
+        resp[1] = 2;
+        resp[12..16].copy_from_slice(b"GPS\0");
+        let t = start + i * 64_000_000_000;
+        frames.push(Frame {
+            ts_ns: t,
+            l2: L2::Ethernet,
+            data: L2::Ethernet.wrap(&udp_packet(client, server, &req)),
+        });
+        frames.push(Frame {
+            ts_ns: t + 9_000_000,
+            l2: L2::Ethernet,
+            data: L2::Ethernet.wrap(&udp_packet(server, client, &resp)),
+        });
+    }
+    frames
+}
+
+fn http_quote(start: u64) -> Vec<Frame> {
+    let body: String = Script::default()
+        .lines()
+        .iter()
+        .take(8)
+        .map(|l| format!("{}\n", l.text))
+        .collect();
+    let req = "GET /docs/stratum-protocol.txt HTTP/1.1\r\nHost: docs.example.org\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpSession::new(
+        addr("192.0.2.40:50500"),
+        addr("192.0.2.41:80"),
+        start,
+        L2::Ethernet,
+    );
+    s.handshake();
+    s.send(true, req.as_bytes());
+    s.wait_ms(20);
+    s.send(false, resp.as_bytes());
+    s.close();
+    s.frames
+}
