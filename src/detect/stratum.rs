@@ -484,7 +484,7 @@ impl Detector for Stratum {
                 }
             }
         }
-        signals.extend(f.signals.drain(..));
+        signals.append(&mut f.signals);
         f.signals = signals;
         Some(f)
     }

@@ -417,3 +417,111 @@ fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {
     flow.resample_at = Some(flow.last_ts + cfg.resample_after_ns);
     stats.gave_up += 1;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Tcp;
+
+    const SUB: &[u8] = b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"m/1\"]}\n";
+
+    fn pkt(port: u16, ts_s: u64, flags: u8, seq: u32, from_client: bool) -> PacketMeta {
+        let c: (IpAddr, u16) = ("10.0.0.1".parse().unwrap(), port);
+        let s: (IpAddr, u16) = ("10.0.0.2".parse().unwrap(), 3333);
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        let (key, from_lo) = FlowKey::of(src, dst, PROTO_TCP);
+        PacketMeta {
+            ts_ns: ts_s * 1_000_000_000,
+            key,
+            hash: key.hash64(),
+            from_lo,
+            tcp: Tcp { seq, ack: 0, flags },
+            wire_len: 60,
+        }
+    }
+
+    const PSH_ACK: u8 = tcp_flags::PSH | tcp_flags::ACK;
+
+    #[test]
+    fn idle_flows_time_out_and_are_reported() {
+        let mut t = Table::new(FlowConfig {
+            tcp_timeout_ns: 10_000_000_000,
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
+        assert!(out.is_empty());
+        t.packet(&pkt(2000, 30, PSH_ACK, 1, true), b"", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end, EndReason::Timeout);
+        assert_eq!(t.stats.timed_out, 1);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_full_table_evicts_and_counts_but_keeps_mining_flows_longest() {
+        let mut t = Table::new(FlowConfig {
+            max_flows: 32,
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        t.packet(&pkt(1, 1, PSH_ACK, 1, true), SUB, &mut out);
+        for port in 2..200 {
+            t.packet(&pkt(port, 1, tcp_flags::ACK, 1, true), b"", &mut out);
+            assert!(t.len() <= 32);
+        }
+        assert!(t.stats.evicted > 0);
+        assert!(
+            out.is_empty(),
+            "the mining flow was kept while others could go"
+        );
+        t.finish(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].fwd.1, 1);
+    }
+
+    #[test]
+    fn rst_ends_at_once_and_later_packets_do_not_make_a_new_flow() {
+        let mut t = Table::new(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(&pkt(5, 1, tcp_flags::SYN, 0, true), b"", &mut out);
+        t.packet(&pkt(5, 1, PSH_ACK, 1, true), SUB, &mut out);
+        t.packet(&pkt(5, 2, tcp_flags::RST, 100, false), b"", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end, EndReason::Reset);
+        assert_eq!(out[0].syn_from, Some(Dir::Fwd));
+        t.packet(&pkt(5, 2, tcp_flags::ACK, 200, true), b"", &mut out);
+        assert_eq!(t.stats.flows, 1);
+        // The same ports opened again are a new flow.
+        t.packet(&pkt(5, 3, tcp_flags::SYN, 0, true), b"", &mut out);
+        assert_eq!(t.stats.flows, 2);
+    }
+
+    #[test]
+    fn a_flow_that_is_not_mining_stops_being_inspected() {
+        let mut t = Table::new(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(&pkt(7, 1, tcp_flags::SYN, 0, true), b"", &mut out);
+        t.packet(
+            &pkt(7, 1, PSH_ACK, 1, true),
+            b"GET / HTTP/1.1\r\n\r\n",
+            &mut out,
+        );
+        t.packet(
+            &pkt(7, 1, PSH_ACK, 9, false),
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            &mut out,
+        );
+        assert_eq!(t.stats.gave_up, 1);
+        let before = t.stats.inspected_bytes;
+        t.packet(&pkt(7, 2, PSH_ACK, 19, true), SUB, &mut out);
+        assert_eq!(t.stats.inspected_bytes, before, "no longer inspected");
+        // Re-sampled after the interval, from the middle of the stream.
+        let later = 2 + FlowConfig::default().resample_after_ns / 1_000_000_000;
+        let seq = 19 + SUB.len() as u32;
+        t.packet(&pkt(7, later, PSH_ACK, seq, true), SUB, &mut out);
+        assert_eq!(t.stats.resampled, 1);
+        t.finish(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+}

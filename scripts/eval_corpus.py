@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Runs minetap over a labelled corpus and compares its events with the labels.
+
+Usage: scripts/eval_corpus.py CORPUS_DIR [--bin target/release/minetap]
+
+CORPUS_DIR holds `nesfit/` (with FLOWS.tsv: file, client, server, client_methods,
+server_methods, label) and `ndpi/` (mining/, crypto-p2p/, benign/ and FLOWS.tsv for mining/).
+Prints, per family of labelled mining flows, how many were reported, and every event raised on
+benign or crypto-currency node traffic. Exits non-zero if a Stratum V1 flow was missed or
+anything benign was called mining.
+"""
+import argparse, json, subprocess, sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+
+def scan(binary, path):
+    r = subprocess.run([binary, "scan", "-q", "--no-progress", str(path)],
+                       capture_output=True, text=True)
+    if r.returncode not in (0,):
+        print(f"  ! {path}: exit {r.returncode}: {r.stderr.strip()}")
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+
+def norm(ep):
+    ep = ep.strip()
+    return ep
+
+
+def family(methods):
+    m = methods.lower()
+    if "mining." in m:
+        return "stratum-v1"
+    if "eth_" in m:
+        return "ethproxy"
+    if "login" in m or m.startswith("submit"):
+        return "cryptonote"
+    if "getblocktemplate" in m:
+        return "getblocktemplate"
+    if "getwork" in m:
+        return "getwork"
+    return "other"
+
+
+def evaluate_labelled(binary, root, flows_tsv, missed_out):
+    rows = [l.rstrip("\n").split("\t") for l in open(flows_tsv)][1:]
+    by_file = defaultdict(list)
+    for r in rows:
+        by_file[r[0]].append(r)
+    found = Counter()
+    total = Counter()
+    fp = []
+    for fname, frows in sorted(by_file.items()):
+        path = root / fname
+        if not path.exists():
+            path = next(root.rglob(fname), None)
+        events = scan(binary, path)
+        seen = {}
+        for e in events:
+            seen[(f"{e['src_ip']}:{e['src_port']}", f"{e['dest_ip']}:{e['dest_port']}")] = e
+        labelled = set()
+        for _, client, server, cm, sm, label in frows:
+            key = (norm(client), norm(server))
+            labelled.add(key)
+            labelled.add((key[1], key[0]))
+            if label != "mining":
+                if key in seen or (key[1], key[0]) in seen:
+                    fp.append((fname, client, server, label))
+                continue
+            fam = family(cm)
+            total[fam] += 1
+            e = seen.get(key)
+            if e is not None:
+                found[fam] += 1
+            elif fam == "stratum-v1":
+                rev = seen.get((key[1], key[0]))
+                missed_out.append((fname, client, server, cm, "reversed roles" if rev else "missed"))
+        for k, e in seen.items():
+            if k not in labelled:
+                fp.append((fname, k[0], k[1], "unlabelled flow"))
+    return found, total, fp
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus")
+    ap.add_argument("--bin", default="target/release/minetap")
+    a = ap.parse_args()
+    corpus = Path(a.corpus)
+    bad = False
+    missed = []
+    for name in ("nesfit", "ndpi"):
+        tsv = corpus / name / "FLOWS.tsv"
+        if not tsv.exists():
+            continue
+        found, total, fp = evaluate_labelled(a.bin, corpus / name, tsv, missed)
+        print(f"{name}: labelled mining flows reported, by what the client sent:")
+        for fam in sorted(total):
+            print(f"  {fam:18} {found[fam]:5} / {total[fam]}")
+        for f in fp:
+            print(f"  FALSE POSITIVE {f}")
+            bad = True
+    for m in missed:
+        print(f"  MISSED stratum-v1 {m}")
+        bad = True
+    for group in ("benign", "crypto-p2p"):
+        d = corpus / "ndpi" / group
+        if not d.exists():
+            continue
+        files = sorted(p for p in d.iterdir() if p.suffix in (".pcap", ".pcapng", ".cap"))
+        hits = 0
+        for p in files:
+            for e in scan(a.bin, p):
+                hits += 1
+                bad = True
+                print(f"  FALSE POSITIVE {group}/{p.name}: {e['src_ip']}:{e['src_port']} -> "
+                      f"{e['dest_ip']}:{e['dest_port']} {e['mining']['protocol']} {e['mining']['signals'][:3]}")
+        print(f"ndpi/{group}: {len(files)} captures, {hits} mining events")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

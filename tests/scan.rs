@@ -1,0 +1,387 @@
+//! The `minetap scan` command as a user runs it: on the sample captures, on broken inputs, on
+//! stdin, with its options.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minetap"))
+}
+
+fn pcap(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("minetap runs")
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is a JSON event"))
+        .collect()
+}
+
+fn scan_one(name: &str) -> Vec<Value> {
+    let p = pcap(name);
+    let out = run(&["scan", "-q", p.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(&out)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn has_signal(e: &Value, s: &str) -> bool {
+    e["mining"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == s)
+}
+
+#[test]
+fn sample_captures_are_what_the_generator_makes() {
+    for s in minetap::synth::samples::all() {
+        let on_disk = std::fs::read(pcap(s.file)).unwrap_or_default();
+        assert!(
+            on_disk == s.bytes,
+            "pcaps/{} differs from the generator: run `cargo run --example gen_pcaps`",
+            s.file
+        );
+    }
+}
+
+#[test]
+fn full_session_event_field_by_field() {
+    let ev = scan_one("stratum-v1.pcap");
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0];
+    assert_eq!(e["event_type"], "mining");
+    assert_eq!(e["schema"], "minetap/1");
+    assert_eq!(e["src_ip"], "203.0.113.10");
+    assert_eq!(e["src_port"], 47284);
+    assert_eq!(e["dest_ip"], "198.51.100.20");
+    assert_eq!(e["dest_port"], 3333);
+    assert_eq!(e["proto"], "TCP");
+    assert_eq!(e["app_proto"], "stratum");
+    let m = &e["mining"];
+    assert_eq!(m["protocol"], "stratum-v1");
+    assert_eq!(m["level"], "confirmed");
+    assert_eq!(m["confidence"], 0.99);
+    assert_eq!(m["agent"], "cpuminer/2.5.1");
+    assert_eq!(m["workers"][0], "bc1qexamplewallet0000000000000000000.rig1");
+    assert_eq!(m["extranonce1"], "08000002");
+    // Retargeted from 0.01 to 0.02 half-way through.
+    assert_eq!(m["difficulty"], 0.02);
+    assert_eq!(m["jobs"], 6);
+    assert_eq!(m["shares"]["submitted"], 12);
+    assert_eq!(m["shares"]["accepted"], 10);
+    assert_eq!(m["shares"]["rejected"], 2);
+    assert_eq!(m["first_seen"], "2026-03-02T08:13:24.000000Z");
+    assert_eq!(m["flow_end"], "closed");
+    assert_eq!(m["handshake_seen"], true);
+    assert_eq!(e["timestamp"], m["last_seen"]);
+    // Miner: SYN, handshake ACK, 14 requests, 22 ACKs, FIN. Pool: SYN-ACK, 22 lines, 14 ACKs, FIN.
+    assert_eq!(m["to_server"]["packets"], 39);
+    assert_eq!(m["to_client"]["packets"], 38);
+    assert!(has_signal(e, "stratum:mining.subscribe"));
+    assert!(has_signal(e, "stratum:mining.submit x12"));
+    assert!(has_signal(e, "stratum:mining.notify x6"));
+}
+
+#[test]
+fn mid_stream_pickup_finds_the_session_and_the_miner() {
+    let ev = scan_one("stratum-v1-midstream.pcap");
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0];
+    // The capture starts with a pool packet, but the miner is still `src`.
+    assert_eq!(e["src_ip"], "203.0.113.11");
+    assert_eq!(e["dest_port"], 3333);
+    let m = &e["mining"];
+    assert_eq!(m["handshake_seen"], false);
+    assert!(m.get("agent").is_none());
+    assert_eq!(m["difficulty"], 0.02);
+    // The first submit was cut by the start of the capture: 11 of 12 remain.
+    assert_eq!(m["shares"]["submitted"], 11);
+    assert_eq!(m["jobs"], 5);
+    assert!(has_signal(e, "stratum:mining.set_difficulty"));
+    assert!(!has_signal(e, "stratum:mining.subscribe"));
+}
+
+#[test]
+fn bip310_session_over_ipv6_reports_version_rolling_and_device() {
+    let ev = scan_one("stratum-v1-bip310.pcap");
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0];
+    assert_eq!(e["src_ip"], "2001:db8::10");
+    assert_eq!(e["dest_ip"], "2001:db8:1::20");
+    let m = &e["mining"];
+    assert_eq!(m["agent"], "bmminer/2.0.0");
+    assert_eq!(m["version_mask"], "1fffe000");
+    assert_eq!(m["extensions"][0], "version-rolling");
+    assert_eq!(m["device"]["hw-version"], "Antminer S19 Pro");
+    assert_eq!(m["device"]["hw-id"], "a1b2c3d4e5f60718");
+    assert_eq!(m["difficulty"], 131072.0);
+    assert!(has_signal(e, "stratum:mining.configure"));
+    assert!(has_signal(e, "stratum:mining.set_version_mask"));
+}
+
+#[test]
+fn tiny_reordered_retransmitted_segments_give_the_same_session() {
+    let clean = &scan_one("stratum-v1.pcap")[0]["mining"];
+    let ev = scan_one("stratum-v1-segmented.pcap");
+    assert_eq!(ev.len(), 1);
+    let m = &ev[0]["mining"];
+    for f in [
+        "agent",
+        "workers",
+        "extranonce1",
+        "difficulty",
+        "jobs",
+        "shares",
+    ] {
+        assert_eq!(m[f], clean[f], "field {f}");
+    }
+}
+
+#[test]
+fn link_layers_and_formats_give_the_same_session() {
+    let clean = &scan_one("stratum-v1.pcap")[0]["mining"];
+    for (file, miner) in [
+        ("stratum-v1-vlan.pcap", "203.0.113.13"),
+        ("stratum-v1-sll.pcap", "203.0.113.16"),
+    ] {
+        let ev = scan_one(file);
+        assert_eq!(ev.len(), 1, "{file}");
+        assert_eq!(ev[0]["src_ip"], miner, "{file}");
+        for f in ["agent", "jobs", "shares", "difficulty"] {
+            assert_eq!(ev[0]["mining"][f], clean[f], "{file} field {f}");
+        }
+    }
+}
+
+#[test]
+fn pcapng_with_two_interfaces_and_an_equihash_pool() {
+    let mut ev = scan_one("stratum-v1.pcapng");
+    ev.sort_by_key(|e| e["src_ip"].as_str().unwrap().to_string());
+    assert_eq!(ev.len(), 2);
+    let eq = &ev[0];
+    assert_eq!(eq["src_ip"], "203.0.113.14");
+    assert_eq!(eq["dest_port"], 3357);
+    assert_eq!(eq["mining"]["agent"], "EWBF 0.3.4b");
+    assert_eq!(eq["mining"]["pool_host"], "pool.example.net");
+    assert_eq!(eq["mining"]["extranonce1"], "8aaf9c01");
+    assert_eq!(
+        eq["mining"]["target"],
+        "0010000000000000000000000000000000000000000000000000000000000000"
+    );
+    assert!(has_signal(eq, "stratum:mining.set_target"));
+    assert_eq!(ev[1]["src_ip"], "203.0.113.15"); // the Linux cooked (SLL2) interface
+    assert_eq!(ev[1]["mining"]["shares"]["accepted"], 10);
+}
+
+#[test]
+fn benign_captures_raise_nothing() {
+    for f in [
+        "benign-ntp.pcap",
+        "benign-http-stratum-quote.pcap",
+        "benign-jsonrpc.pcap",
+        "benign-electrum.pcap",
+    ] {
+        assert!(scan_one(f).is_empty(), "{f} was reported as mining");
+    }
+}
+
+#[test]
+fn a_directory_is_walked_and_the_summary_counts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let out = run(&["scan", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(events(&out).len(), 8);
+    let err = stderr(&out);
+    assert!(err.contains("11 input(s) read, 0 unusable"), "{err}");
+    assert!(err.contains("mining flows 8"), "{err}");
+    assert!(err.contains("packets/s"), "{err}");
+}
+
+#[test]
+fn events_validate_against_the_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/event.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let out = run(&["scan", "-q", dir.to_str().unwrap()]);
+    let ev = events(&out);
+    assert_eq!(ev.len(), 8);
+    for e in &ev {
+        let errors: Vec<String> = v.iter_errors(e).map(|x| x.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?} in {e}");
+    }
+    // And the schema is not a pushover: a wrong event fails.
+    let mut bad = ev[0].clone();
+    bad["mining"]["level"] = "certain".into();
+    assert!(!v.is_valid(&bad));
+}
+
+#[test]
+fn stdin_stream_gives_the_same_event() {
+    let bytes = std::fs::read(pcap("stratum-v1.pcap")).unwrap();
+    let mut child = bin()
+        .args(["scan", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ev = events(&out);
+    assert_eq!(ev, scan_one("stratum-v1.pcap"));
+}
+
+#[test]
+fn events_file_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.jsonl");
+    let out = run(&[
+        "scan",
+        "-q",
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+        "--events",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 1);
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_named_and_the_rest_still_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("notes.pcap");
+    std::fs::write(&junk, b"<html>hello</html>").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let good = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        junk.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(events(&out).len(), 1, "the good capture is still scanned");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "minetap: error: {}: not a pcap or pcapng capture (starts with 3c 68 74 6d)",
+            junk.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "minetap: error: {}: No such file",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 input(s) read, 2 unusable"), "{err}");
+}
+
+#[test]
+fn an_empty_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(&["scan", "-q", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("empty file, not a capture"));
+}
+
+#[test]
+fn a_capture_damaged_part_way_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(pcap("stratum-v1.pcap")).unwrap();
+    // Overwrite the length of a record two thirds in with a huge value.
+    let mut off = 24;
+    let mut n = 0;
+    while n < 50 {
+        let len = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + len;
+        n += 1;
+    }
+    bytes[off + 8..off + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let damaged = dir.path().join("damaged.pcap");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = run(&["scan", damaged.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "damage is a warning, not a failure"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "minetap: warning: {}: pcap record longer than the snap length at byte offset {off}; the 50 packet(s) before it were used",
+            damaged.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 damaged part-way"), "{err}");
+    let ev = events(&out);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["mining"]["flow_end"], "run_end");
+
+    // Truncated in the middle of a record.
+    let trunc = dir.path().join("truncated.pcap");
+    let full = std::fs::read(pcap("stratum-v1.pcap")).unwrap();
+    std::fs::write(&trunc, &full[..full.len() - 5]).unwrap();
+    let out = run(&["scan", trunc.to_str().unwrap()]);
+    assert!(stderr(&out).contains("capture ends inside a record (truncated)"));
+}
+
+#[test]
+fn min_level_filters() {
+    let p = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--min-level",
+        "confirmed",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(events(&out).len(), 1);
+    let out = run(&["scan", "-q", "--min-level", "sure", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid value 'sure'"));
+}
+
+#[test]
+fn one_worker_or_many_give_the_same_events() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let mut sets = Vec::new();
+    for w in ["1", "3"] {
+        let out = run(&["scan", "-q", "--workers", w, dir.to_str().unwrap()]);
+        let mut ev: Vec<String> = events(&out).iter().map(|e| e.to_string()).collect();
+        ev.sort();
+        sets.push(ev);
+    }
+    assert_eq!(sets[0], sets[1]);
+}
