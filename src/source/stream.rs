@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Stream blocks start at this size and grow only for a record that does not fit.
-const BLOCK_SIZE: usize = 4 << 20;
+const BLOCK_SIZE: usize = 16 << 20;
 /// File extensions picked up when walking a directory.
 const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
 
@@ -257,43 +257,64 @@ fn drive(
 }
 
 fn run_stream(
-    r: &mut dyn Read,
+    r: &mut (dyn Read + Send),
     head: Vec<u8>,
     parser: &mut dyn CaptureParser,
     f: &mut impl FnMut(&Block, RawPacket<'_>),
 ) -> ReadOutcome {
-    let mut carry = head;
-    let mut base: u64 = 0; // stream offset of the block's first byte
-    let mut size = BLOCK_SIZE;
-    loop {
-        let mut buf = vec![0u8; size.max(carry.len())];
-        buf[..carry.len()].copy_from_slice(&carry);
-        let got = match fill(r, &mut buf[carry.len()..]) {
-            Ok(n) => n,
-            Err(e) => {
-                return ReadOutcome {
-                    bytes: base + carry.len() as u64,
-                    damage: Some(Damage {
-                        offset: base + carry.len() as u64,
-                        reason: format!("read error: {e}"),
-                    }),
+    // One thread reads the stream ahead while this one parses: a pipe then delivers at its own
+    // pace instead of waiting for each block to be processed.
+    std::thread::scope(|s| {
+        let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(2);
+        s.spawn(move || loop {
+            let mut chunk = vec![0u8; BLOCK_SIZE];
+            match fill(r, &mut chunk) {
+                Ok(n) => {
+                    chunk.truncate(n);
+                    let last = n < BLOCK_SIZE;
+                    if tx.send(Ok(chunk)).is_err() || last {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
                 }
             }
-        };
-        let filled = carry.len() + got;
-        let last = filled < buf.len();
-        buf.truncate(filled);
-        let block: Block = Arc::new(Bytes::Owned(buf));
-        let (pos, damage) = drive(parser, &block, 0, base, last, f);
-        if damage.is_some() || last {
-            return ReadOutcome {
-                bytes: base + filled as u64,
-                damage,
+        });
+        let mut carry = head;
+        let mut base: u64 = 0; // stream offset of the block's first byte
+        loop {
+            // A chunk shorter than a block is the reader's last.
+            let (chunk, read_error) = match rx.recv() {
+                Ok(Ok(chunk)) => (chunk, None),
+                Ok(Err(e)) => (Vec::new(), Some(e)),
+                Err(_) => (Vec::new(), None),
             };
+            let last = chunk.len() < BLOCK_SIZE;
+            let buf = if carry.is_empty() {
+                chunk
+            } else {
+                carry.extend_from_slice(&chunk);
+                std::mem::take(&mut carry)
+            };
+            let filled = buf.len();
+            let block: Block = Arc::new(Bytes::Owned(buf));
+            let (pos, mut damage) = drive(parser, &block, 0, base, last, f);
+            if let Some(e) = read_error {
+                damage.get_or_insert(Damage {
+                    offset: base + filled as u64,
+                    reason: format!("read error: {e}"),
+                });
+            }
+            if damage.is_some() || last {
+                return ReadOutcome {
+                    bytes: base + filled as u64,
+                    damage,
+                };
+            }
+            carry = block[pos..].to_vec();
+            base += pos as u64;
         }
-        // A record larger than the block: grow, within what the parsers accept.
-        size = if pos == 0 { size * 2 } else { BLOCK_SIZE };
-        carry = block[pos..].to_vec();
-        base += pos as u64;
-    }
+    })
 }
