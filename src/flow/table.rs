@@ -283,7 +283,7 @@ impl Table {
 
     fn sweep(&mut self, now: u64, out: &mut Vec<FlowRecord>) {
         let step = (self.cfg.udp_timeout_ns / 8).clamp(1_000_000_000, 10_000_000_000);
-        self.next_sweep = now + step;
+        self.next_sweep = now.saturating_add(step);
         let (tcp_t, udp_t) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
         for mut f in self.flows.extract_if(|f| {
             let t = match (f.closed, f.key.proto == PROTO_TCP) {
@@ -414,7 +414,7 @@ fn overall(detectors: &[Box<dyn Detector>]) -> Interest {
 
 fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {
     flow.inspection = None;
-    flow.resample_at = Some(flow.last_ts + cfg.resample_after_ns);
+    flow.resample_at = Some(flow.last_ts.saturating_add(cfg.resample_after_ns));
     stats.gave_up += 1;
 }
 
@@ -495,6 +495,19 @@ mod tests {
         // The same ports opened again are a new flow.
         t.packet(&pkt(5, 3, tcp_flags::SYN, 0, true), b"", &mut out);
         assert_eq!(t.stats.flows, 2);
+    }
+
+    #[test]
+    fn timestamps_at_the_end_of_time_do_not_overflow() {
+        // Found by fuzzing the capture reader: a pcapng timestamp near u64::MAX.
+        let mut t = Table::new(FlowConfig::default());
+        let mut out = Vec::new();
+        let mut p = pkt(9, 0, PSH_ACK, 1, true);
+        p.ts_ns = u64::MAX - 5;
+        t.packet(&p, b"GET / HTTP/1.1\r\n\r\n", &mut out);
+        t.packet(&p, SUB, &mut out);
+        t.finish(&mut out);
+        assert_eq!(t.stats.flows, 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod stream;
 
 pub use pcap::PcapParser;
 pub use pcapng::PcapngParser;
-pub use stream::{collect_inputs, open_input, Input, InputError, InputName};
+pub use stream::{collect_inputs, open_bytes, open_input, Input, InputError, InputName, ReadOutcome};
 
 use std::fmt;
 use std::ops::Deref;

@@ -62,7 +62,8 @@ pub struct ReadOutcome {
 }
 
 enum Body {
-    Mapped(Block),
+    /// The whole input in memory (a mapped file, or bytes handed over).
+    Whole(Block),
     Stream(Box<dyn Read + Send>),
 }
 
@@ -142,7 +143,7 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
                 let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| io_err(&name, e))?;
                 let head = map[..map.len().min(4)].to_vec();
                 (
-                    Body::Mapped(Arc::new(Bytes::Mapped(map))),
+                    Body::Whole(Arc::new(Bytes::Mapped(map))),
                     Some(meta.len()),
                     head,
                 )
@@ -161,7 +162,7 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
         first: head.clone(),
     })?;
     let head = match body {
-        Body::Mapped(_) => Vec::new(),
+        Body::Whole(_) => Vec::new(),
         Body::Stream(_) => head,
     };
     Ok(Input {
@@ -170,6 +171,24 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
         body,
         parser,
         head,
+    })
+}
+
+/// An input over bytes already in memory (tests, fuzzing).
+pub fn open_bytes(name: InputName, bytes: Vec<u8>) -> Result<Input, InputError> {
+    if bytes.is_empty() {
+        return Err(InputError::Empty { name });
+    }
+    let parser = parser_for(&bytes).ok_or_else(|| InputError::NotCapture {
+        name: name.clone(),
+        first: bytes[..bytes.len().min(4)].to_vec(),
+    })?;
+    Ok(Input {
+        name,
+        size: Some(bytes.len() as u64),
+        body: Body::Whole(Arc::new(Bytes::Owned(bytes))),
+        parser,
+        head: Vec::new(),
     })
 }
 
@@ -200,7 +219,7 @@ impl Input {
     /// have been delivered.
     pub fn run(&mut self, mut f: impl FnMut(&Block, RawPacket<'_>)) -> ReadOutcome {
         match &mut self.body {
-            Body::Mapped(block) => {
+            Body::Whole(block) => {
                 let block = block.clone();
                 let (end, damage) = drive(&mut *self.parser, &block, 0, 0, true, &mut f);
                 ReadOutcome {
