@@ -118,8 +118,13 @@ enum DirState {
 }
 
 pub struct Stratum {
-    limits: Limits,
     framers: [LineFramer; 2],
+    session: Session,
+}
+
+/// What the conversation has said so far (everything but the framing).
+struct Session {
+    max_depth: usize,
     dirs: [DirState; 2],
     /// Valid messages per method, per sending direction.
     counts: [[u32; METHODS.len()]; 2],
@@ -129,6 +134,9 @@ pub struct Stratum {
     found: Finding,
     /// Votes for the direction the miner sends in, from the roles of valid messages.
     miner_votes: [u32; 2],
+    /// Valid messages sent in each role: requests for the miner; pushes and answers to the
+    /// miner's requests for the pool.
+    by_role: [u32; 2],
 }
 
 fn keep(s: &str) -> String {
@@ -160,11 +168,30 @@ fn as_f64(v: &Value) -> Option<f64> {
 impl Stratum {
     pub fn new(limits: &Limits) -> Self {
         Stratum {
-            limits: *limits,
             framers: [
                 LineFramer::new(limits.max_line),
                 LineFramer::new(limits.max_line),
             ],
+            session: Session::new(limits.max_depth),
+        }
+    }
+
+    /// A detector for a flow picked up in the middle: both directions resynchronise first.
+    pub fn mid_stream(limits: &Limits) -> Self {
+        Stratum {
+            framers: [
+                LineFramer::mid_stream(limits.max_line),
+                LineFramer::mid_stream(limits.max_line),
+            ],
+            session: Session::new(limits.max_depth),
+        }
+    }
+}
+
+impl Session {
+    fn new(max_depth: usize) -> Self {
+        Session {
+            max_depth,
             dirs: [DirState::Fresh; 2],
             counts: [[0; METHODS.len()]; 2],
             unknown: 0,
@@ -172,17 +199,8 @@ impl Stratum {
             pending: Vec::new(),
             found: Finding::new("stratum-v1", "stratum"),
             miner_votes: [0; 2],
+            by_role: [0; 2],
         }
-    }
-
-    /// A detector for a flow picked up in the middle: both directions resynchronise first.
-    pub fn mid_stream(limits: &Limits) -> Self {
-        let mut s = Self::new(limits);
-        s.framers = [
-            LineFramer::mid_stream(limits.max_line),
-            LineFramer::mid_stream(limits.max_line),
-        ];
-        s
     }
 
     fn matched(&self) -> bool {
@@ -196,7 +214,7 @@ impl Stratum {
 
     fn on_line(&mut self, dir: Dir, line: &[u8]) -> bool {
         let d = dir.index();
-        let msg = match jsonrpc::parse(line, self.limits.max_depth) {
+        let msg = match jsonrpc::parse(line, self.max_depth) {
             Ok(m) => m,
             Err(_) => {
                 if self.dirs[d] == DirState::Fresh {
@@ -218,13 +236,14 @@ impl Stratum {
                 }
             }
         } else {
-            self.on_response(&msg);
+            self.on_response(dir, &msg);
         }
         true
     }
 
     fn count(&mut self, dir: Dir, m: Method, role: Role) {
         self.counts[dir.index()][m as usize] += 1;
+        self.by_role[role as usize] += 1;
         let miner_dir = if role == Role::Miner { dir } else { dir.flip() };
         self.miner_votes[miner_dir.index()] += 1;
     }
@@ -373,12 +392,15 @@ impl Stratum {
         }
     }
 
-    fn on_response(&mut self, msg: &Message<'_>) {
+    fn on_response(&mut self, dir: Dir, msg: &Message<'_>) {
         let Some(id) = msg.id_text() else { return };
         let Some(i) = self.pending.iter().position(|(p, _)| p == id) else {
             return;
         };
         let (_, m) = self.pending.remove(i);
+        // An answer to a miner's request comes from the pool.
+        self.by_role[Role::Pool as usize] += 1;
+        self.miner_votes[dir.flip().index()] += 1;
         let result: Option<Value> = msg.result.and_then(|r| serde_json::from_str(r.get()).ok());
         let f = &mut self.found;
         match m {
@@ -410,26 +432,6 @@ impl Stratum {
             _ => {}
         }
     }
-}
-
-impl Detector for Stratum {
-    fn name(&self) -> &'static str {
-        "stratum-v1"
-    }
-
-    fn on_data(&mut self, dir: Dir, data: &[u8], _ts_ns: u64) {
-        let d = dir.index();
-        if self.dirs[d] == DirState::Off {
-            return;
-        }
-        let mut framer = std::mem::replace(&mut self.framers[d], LineFramer::new(0));
-        framer.feed(data, &mut |line| self.on_line(dir, line));
-        self.framers[d] = framer;
-    }
-
-    fn on_gap(&mut self, dir: Dir) {
-        self.framers[dir.index()].gap();
-    }
 
     fn interest(&self) -> Interest {
         if self.matched() {
@@ -454,39 +456,50 @@ impl Detector for Stratum {
             [a, b] if b > a => Some(Dir::Rev),
             _ => None,
         };
-        let by_role = |role: Role| {
-            (0..2).any(|d| {
-                let sender = if d == 0 { Dir::Fwd } else { Dir::Rev };
-                let is_miner = f.miner_sends.map_or(role == Role::Miner, |m| m == sender);
-                let wanted = if role == Role::Miner {
-                    is_miner
-                } else {
-                    !is_miner
-                };
-                wanted && self.counts[d].iter().any(|c| *c > 0)
-            })
-        };
-        let miner = by_role(Role::Miner);
-        let pool = by_role(Role::Pool);
-        f.coverage = match (miner, pool) {
-            (true, false) => Coverage::MinerOnly,
-            (false, true) => Coverage::PoolOnly,
+        f.coverage = match self.by_role {
+            [_, 0] => Coverage::MinerOnly,
+            [0, _] => Coverage::PoolOnly,
             _ => Coverage::BothSides,
         };
         let mut signals: Vec<String> = Vec::new();
-        for d in 0..2 {
-            for (i, (_, name, _)) in METHODS.iter().enumerate() {
-                let n = self.counts[d][i];
-                if n == 1 {
-                    signals.push(format!("stratum:{name}"));
-                } else if n > 1 {
-                    signals.push(format!("stratum:{name} x{n}"));
+        for counts in &self.counts {
+            for ((_, name, _), &n) in METHODS.iter().zip(counts) {
+                match n {
+                    0 => {}
+                    1 => signals.push(format!("stratum:{name}")),
+                    n => signals.push(format!("stratum:{name} x{n}")),
                 }
             }
         }
         signals.append(&mut f.signals);
         f.signals = signals;
         Some(f)
+    }
+}
+
+impl Detector for Stratum {
+    fn name(&self) -> &'static str {
+        "stratum-v1"
+    }
+
+    fn on_data(&mut self, dir: Dir, data: &[u8], _ts_ns: u64) {
+        if self.session.dirs[dir.index()] == DirState::Off {
+            return;
+        }
+        let session = &mut self.session;
+        self.framers[dir.index()].feed(data, &mut |line| session.on_line(dir, line));
+    }
+
+    fn on_gap(&mut self, dir: Dir) {
+        self.framers[dir.index()].gap();
+    }
+
+    fn interest(&self) -> Interest {
+        self.session.interest()
+    }
+
+    fn finding(&self) -> Option<Finding> {
+        self.session.finding()
     }
 }
 

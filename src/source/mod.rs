@@ -12,7 +12,9 @@ mod stream;
 
 pub use pcap::PcapParser;
 pub use pcapng::PcapngParser;
-pub use stream::{collect_inputs, open_bytes, open_input, Input, InputError, InputName, ReadOutcome};
+pub use stream::{
+    collect_inputs, open_bytes, open_input, Input, InputError, InputName, ReadOutcome,
+};
 
 use std::fmt;
 use std::ops::Deref;
