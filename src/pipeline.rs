@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 /// Packets per batch handed to a worker.
 const BATCH: usize = 512;
 /// Batches queued per worker (bounds the blocks kept alive while workers catch up).
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
+/// Input blocks one batch may refer to: with the queue length, this bounds the input bytes
+/// kept alive by packets in flight, however the traffic is spread over the workers.
+const MAX_BLOCKS_PER_BATCH: usize = 2;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ScanConfig {
@@ -233,10 +236,18 @@ impl Reader<'_> {
             wire_len: raw.orig_len,
         };
         let w = (hash >> 32) as usize % self.batches.len();
+        let new_block = !self.batches[w]
+            .blocks
+            .last()
+            .is_some_and(|x| Arc::ptr_eq(x, block));
+        if new_block && self.batches[w].blocks.len() >= MAX_BLOCKS_PER_BATCH {
+            // A worker that gets few packets must not keep many blocks alive.
+            self.flush(w);
+        }
         let b = &mut self.batches[w];
         let (src, off, len) = match &d.payload {
             Payload::Slice(p) => {
-                if !b.blocks.last().is_some_and(|x| Arc::ptr_eq(x, block)) {
+                if new_block || b.blocks.is_empty() {
                     b.blocks.push(block.clone());
                 }
                 let off = p.as_ptr() as usize - block.as_ptr() as usize;

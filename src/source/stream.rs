@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Stream blocks start at this size and grow only for a record that does not fit.
-const BLOCK_SIZE: usize = 16 << 20;
+const BLOCK_SIZE: usize = 8 << 20;
 /// File extensions picked up when walking a directory.
 const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
 
