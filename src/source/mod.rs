@@ -80,6 +80,8 @@ impl fmt::Display for Damage {
 pub enum Bytes {
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
+    /// A stream buffer that goes back to its pool when the last packet using it is done.
+    Pooled(PooledBuf),
 }
 
 impl Deref for Bytes {
@@ -88,7 +90,23 @@ impl Deref for Bytes {
         match self {
             Bytes::Mapped(m) => m,
             Bytes::Owned(v) => v,
+            Bytes::Pooled(p) => &p.buf[p.start..],
         }
+    }
+}
+
+/// A reused buffer whose data starts at `start`. Reusing stream buffers spares the page faults
+/// of fresh allocations, which otherwise cost more than parsing.
+pub struct PooledBuf {
+    buf: Vec<u8>,
+    start: usize,
+    home: crossbeam_channel::Sender<Vec<u8>>,
+}
+
+impl Drop for PooledBuf {
+    fn drop(&mut self) {
+        // A full pool just lets the buffer go.
+        let _ = self.home.try_send(std::mem::take(&mut self.buf));
     }
 }
 
