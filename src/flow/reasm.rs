@@ -68,7 +68,12 @@ impl Reassembler {
             self.hold(seq, data, out);
             return;
         }
-        let skip = (-d) as usize;
+        self.deliver(seq, data, (-d) as usize, out);
+        self.drain(out);
+    }
+
+    /// Hands on `data` (which starts at `seq`) minus its first `skip` bytes, already delivered.
+    fn deliver(&mut self, seq: u32, data: &[u8], skip: usize, out: &mut dyn FnMut(Chunk<'_>)) {
         if skip >= data.len() {
             self.stats.duplicate_bytes += data.len() as u64;
             return;
@@ -76,7 +81,6 @@ impl Reassembler {
         self.stats.duplicate_bytes += skip as u64;
         out(Chunk::Data(&data[skip..]));
         self.next = Some(seq.wrapping_add(data.len() as u32));
-        self.drain(out);
     }
 
     fn hold(&mut self, seq: u32, data: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
@@ -111,14 +115,7 @@ impl Reassembler {
             }
             let (s, bytes) = self.held.remove(0);
             self.held_bytes -= bytes.len();
-            let skip = (-d) as usize;
-            if skip >= bytes.len() {
-                self.stats.duplicate_bytes += bytes.len() as u64;
-                continue;
-            }
-            self.stats.duplicate_bytes += skip as u64;
-            out(Chunk::Data(&bytes[skip..]));
-            self.next = Some(s.wrapping_add(bytes.len() as u32));
+            self.deliver(s, &bytes, (-d) as usize, out);
         }
     }
 
