@@ -3,7 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use minetap::decode::Decoder;
-use minetap::detect::{stratum::Stratum, Detector, Limits};
+use minetap::detect::{stratum, Detector, Limits};
 use minetap::flow::{Dir, FlowConfig, FlowKey, PacketMeta, Table};
 use minetap::synth::capture::L2;
 use minetap::synth::session::segment;
@@ -78,7 +78,7 @@ fn flow_table(c: &mut Criterion) {
 fn stratum_line(c: &mut Criterion) {
     let line = br#"{"id":null,"method":"mining.notify","params":["4f01","a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4","01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff20020862062f503253482f04b8864e5008","072f736c7573682f000000000100f2052a010000001976a914d23fcdf86f7e756a64a7a9688ef9903327048ed988ac00000000",["b2c3d4e5b2c3d4e5b2c3d4e5b2c3d4e5b2c3d4e5b2c3d4e5b2c3d4e5b2c3d4e5"],"20000000","1703a30c","65f12a00",false]}
 "#;
-    let mut s = Stratum::new(&Limits::default());
+    let mut s = stratum::detector(&Limits::default(), false);
     s.on_data(
         Dir::Fwd,
         b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n",

@@ -1,7 +1,7 @@
 //! Any bytes as the two directions of a Stratum conversation, in chunks, with gaps.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use minetap::detect::{stratum::Stratum, Detector, Limits};
+use minetap::detect::{stratum, Detector, Limits};
 use minetap::flow::Dir;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,11 +9,7 @@ fuzz_target!(|data: &[u8]| {
         max_line: 512,
         max_depth: 8,
     };
-    let mut s = if data.first().is_some_and(|b| b & 1 == 1) {
-        Stratum::mid_stream(&limits)
-    } else {
-        Stratum::new(&limits)
-    };
+    let mut s = stratum::detector(&limits, data.first().is_some_and(|b| b & 1 == 1));
     // Each chunk: one control byte (direction, gap, length), then that many bytes.
     let mut rest = data.get(1..).unwrap_or_default();
     while let Some((&ctl, tail)) = rest.split_first() {

@@ -7,7 +7,9 @@
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
 pub mod jsonrpc;
+pub mod linejson;
 pub mod lines;
+pub mod rpc;
 pub mod stratum;
 
 use crate::flow::Dir;
@@ -40,12 +42,7 @@ pub trait Detector: Send {
 /// The detectors a TCP flow is inspected with; `mid_stream` when the flow was picked up
 /// without its opening (so framing must resynchronise first).
 pub fn for_flow(limits: &Limits, mid_stream: bool) -> Vec<Box<dyn Detector>> {
-    let stratum = if mid_stream {
-        stratum::Stratum::mid_stream(limits)
-    } else {
-        stratum::Stratum::new(limits)
-    };
-    vec![Box::new(stratum)]
+    vec![Box::new(stratum::detector(limits, mid_stream))]
 }
 
 /// Caps that keep per-flow state bounded whatever the traffic.

@@ -1,23 +1,27 @@
-//! Stratum V1: newline-delimited JSON-RPC between a miner and a pool.
+//! Stratum V1 (and its EthereumStratum/NiceHash variant): newline-delimited JSON-RPC between a
+//! miner and a pool, interpreted as a [`Dialect`] of [`LineJson`].
 //!
-//! Probing: a direction's first complete line must be a JSON object, or the direction is
-//! dropped; a flow with both directions dropped, or with JSON-RPC of another namespace
-//! (Electrum's `server.*`/`blockchain.*`), is not Stratum. Parsing: every known method is checked
-//! for its parameter shape before it counts, requests are matched to responses by id, and the
-//! session's agent, workers, extranonce, difficulty/target, jobs and share outcomes are kept.
-//! Works from the first packet or from the middle of a session, in either direction.
+//! Every known method is checked for its parameter shape before it counts, requests are matched
+//! to responses by id, and the session's agent, workers, extranonce, difficulty/target, jobs and
+//! share outcomes are kept. Works from the first packet or from the middle of a session.
 
-use super::jsonrpc::{self, Message};
-use super::lines::LineFramer;
-use super::{Coverage, Detector, Finding, Interest, Limits};
+use super::jsonrpc::Message;
+use super::linejson::LineJson;
+use super::rpc::{keep, params_array, result_value, Dialect, Role, Seen, Tally};
+use super::Limits;
 use crate::flow::Dir;
 use serde_json::Value;
 
-/// Who sends a method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Miner,
-    Pool,
+/// The Stratum V1 detector.
+pub type Stratum = LineJson<StratumV1>;
+
+/// A Stratum V1 detector for a flow seen from its start, or picked up mid-stream.
+pub fn detector(limits: &Limits, mid_stream: bool) -> Stratum {
+    if mid_stream {
+        LineJson::mid_stream("stratum-v1", limits)
+    } else {
+        LineJson::new("stratum-v1", limits)
+    }
 }
 
 /// The Stratum V1 methods minetap knows.
@@ -77,11 +81,8 @@ const METHODS: [(Method, &str, Role); 16] = [
 ];
 
 impl Method {
-    fn lookup(name: &str) -> Option<(Method, Role)> {
-        METHODS
-            .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(m, _, r)| (*m, *r))
+    fn lookup(name: &str) -> Option<(Method, &'static str, Role)> {
+        METHODS.iter().find(|(_, n, _)| *n == name).copied()
     }
     /// Methods that on their own show a mining session (the others only support one).
     fn is_strong(self) -> bool {
@@ -96,60 +97,8 @@ impl Method {
     }
 }
 
-/// JSON-RPC namespaces of other protocols that share the framing: seeing them ends probing.
+/// JSON-RPC namespaces of other protocols that share the framing.
 const FOREIGN_PREFIXES: [&str; 4] = ["server.", "blockchain.", "mempool.", "eth_"];
-/// JSON-RPC messages of unknown methods tolerated before giving up.
-const MAX_UNKNOWN: u32 = 8;
-/// Requests remembered while waiting for their responses.
-const MAX_PENDING: usize = 256;
-/// Distinct worker names kept.
-const MAX_WORKERS: usize = 64;
-/// Longest string kept from the wire (agent, worker names, ...).
-const MAX_FIELD: usize = 256;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DirState {
-    /// Nothing complete seen yet.
-    Fresh,
-    /// Carries JSON-RPC.
-    Json,
-    /// Not JSON: no longer read.
-    Off,
-}
-
-pub struct Stratum {
-    framers: [LineFramer; 2],
-    session: Session,
-}
-
-/// What the conversation has said so far (everything but the framing).
-struct Session {
-    max_depth: usize,
-    dirs: [DirState; 2],
-    /// Valid messages per method, per sending direction.
-    counts: [[u32; METHODS.len()]; 2],
-    unknown: u32,
-    foreign: bool,
-    pending: Vec<(String, Method)>,
-    found: Finding,
-    /// Votes for the direction the miner sends in, from the roles of valid messages.
-    miner_votes: [u32; 2],
-    /// Valid messages sent in each role: requests for the miner; pushes and answers to the
-    /// miner's requests for the pool.
-    by_role: [u32; 2],
-}
-
-fn keep(s: &str) -> String {
-    let mut end = s.len().min(MAX_FIELD);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
-}
-
-fn parse_params(m: &Message<'_>) -> Option<Vec<Value>> {
-    serde_json::from_str(m.params?.get()).ok()
-}
 
 fn is_str_or_null(v: &Value) -> bool {
     v.is_string() || v.is_null()
@@ -165,149 +114,118 @@ fn as_f64(v: &Value) -> Option<f64> {
         .filter(|d: &f64| d.is_finite() && *d >= 0.0)
 }
 
-impl Stratum {
-    pub fn new(limits: &Limits) -> Self {
-        Stratum {
-            framers: [
-                LineFramer::new(limits.max_line),
-                LineFramer::new(limits.max_line),
-            ],
-            session: Session::new(limits.max_depth),
-        }
-    }
+/// The Stratum V1 dialect.
+#[derive(Debug)]
+pub struct StratumV1 {
+    tally: Tally,
+    /// Submit requests by id, to tell share answers from other answers.
+    ethereum: bool,
+}
 
-    /// A detector for a flow picked up in the middle: both directions resynchronise first.
-    pub fn mid_stream(limits: &Limits) -> Self {
-        Stratum {
-            framers: [
-                LineFramer::mid_stream(limits.max_line),
-                LineFramer::mid_stream(limits.max_line),
-            ],
-            session: Session::new(limits.max_depth),
+impl Default for StratumV1 {
+    fn default() -> Self {
+        StratumV1 {
+            tally: Tally::new("stratum", "stratum-v1", "stratum"),
+            ethereum: false,
         }
     }
 }
 
-impl Session {
-    fn new(max_depth: usize) -> Self {
-        Session {
-            max_depth,
-            dirs: [DirState::Fresh; 2],
-            counts: [[0; METHODS.len()]; 2],
-            unknown: 0,
-            foreign: false,
-            pending: Vec::new(),
-            found: Finding::new("stratum-v1", "stratum"),
-            miner_votes: [0; 2],
-            by_role: [0; 2],
-        }
-    }
-
-    fn matched(&self) -> bool {
-        self.counts.iter().any(|c| {
-            METHODS
-                .iter()
-                .enumerate()
-                .any(|(i, (m, _, _))| m.is_strong() && c[i] > 0)
-        })
-    }
-
-    fn on_line(&mut self, dir: Dir, line: &[u8]) -> bool {
-        let d = dir.index();
-        let msg = match jsonrpc::parse(line, self.max_depth) {
-            Ok(m) => m,
-            Err(_) => {
-                if self.dirs[d] == DirState::Fresh {
-                    self.dirs[d] = DirState::Off;
-                    return false;
-                }
-                return true;
-            }
-        };
-        self.dirs[d] = DirState::Json;
-        if let Some(method) = msg.method.as_deref() {
-            match Method::lookup(method) {
-                Some((m, role)) => self.on_request(dir, m, role, &msg),
-                None => {
-                    if FOREIGN_PREFIXES.iter().any(|p| method.starts_with(p)) {
-                        self.foreign = true;
+impl Dialect for StratumV1 {
+    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
+        match msg.method.as_deref() {
+            Some(method) => match Method::lookup(method) {
+                Some((m, name, role)) => {
+                    if self.on_request(m, msg) {
+                        self.tally.seen(dir, name, role, m.is_strong());
+                        if role == Role::Miner {
+                            self.tally.expect_reply(msg, name);
+                        }
+                        Seen::Mine
+                    } else {
+                        Seen::Unknown
                     }
-                    self.unknown += 1;
                 }
-            }
+                None if FOREIGN_PREFIXES.iter().any(|p| method.starts_with(p)) => Seen::Foreign,
+                None => Seen::Unknown,
+            },
+            None => match self.tally.reply(dir, msg) {
+                Some(m) => {
+                    self.on_response(m, msg);
+                    Seen::Mine
+                }
+                None => Seen::Unknown,
+            },
+        }
+    }
+
+    fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    fn finding(&self) -> Option<super::Finding> {
+        let mut f = self.tally.finding()?;
+        if self.ethereum {
+            f.protocol = "ethereumstratum";
+        }
+        Some(f)
+    }
+}
+
+impl StratumV1 {
+    /// Checks a request's or notification's parameters and takes what it says; returns whether
+    /// they have the shape that method has on the wire.
+    fn on_request(&mut self, m: Method, msg: &Message<'_>) -> bool {
+        let p = if msg.params.is_some() {
+            params_array(msg)
         } else {
-            self.on_response(dir, &msg);
-        }
-        true
-    }
-
-    fn count(&mut self, dir: Dir, m: Method, role: Role) {
-        self.counts[dir.index()][m as usize] += 1;
-        self.by_role[role as usize] += 1;
-        let miner_dir = if role == Role::Miner { dir } else { dir.flip() };
-        self.miner_votes[miner_dir.index()] += 1;
-    }
-
-    fn add_worker(&mut self, w: &str) {
-        if !w.is_empty()
-            && self.found.workers.len() < MAX_WORKERS
-            && !self.found.workers.iter().any(|x| x == w)
-        {
-            self.found.workers.push(keep(w));
-        }
-    }
-
-    /// Checks a request's or notification's parameters; counts it only if they have the shape
-    /// that method has on the wire.
-    fn on_request(&mut self, dir: Dir, m: Method, role: Role, msg: &Message<'_>) {
-        let p = parse_params(msg);
+            None
+        };
         let params: &[Value] = p.as_deref().unwrap_or(&[]);
         let strings = |n: usize| params.len() >= n && params[..n].iter().all(Value::is_string);
-        let f = &mut self.found;
-        let valid = match m {
+        let t = &mut self.tally;
+        match m {
             Method::Subscribe => {
                 let ok = p.is_some() && params.iter().all(is_str_or_null);
                 if ok {
                     if let Some(a) = params.first().and_then(Value::as_str) {
-                        f.agent.get_or_insert_with(|| keep(a));
+                        t.found.agent.get_or_insert_with(|| keep(a));
                     }
-                    // Equihash form: [agent, session, host, port]; EthereumStratum/NiceHash form:
-                    // [agent, protocol].
+                    // Equihash form: [agent, session, host, port]; EthereumStratum/NiceHash
+                    // form: [agent, protocol].
                     if let Some(h) = params.get(2).and_then(Value::as_str) {
-                        f.pool_host.get_or_insert_with(|| keep(h));
+                        t.found.pool_host.get_or_insert_with(|| keep(h));
                     }
                     if let Some(proto) = params.get(1).and_then(Value::as_str) {
-                        if proto.contains("Stratum/") || proto.starts_with("NiceHash/") {
-                            let s = format!("stratum:protocol {}", keep(proto));
-                            if !f.signals.contains(&s) {
-                                f.signals.push(s);
-                            }
+                        if proto.starts_with("EthereumStratum/") || proto.starts_with("NiceHash/") {
+                            self.ethereum = true;
+                            t.signal(format!("stratum:protocol {}", keep(proto)));
                         }
                     }
                 }
                 ok
             }
             Method::Authorize => {
-                let ok = !params.is_empty() && params[0].is_string();
+                let ok = params.first().is_some_and(Value::is_string);
                 if ok {
-                    let w = params[0].as_str().unwrap_or_default().to_string();
-                    self.add_worker(&w);
+                    t.add_worker(params[0].as_str().unwrap_or_default());
                 }
                 ok
             }
             Method::Submit => {
-                let ok = strings(5) || (strings(4) && params.len() == 4);
+                // [worker, job, extranonce2, ntime, nonce(, version bits)]; Equihash: [worker,
+                // job, ntime, nonce2, solution]; EthereumStratum: [worker, job, nonce].
+                let ok = strings(3) && params.len() <= 8;
                 if ok {
-                    let w = params[0].as_str().unwrap_or_default().to_string();
-                    self.add_worker(&w);
-                    self.found.shares.submitted += 1;
+                    t.add_worker(params[0].as_str().unwrap_or_default());
+                    t.found.shares.submitted += 1;
                 }
                 ok
             }
             Method::Configure => {
                 let ok = params.len() == 2 && params[0].is_array() && params[1].is_object();
                 if ok {
-                    f.extensions = params[0]
+                    t.found.extensions = params[0]
                         .as_array()
                         .into_iter()
                         .flatten()
@@ -318,7 +236,7 @@ impl Session {
                     if let Some(o) = params[1].as_object() {
                         for (k, v) in o.iter().take(32) {
                             if let (Some(name), Some(val)) = (k.strip_prefix("info."), v.as_str()) {
-                                f.device.push((keep(name), keep(val)));
+                                t.found.device.push((keep(name), keep(val)));
                             }
                         }
                     }
@@ -328,178 +246,85 @@ impl Session {
             Method::ExtranonceSubscribe | Method::GetTransactions => true,
             Method::SuggestDifficulty => params.first().is_some_and(is_number_like),
             Method::SuggestTarget | Method::SetTarget => {
-                let t = params.first().and_then(Value::as_str);
-                let ok = t.is_some_and(|t| {
-                    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
-                });
+                let target = params.first().and_then(Value::as_str);
+                let ok = target.is_some_and(|s| super::rpc::is_hex(s, 64));
                 if ok && m == Method::SetTarget {
-                    f.target = t.map(keep);
+                    t.found.target = target.map(keep);
                 }
                 ok
             }
             Method::Notify => {
-                // SHA-256d form: job, prevhash, coinb1, coinb2, merkle[], version, nbits, ntime,
-                // clean; Equihash form: job, version, prevhash, merkleroot, reserved, time, bits,
-                // clean.
+                // SHA-256d: job, prevhash, coinb1, coinb2, merkle[], version, nbits, ntime,
+                // clean. Equihash: job, version, prevhash, merkleroot, reserved, time, bits,
+                // clean. EthereumStratum: job, seedhash, headerhash, clean.
                 let sha = params.len() >= 9
                     && params[..4].iter().all(Value::is_string)
                     && params[4].is_array()
                     && params[5..8].iter().all(Value::is_string)
                     && params[8].is_boolean();
-                let equihash = params.len() >= 8
+                let equihash = params.len() == 8
                     && params[..7].iter().all(Value::is_string)
                     && params[7].is_boolean();
-                let ok = sha || equihash;
+                let ethash = params.len() == 4 && strings(3) && params[3].is_boolean();
+                if ethash {
+                    self.ethereum = true;
+                }
+                let ok = sha || equihash || ethash;
                 if ok {
-                    f.jobs += 1;
+                    t.found.jobs += 1;
                 }
                 ok
             }
             Method::SetDifficulty => {
                 let d = params.first().and_then(as_f64);
                 if d.is_some() {
-                    f.difficulty = d;
+                    t.found.difficulty = d;
                 }
                 d.is_some()
             }
             Method::SetExtranonce => {
                 let ok = params.first().is_some_and(Value::is_string);
                 if ok {
-                    f.extranonce1 = params[0].as_str().map(keep);
+                    t.found.extranonce1 = params[0].as_str().map(keep);
                 }
                 ok
             }
             Method::SetVersionMask => {
                 let ok = params.first().is_some_and(Value::is_string);
                 if ok {
-                    f.version_mask = params[0].as_str().map(keep);
+                    t.found.version_mask = params[0].as_str().map(keep);
                 }
                 ok
             }
             Method::Reconnect | Method::ShowMessage | Method::GetVersion => p.is_some(),
-        };
-        if !valid {
-            return;
-        }
-        self.count(dir, m, role);
-        if role == Role::Miner {
-            if let Some(id) = msg.id_text() {
-                if self.pending.len() >= MAX_PENDING {
-                    self.pending.remove(0);
-                }
-                self.pending.push((keep(id), m));
-            }
         }
     }
 
-    fn on_response(&mut self, dir: Dir, msg: &Message<'_>) {
-        let Some(id) = msg.id_text() else { return };
-        let Some(i) = self.pending.iter().position(|(p, _)| p == id) else {
-            return;
-        };
-        let (_, m) = self.pending.remove(i);
-        // An answer to a miner's request comes from the pool.
-        self.by_role[Role::Pool as usize] += 1;
-        self.miner_votes[dir.flip().index()] += 1;
-        let result: Option<Value> = msg.result.and_then(|r| serde_json::from_str(r.get()).ok());
-        let f = &mut self.found;
-        match m {
-            Method::Submit => {
-                if !msg.has_error() && result.as_ref().and_then(Value::as_bool) == Some(true) {
-                    f.shares.accepted += 1;
-                } else {
-                    f.shares.rejected += 1;
-                }
-            }
-            Method::Subscribe => {
-                if let Some(en) = result
+    fn on_response(&mut self, method: &'static str, msg: &Message<'_>) {
+        let t = &mut self.tally;
+        match method {
+            "mining.submit" => t.share_outcome(msg),
+            "mining.subscribe" => {
+                // [[subscriptions], extranonce1, size]; Equihash and NiceHash: [id, extranonce1].
+                if let Some(en) = result_value(msg)
                     .as_ref()
                     .and_then(|r| r.get(1))
                     .and_then(Value::as_str)
                 {
-                    f.extranonce1 = Some(keep(en));
+                    t.found.extranonce1 = Some(keep(en));
                 }
             }
-            Method::Configure => {
-                if let Some(mask) = result
+            "mining.configure" => {
+                if let Some(mask) = result_value(msg)
                     .as_ref()
                     .and_then(|r| r.get("version-rolling.mask"))
                     .and_then(Value::as_str)
                 {
-                    f.version_mask = Some(keep(mask));
+                    t.found.version_mask = Some(keep(mask));
                 }
             }
             _ => {}
         }
-    }
-
-    fn interest(&self) -> Interest {
-        if self.matched() {
-            Interest::Matched
-        } else if self.foreign
-            || self.unknown > MAX_UNKNOWN
-            || self.dirs.iter().all(|d| *d == DirState::Off)
-        {
-            Interest::NotThis
-        } else {
-            Interest::Probing
-        }
-    }
-
-    fn finding(&self) -> Option<Finding> {
-        if !self.matched() {
-            return None;
-        }
-        let mut f = self.found.clone();
-        f.miner_sends = match self.miner_votes {
-            [a, b] if a > b => Some(Dir::Fwd),
-            [a, b] if b > a => Some(Dir::Rev),
-            _ => None,
-        };
-        f.coverage = match self.by_role {
-            [_, 0] => Coverage::MinerOnly,
-            [0, _] => Coverage::PoolOnly,
-            _ => Coverage::BothSides,
-        };
-        let mut signals: Vec<String> = Vec::new();
-        for counts in &self.counts {
-            for ((_, name, _), &n) in METHODS.iter().zip(counts) {
-                match n {
-                    0 => {}
-                    1 => signals.push(format!("stratum:{name}")),
-                    n => signals.push(format!("stratum:{name} x{n}")),
-                }
-            }
-        }
-        signals.append(&mut f.signals);
-        f.signals = signals;
-        Some(f)
-    }
-}
-
-impl Detector for Stratum {
-    fn name(&self) -> &'static str {
-        "stratum-v1"
-    }
-
-    fn on_data(&mut self, dir: Dir, data: &[u8], _ts_ns: u64) {
-        if self.session.dirs[dir.index()] == DirState::Off {
-            return;
-        }
-        let session = &mut self.session;
-        self.framers[dir.index()].feed(data, &mut |line| session.on_line(dir, line));
-    }
-
-    fn on_gap(&mut self, dir: Dir) {
-        self.framers[dir.index()].gap();
-    }
-
-    fn interest(&self) -> Interest {
-        self.session.interest()
-    }
-
-    fn finding(&self) -> Option<Finding> {
-        self.session.finding()
     }
 }
 
@@ -507,13 +332,15 @@ impl Detector for Stratum {
 mod tests {
     use super::*;
 
+    use crate::detect::{Coverage, Detector, Interest};
+
     fn feed(s: &mut Stratum, dir: Dir, text: &str) {
         s.on_data(dir, text.as_bytes(), 0);
     }
 
     #[test]
     fn full_session_extracts_the_fields() {
-        let mut s = Stratum::new(&Limits::default());
+        let mut s = detector(&Limits::default(), false);
         feed(
             &mut s,
             Dir::Fwd,
@@ -557,7 +384,7 @@ mod tests {
 
     #[test]
     fn wrong_shapes_do_not_count() {
-        let mut s = Stratum::new(&Limits::default());
+        let mut s = detector(&Limits::default(), false);
         feed(
             &mut s,
             Dir::Rev,
@@ -574,10 +401,10 @@ mod tests {
 
     #[test]
     fn electrum_and_http_are_not_stratum() {
-        let mut s = Stratum::new(&Limits::default());
+        let mut s = detector(&Limits::default(), false);
         feed(&mut s, Dir::Fwd, "{\"jsonrpc\":\"2.0\",\"method\":\"server.version\",\"params\":[\"e\",\"1.4\"],\"id\":0}\n");
         assert_eq!(s.interest(), Interest::NotThis);
-        let mut s = Stratum::new(&Limits::default());
+        let mut s = detector(&Limits::default(), false);
         feed(&mut s, Dir::Fwd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         feed(
             &mut s,
@@ -589,10 +416,13 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        let mut s = Stratum::mid_stream(&Limits {
-            max_line: 64,
-            max_depth: 4,
-        });
+        let mut s = detector(
+            &Limits {
+                max_line: 64,
+                max_depth: 4,
+            },
+            true,
+        );
         let junk: Vec<u8> = (0..4000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
