@@ -6,8 +6,8 @@ Usage: scripts/eval_corpus.py CORPUS_DIR [--bin target/release/minetap]
 CORPUS_DIR holds `nesfit/` (with FLOWS.tsv: file, client, server, client_methods,
 server_methods, label) and `ndpi/` (mining/, crypto-p2p/, benign/ and FLOWS.tsv for mining/).
 Prints, per family of labelled mining flows, how many were reported, and every event raised on
-benign or crypto-currency node traffic. Exits non-zero if a Stratum V1 flow was missed or
-anything benign was called mining.
+benign or crypto-currency node traffic. Exits non-zero if a labelled mining flow was missed or
+reported under the wrong protocol or roles, or if anything benign was called mining.
 """
 import argparse, json, subprocess, sys
 from collections import Counter, defaultdict
@@ -20,6 +20,10 @@ def scan(binary, path):
     if r.returncode not in (0,):
         print(f"  ! {path}: exit {r.returncode}: {r.stderr.strip()}")
     return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+
+# The protocol names minetap may report for what a client was labelled as sending.
+FAMILY_PROTOCOLS = {"stratum-v1": ("stratum-v1", "ethereumstratum")}
 
 
 def norm(ep):
@@ -72,7 +76,9 @@ def evaluate_labelled(binary, root, flows_tsv, missed_out):
             e = seen.get(key)
             if e is not None:
                 found[fam] += 1
-            elif fam == "stratum-v1":
+                if e["mining"]["protocol"] not in FAMILY_PROTOCOLS.get(fam, (fam,)):
+                    missed_out.append((fname, client, server, cm, "reported as " + e["mining"]["protocol"]))
+            else:
                 rev = seen.get((key[1], key[0]))
                 missed_out.append((fname, client, server, cm, "reversed roles" if rev else "missed"))
         for k, e in seen.items():
@@ -101,7 +107,7 @@ def main():
             print(f"  FALSE POSITIVE {f}")
             bad = True
     for m in missed:
-        print(f"  MISSED stratum-v1 {m}")
+        print(f"  MISSED or WRONG {m}")
         bad = True
     for group in ("benign", "crypto-p2p"):
         d = corpus / "ndpi" / group

@@ -32,6 +32,9 @@ pub struct Message<'a> {
     pub result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub error: Option<&'a RawValue>,
+    /// EthProxy puts the worker name beside the envelope.
+    #[serde(borrow, default)]
+    pub worker: Option<Cow<'a, str>>,
 }
 
 impl Message<'_> {

@@ -6,9 +6,13 @@
 //! JSON-speaking protocols only interpret messages. A detector first *probes* (is this my
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
+pub mod cryptonote;
+pub mod ethproxy;
+pub mod http;
 pub mod jsonrpc;
 pub mod linejson;
 pub mod lines;
+pub mod noderpc;
 pub mod rpc;
 pub mod stratum;
 
@@ -42,7 +46,13 @@ pub trait Detector: Send {
 /// The detectors a TCP flow is inspected with; `mid_stream` when the flow was picked up
 /// without its opening (so framing must resynchronise first).
 pub fn for_flow(limits: &Limits, mid_stream: bool) -> Vec<Box<dyn Detector>> {
-    vec![Box::new(stratum::detector(limits, mid_stream))]
+    vec![
+        Box::new(stratum::detector(limits, mid_stream)),
+        Box::new(cryptonote::detector(limits, mid_stream)),
+        Box::new(ethproxy::detector(limits, mid_stream)),
+        Box::new(ethproxy::http_detector(limits, mid_stream)),
+        Box::new(noderpc::detector(limits, mid_stream)),
+    ]
 }
 
 /// Caps that keep per-flow state bounded whatever the traffic.
@@ -111,6 +121,10 @@ pub struct Finding {
     pub device: Vec<(String, String)>,
     /// Pool host the miner names (some subscribe forms carry it).
     pub pool_host: Option<String>,
+    /// Mining algorithm the protocol names (CryptoNote `algo`, ...).
+    pub algorithm: Option<String>,
+    /// Hashrate the miner itself reports (H/s), never an estimate.
+    pub claimed_hashrate_hs: Option<f64>,
 }
 
 impl Finding {
@@ -132,6 +146,8 @@ impl Finding {
             extensions: Vec::new(),
             device: Vec::new(),
             pool_host: None,
+            algorithm: None,
+            claimed_hashrate_hs: None,
         }
     }
 }

@@ -52,6 +52,11 @@ pub struct Mining {
     pub device: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool_host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// What the miner says its hashrate is (H/s); not an estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_hashrate_hs: Option<f64>,
     pub first_seen: String,
     pub last_seen: String,
     /// How the flow ended: closed, reset, timeout, evicted, run_end.
@@ -146,6 +151,8 @@ impl Event {
                 extensions: f.extensions.clone(),
                 device: f.device.iter().cloned().collect(),
                 pool_host: f.pool_host.clone(),
+                algorithm: f.algorithm.clone(),
+                claimed_hashrate_hs: f.claimed_hashrate_hs,
                 first_seen: rfc3339_micros(r.first_ts),
                 last_seen: rfc3339_micros(r.last_ts),
                 flow_end: end_name(r.end),

@@ -1,0 +1,185 @@
+//! CryptoNote pool protocol (Monero and kin; XMRig, xmr-stak and others): newline-delimited
+//! JSON-RPC with `login`, `submit`, `keepalived`, `getjob` from the miner and `job` pushes from
+//! the pool, interpreted as a [`Dialect`] of [`LineJson`].
+
+use super::jsonrpc::Message;
+use super::linejson::LineJson;
+use super::rpc::{is_hex, keep, params_object, result_value, Dialect, Role, Seen, Tally};
+use super::Limits;
+use crate::flow::Dir;
+use serde_json::{Map, Value};
+
+pub type CryptoNote = LineJson<CryptoNoteDialect>;
+
+pub fn detector(limits: &Limits, mid_stream: bool) -> CryptoNote {
+    if mid_stream {
+        LineJson::mid_stream("cryptonote", limits)
+    } else {
+        LineJson::new("cryptonote", limits)
+    }
+}
+
+#[derive(Debug)]
+pub struct CryptoNoteDialect {
+    tally: Tally,
+}
+
+impl Default for CryptoNoteDialect {
+    fn default() -> Self {
+        CryptoNoteDialect {
+            tally: Tally::new("cryptonote", "cryptonote", "cryptonote"),
+        }
+    }
+}
+
+fn str_field<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    o.get(k).and_then(Value::as_str)
+}
+
+/// A job object: blob and target in hex, a job id.
+fn is_job(o: &Map<String, Value>) -> bool {
+    str_field(o, "blob").is_some_and(|b| is_hex(b, 1024))
+        && str_field(o, "job_id").is_some()
+        && str_field(o, "target").is_some_and(|t| is_hex(t, 64))
+}
+
+impl CryptoNoteDialect {
+    fn take_job(&mut self, o: &Map<String, Value>) {
+        let f = &mut self.tally.found;
+        f.jobs += 1;
+        f.target = str_field(o, "target").map(keep);
+        if let Some(a) = str_field(o, "algo") {
+            f.algorithm = Some(keep(a));
+        }
+    }
+}
+
+impl Dialect for CryptoNoteDialect {
+    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
+        let Some(method) = msg.method.as_deref() else {
+            return match self.tally.reply(dir, msg) {
+                Some(m) => {
+                    let r = result_value(msg);
+                    let r = r.as_ref().and_then(Value::as_object);
+                    match m {
+                        "submit" => self.tally.share_outcome(msg),
+                        "login" => {
+                            if let Some(job) =
+                                r.and_then(|r| r.get("job")).and_then(Value::as_object)
+                            {
+                                if is_job(job) {
+                                    self.take_job(job);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    Seen::Mine
+                }
+                None => Seen::Unknown,
+            };
+        };
+        let Some(p) = params_object(msg) else {
+            return Seen::Unknown;
+        };
+        let (name, role, strong) = match method {
+            "login" if str_field(&p, "login").is_some() => {
+                let t = &mut self.tally;
+                t.add_worker(str_field(&p, "login").unwrap_or_default());
+                if let Some(rig) = str_field(&p, "rigid").filter(|r| !r.is_empty()) {
+                    t.add_worker(rig);
+                }
+                if let Some(a) = str_field(&p, "agent") {
+                    t.found.agent = Some(keep(a));
+                }
+                if let Some(algos) = p.get("algo").and_then(Value::as_array) {
+                    let list: Vec<&str> = algos.iter().filter_map(Value::as_str).take(8).collect();
+                    if !list.is_empty() {
+                        t.signal(format!("cryptonote:algo {}", keep(&list.join(","))));
+                    }
+                }
+                ("login", Role::Miner, true)
+            }
+            "submit"
+                if str_field(&p, "job_id").is_some()
+                    && str_field(&p, "nonce").is_some_and(|n| is_hex(n, 16))
+                    && str_field(&p, "result").is_some_and(|r| is_hex(r, 128)) =>
+            {
+                self.tally.found.shares.submitted += 1;
+                ("submit", Role::Miner, true)
+            }
+            "keepalived" | "getjob" if p.contains_key("id") => {
+                if method == "keepalived" {
+                    ("keepalived", Role::Miner, false)
+                } else {
+                    ("getjob", Role::Miner, false)
+                }
+            }
+            "job" if is_job(&p) => {
+                self.take_job(&p);
+                ("job", Role::Pool, true)
+            }
+            _ => return Seen::Unknown,
+        };
+        self.tally.seen(dir, name, role, strong);
+        if role == Role::Miner {
+            self.tally.expect_reply(msg, name);
+        }
+        Seen::Mine
+    }
+
+    fn tally(&self) -> &Tally {
+        &self.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{Coverage, Detector, Interest};
+
+    #[test]
+    fn xmrig_session() {
+        let mut d = detector(&Limits::default(), false);
+        d.on_data(Dir::Fwd, br#"{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"4AdUnd.rig","pass":"x","agent":"XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0","rigid":"","algo":["rx/0","cn/r"]}}
+"#, 0);
+        assert_eq!(d.interest(), Interest::Matched);
+        d.on_data(Dir::Rev, br#"{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"s1","job":{"blob":"0e0e8a","job_id":"j1","target":"b88d0600","algo":"rx/0","height":3000000,"seed_hash":"ab"},"status":"OK"}}
+{"jsonrpc":"2.0","method":"job","params":{"blob":"0e0e8b","job_id":"j2","target":"b88d0600","algo":"rx/0","id":"s1"}}
+"#, 0);
+        d.on_data(Dir::Fwd, br#"{"id":2,"jsonrpc":"2.0","method":"submit","params":{"id":"s1","job_id":"j2","nonce":"0a000000","result":"00ff"}}
+"#, 0);
+        d.on_data(
+            Dir::Rev,
+            br#"{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}
+"#,
+            0,
+        );
+        let f = d.finding().unwrap();
+        assert_eq!(f.protocol, "cryptonote");
+        assert_eq!(
+            f.agent.as_deref(),
+            Some("XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0")
+        );
+        assert_eq!(f.workers, ["4AdUnd.rig"]);
+        assert_eq!(f.jobs, 2);
+        assert_eq!(f.target.as_deref(), Some("b88d0600"));
+        assert_eq!(f.algorithm.as_deref(), Some("rx/0"));
+        assert_eq!((f.shares.submitted, f.shares.accepted), (1, 1));
+        assert_eq!(f.coverage, Coverage::BothSides);
+        assert_eq!(f.miner_sends, Some(Dir::Fwd));
+    }
+
+    #[test]
+    fn a_generic_login_is_not_cryptonote() {
+        let mut d = detector(&Limits::default(), false);
+        d.on_data(
+            Dir::Fwd,
+            br#"{"id":1,"method":"login","params":["user","secret"]}
+{"id":2,"method":"submit","params":{"form":"contact"}}
+"#,
+            0,
+        );
+        assert!(d.finding().is_none());
+    }
+}

@@ -1,0 +1,398 @@
+//! JSON-RPC over HTTP/1.x: requests and responses are framed (head, then a body by
+//! `Content-Length` or chunked encoding), headers are shown to the [`Dialect`], and JSON bodies
+//! are handed to it as messages.
+//!
+//! Probing: a direction whose first bytes are not an HTTP start line is dropped; a flow whose
+//! requests are not JSON-RPC (a `GET`, a form) is given up after a few messages. Bodies larger
+//! than the cap are skipped, not buffered.
+
+use super::jsonrpc;
+use super::rpc::{Dialect, Seen};
+use super::{Detector, Finding, Interest, Limits};
+use crate::flow::Dir;
+
+/// Longest message head buffered.
+const MAX_HEAD: usize = 16 * 1024;
+/// Largest body parsed; larger ones are skipped.
+const MAX_BODY: usize = 256 * 1024;
+/// Messages without JSON-RPC tolerated before giving up.
+const MAX_OTHER: u32 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a start line at the beginning of a chunk (stream joined mid-way).
+    Resync,
+    Head,
+    /// A body of this many bytes follows.
+    Body(usize),
+    /// Skipping this many bytes of a body too large to parse.
+    SkipBody(usize),
+    /// Chunked body: reading the size line of the next chunk.
+    ChunkSize,
+    /// Chunked body: this many bytes of chunk data (plus CRLF) follow.
+    ChunkData(usize),
+    /// Not HTTP, or a body that runs until the connection closes: no longer read.
+    Off,
+}
+
+struct Side {
+    phase: Phase,
+    buf: Vec<u8>,
+    body: Vec<u8>,
+    /// A head has been parsed in this direction.
+    seen_head: bool,
+    /// The current message is a request that may carry JSON-RPC.
+    wants_json: bool,
+}
+
+impl Side {
+    fn new(mid_stream: bool) -> Self {
+        Side {
+            phase: if mid_stream {
+                Phase::Resync
+            } else {
+                Phase::Head
+            },
+            buf: Vec::new(),
+            body: Vec::new(),
+            seen_head: false,
+            wants_json: false,
+        }
+    }
+}
+
+pub struct HttpJson<D> {
+    name: &'static str,
+    max_depth: usize,
+    sides: [Side; 2],
+    other: u32,
+    foreign: bool,
+    /// Requests seen; a first request that is not a POST ends probing.
+    requests: u32,
+    not_rpc: bool,
+    dialect: D,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn is_start_line(b: &[u8]) -> bool {
+    const STARTS: [&[u8]; 9] = [
+        b"POST ",
+        b"GET ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"HTTP/1.",
+    ];
+    STARTS
+        .iter()
+        .any(|s| b.starts_with(s) || s.starts_with(&b[..b.len().min(s.len())]))
+}
+
+impl<D: Dialect> HttpJson<D> {
+    pub fn new(name: &'static str, limits: &Limits, mid_stream: bool) -> Self {
+        HttpJson {
+            name,
+            max_depth: limits.max_depth,
+            sides: [Side::new(mid_stream), Side::new(mid_stream)],
+            other: 0,
+            foreign: false,
+            requests: 0,
+            not_rpc: false,
+            dialect: D::default(),
+        }
+    }
+
+    /// Parses a message head; returns the phase for its body.
+    fn head(&mut self, dir: Dir, head: &[u8]) -> Phase {
+        let text = String::from_utf8_lossy(head);
+        let mut lines = text.split("\r\n");
+        let start = lines.next().unwrap_or_default();
+        let is_response = start.starts_with("HTTP/1.");
+        let is_request = !is_response
+            && start
+                .split(' ')
+                .nth(2)
+                .is_some_and(|v| v.starts_with("HTTP/1."));
+        if !is_response && !is_request {
+            return Phase::Off;
+        }
+        let side = &mut self.sides[dir.index()];
+        side.seen_head = true;
+        side.wants_json = is_response || start.starts_with("POST ");
+        if is_request {
+            if !side.wants_json {
+                self.other += 1;
+                self.not_rpc |= self.requests == 0;
+            }
+            self.requests += 1;
+        }
+        let mut length = None;
+        let mut chunked = false;
+        for line in lines.take(100) {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.to_ascii_lowercase().contains("chunked");
+            }
+            self.dialect.on_header(dir, name, value);
+        }
+        match (chunked, length) {
+            (true, _) => Phase::ChunkSize,
+            (false, Some(0)) => Phase::Head,
+            (false, Some(n)) if n > MAX_BODY => Phase::SkipBody(n),
+            (false, Some(n)) => Phase::Body(n),
+            // A request without a length has no body; a response runs until the close.
+            (false, None) if is_request => Phase::Head,
+            (false, None) => Phase::Off,
+        }
+    }
+
+    fn body(&mut self, dir: Dir, body: &[u8], ts: u64) {
+        let side = &self.sides[dir.index()];
+        if !side.wants_json {
+            return;
+        }
+        match jsonrpc::parse(body, self.max_depth) {
+            Ok(msg) => match self.dialect.on_message(dir, &msg, ts) {
+                Seen::Mine => {}
+                Seen::Foreign => self.foreign = true,
+                Seen::Unknown => self.other += 1,
+            },
+            Err(_) => self.other += 1,
+        }
+    }
+
+    /// Parses what the buffer of `dir` holds.
+    fn run(&mut self, dir: Dir, ts: u64) {
+        let d = dir.index();
+        loop {
+            let side = &mut self.sides[d];
+            match side.phase {
+                Phase::Off | Phase::Resync => return,
+                Phase::Head => {
+                    let Some(end) = find(&side.buf, b"\r\n\r\n") else {
+                        if side.buf.len() > MAX_HEAD
+                            || (!side.seen_head && !is_start_line(&side.buf))
+                        {
+                            side.phase = Phase::Off;
+                        }
+                        return;
+                    };
+                    let head: Vec<u8> = side.buf.drain(..end + 4).collect();
+                    let next = self.head(dir, &head[..end]);
+                    self.sides[d].phase = next;
+                }
+                Phase::Body(n) => {
+                    if side.buf.len() < n {
+                        return;
+                    }
+                    let body: Vec<u8> = side.buf.drain(..n).collect();
+                    side.phase = Phase::Head;
+                    self.body(dir, &body, ts);
+                }
+                Phase::SkipBody(n) => {
+                    let k = n.min(side.buf.len());
+                    side.buf.drain(..k);
+                    side.phase = if k == n {
+                        Phase::Head
+                    } else {
+                        Phase::SkipBody(n - k)
+                    };
+                    if k < n {
+                        return;
+                    }
+                }
+                Phase::ChunkSize => {
+                    let Some(eol) = find(&side.buf, b"\r\n") else {
+                        if side.buf.len() > 64 {
+                            side.phase = Phase::Off;
+                        }
+                        return;
+                    };
+                    let line = String::from_utf8_lossy(&side.buf[..eol]).into_owned();
+                    side.buf.drain(..eol + 2);
+                    let size = line.split(';').next().unwrap_or_default().trim();
+                    match usize::from_str_radix(size, 16) {
+                        Ok(0) => {
+                            // Last chunk; an empty trailer line follows.
+                            if side.buf.starts_with(b"\r\n") {
+                                side.buf.drain(..2);
+                            }
+                            side.phase = Phase::Head;
+                            let body = std::mem::take(&mut side.body);
+                            self.body(dir, &body, ts);
+                        }
+                        Ok(n) if n <= MAX_BODY => side.phase = Phase::ChunkData(n),
+                        _ => side.phase = Phase::Off,
+                    }
+                }
+                Phase::ChunkData(n) => {
+                    if side.buf.len() < n + 2 {
+                        return;
+                    }
+                    if side.body.len() + n <= MAX_BODY {
+                        side.body.extend_from_slice(&side.buf[..n]);
+                    }
+                    side.buf.drain(..n + 2);
+                    side.phase = Phase::ChunkSize;
+                }
+            }
+        }
+    }
+}
+
+impl<D: Dialect> Detector for HttpJson<D> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn on_data(&mut self, dir: Dir, data: &[u8], ts_ns: u64) {
+        let side = &mut self.sides[dir.index()];
+        match side.phase {
+            Phase::Off => return,
+            Phase::Resync => {
+                if data.starts_with(b"POST ") || data.starts_with(b"HTTP/1.") {
+                    side.phase = Phase::Head;
+                    side.seen_head = true;
+                } else {
+                    return;
+                }
+            }
+            Phase::SkipBody(n) if side.buf.is_empty() && data.len() <= n => {
+                side.phase = if data.len() == n {
+                    Phase::Head
+                } else {
+                    Phase::SkipBody(n - data.len())
+                };
+                return;
+            }
+            _ => {}
+        }
+        if side.buf.len() + data.len() > MAX_HEAD + MAX_BODY + 2 {
+            side.phase = Phase::Off;
+            side.buf = Vec::new();
+            return;
+        }
+        side.buf.extend_from_slice(data);
+        self.run(dir, ts_ns);
+    }
+
+    fn on_gap(&mut self, dir: Dir) {
+        let side = &mut self.sides[dir.index()];
+        side.buf.clear();
+        side.body.clear();
+        if side.phase != Phase::Off {
+            side.phase = Phase::Resync;
+        }
+    }
+
+    fn interest(&self) -> Interest {
+        if self.dialect.tally().matched() {
+            Interest::Matched
+        } else if self.foreign
+            || self.not_rpc
+            || self.other > MAX_OTHER
+            || self.sides.iter().any(|s| s.phase == Phase::Off && !s.seen_head)
+        {
+            Interest::NotThis
+        } else {
+            Interest::Probing
+        }
+    }
+
+    fn finding(&self) -> Option<Finding> {
+        self.dialect.finding()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::noderpc;
+
+    #[test]
+    fn getblocktemplate_request_split_across_segments() {
+        let mut d = noderpc::detector(&Limits::default(), false);
+        let body = r#"{"id": 0, "method": "getblocktemplate", "params": [{"capabilities": ["coinbasetxn", "workid", "coinbase/append"]}]}"#;
+        let head = format!("POST / HTTP/1.1\r\nAuthorization: Basic eDp4\r\nHost: 192.0.2.1:8332\r\nContent-type: application/json\r\nX-Mining-Extensions: longpoll midstate rollntime submitold\r\nContent-Length: {}\r\nUser-Agent: cgminer 3.7.2\r\n\r\n", body.len());
+        d.on_data(Dir::Fwd, head.as_bytes(), 0);
+        assert_eq!(d.interest(), Interest::Probing);
+        d.on_data(Dir::Fwd, &body.as_bytes()[..20], 0);
+        d.on_data(Dir::Fwd, &body.as_bytes()[20..], 0);
+        assert_eq!(d.interest(), Interest::Matched);
+        let f = d.finding().unwrap();
+        assert_eq!(f.protocol, "getblocktemplate");
+        assert_eq!(f.agent.as_deref(), Some("cgminer 3.7.2"));
+        assert!(f
+            .signals
+            .iter()
+            .any(|s| s == "http:x-mining-extensions longpoll midstate rollntime submitold"));
+        assert_eq!(f.coverage, crate::detect::Coverage::MinerOnly);
+    }
+
+    #[test]
+    fn chunked_response_is_read() {
+        let mut d = crate::detect::ethproxy::http_detector(&Limits::default(), false);
+        let req = r#"{"id":1,"jsonrpc":"2.0","method":"eth_getWork"}"#;
+        d.on_data(
+            Dir::Fwd,
+            format!(
+                "POST /?miner=1@0xab HTTP/1.1\r\nHost: pool\r\nContent-Length: {}\r\n\r\n{req}",
+                req.len()
+            )
+            .as_bytes(),
+            0,
+        );
+        let resp = r#"{"id":1,"jsonrpc":"2.0","result":["0xd494","0x71a5","0x0000005ba0"]}"#;
+        d.on_data(
+            Dir::Rev,
+            format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+                resp.len(),
+                resp
+            )
+            .as_bytes(),
+            0,
+        );
+        let f = d.finding().unwrap();
+        assert_eq!(f.protocol, "ethproxy");
+        assert_eq!(f.jobs, 1);
+        assert_eq!(f.coverage, crate::detect::Coverage::BothSides);
+    }
+
+    #[test]
+    fn web_browsing_and_ordinary_node_rpc_are_not_mining() {
+        let mut d = noderpc::detector(&Limits::default(), false);
+        d.on_data(Dir::Fwd, b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+        d.on_data(
+            Dir::Rev,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            0,
+        );
+        assert!(d.finding().is_none());
+        let mut d = noderpc::detector(&Limits::default(), false);
+        for i in 0..6 {
+            let b =
+                format!(r#"{{"jsonrpc":"1.0","id":{i},"method":"getblockchaininfo","params":[]}}"#);
+            d.on_data(
+                Dir::Fwd,
+                format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{b}", b.len()).as_bytes(),
+                0,
+            );
+        }
+        assert_eq!(d.interest(), Interest::NotThis);
+        let mut d = noderpc::detector(&Limits::default(), false);
+        d.on_data(Dir::Fwd, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 0);
+        assert_eq!(d.interest(), Interest::NotThis);
+    }
+}
