@@ -1,54 +1,13 @@
 //! The `minetap scan` command as a user runs it: on the sample captures, on broken inputs, on
 //! stdin, with its options.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_minetap"))
-}
-
-fn pcap(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("pcaps")
-        .join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("minetap runs")
-}
-
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each stdout line is a JSON event"))
-        .collect()
-}
-
-fn scan_one(name: &str) -> Vec<Value> {
-    let p = pcap(name);
-    let out = run(&["scan", "-q", p.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    events(&out)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn has_signal(e: &Value, s: &str) -> bool {
-    e["mining"]["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|x| x == s)
-}
+use std::path::Path;
+use std::process::Stdio;
 
 #[test]
 fn sample_captures_are_what_the_generator_makes() {
@@ -208,10 +167,10 @@ fn a_directory_is_walked_and_the_summary_counts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", dir.to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(events(&out).len(), 8);
+    assert_eq!(events(&out).len(), 15);
     let err = stderr(&out);
-    assert!(err.contains("11 input(s) read, 0 unusable"), "{err}");
-    assert!(err.contains("mining flows 8"), "{err}");
+    assert!(err.contains("19 input(s) read, 0 unusable"), "{err}");
+    assert!(err.contains("mining flows 15"), "{err}");
     assert!(err.contains("packets/s"), "{err}");
 }
 
@@ -228,7 +187,7 @@ fn events_validate_against_the_schema() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", "-q", dir.to_str().unwrap()]);
     let ev = events(&out);
-    assert_eq!(ev.len(), 8);
+    assert_eq!(ev.len(), 15);
     for e in &ev {
         let errors: Vec<String> = v.iter_errors(e).map(|x| x.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?} in {e}");

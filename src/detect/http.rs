@@ -302,7 +302,10 @@ impl<D: Dialect> Detector for HttpJson<D> {
         } else if self.foreign
             || self.not_rpc
             || self.other > MAX_OTHER
-            || self.sides.iter().any(|s| s.phase == Phase::Off && !s.seen_head)
+            || self
+                .sides
+                .iter()
+                .any(|s| s.phase == Phase::Off && !s.seen_head)
         {
             Interest::NotThis
         } else {

@@ -43,8 +43,11 @@ impl Message<'_> {
         self.id.map(|r| r.get()).filter(|t| *t != "null")
     }
 
+    /// A response: no method, and an id, a result or an error (`"result": null` reads as
+    /// absent, so the id is what marks most answers).
     pub fn is_response(&self) -> bool {
-        self.method.is_none() && (self.result.is_some() || self.error.is_some())
+        self.method.is_none()
+            && (self.id_text().is_some() || self.result.is_some() || self.error.is_some())
     }
 
     /// Whether `error` is present and not `null`.

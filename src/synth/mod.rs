@@ -3,6 +3,7 @@
 //! large captures of the benchmarks. Nothing here is used by `scan` itself.
 
 pub mod capture;
+pub mod dialects;
 pub mod mix;
 pub mod samples;
 pub mod session;

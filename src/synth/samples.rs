@@ -1,6 +1,7 @@
 //! The sample captures in `pcaps/`: what each holds is documented in `pcaps/README.md`.
 
 use super::capture::{udp_packet, Format, Frame, L2};
+use super::dialects;
 use super::session::{disorder, TcpSession};
 use super::stratum::{opening_len, Flavour, From, Line, Script};
 use std::net::SocketAddr;
@@ -244,6 +245,77 @@ pub fn all() -> Vec<Sample> {
                 ),
             ],
         ),
+    );
+    let hour = 60 * minute;
+    add(
+        "cryptonote-xmrig.pcap",
+        Format::Pcap,
+        dialects::cryptonote(
+            "203.0.113.20:50100",
+            "198.51.100.30:10128",
+            START_NS + hour,
+            false,
+        ),
+    );
+    add(
+        "cryptonote-midstream.pcap",
+        Format::Pcap,
+        dialects::cryptonote(
+            "203.0.113.21:50110",
+            "198.51.100.30:10128",
+            START_NS + hour + minute,
+            true,
+        ),
+    );
+    add(
+        "ethproxy.pcap",
+        Format::Pcap,
+        dialects::ethproxy(
+            "203.0.113.22:50120",
+            "198.51.100.31:8008",
+            START_NS + hour + 2 * minute,
+        ),
+    );
+    add(
+        "ethproxy-http.pcap",
+        Format::Pcap,
+        dialects::ethproxy_http(
+            "203.0.113.23:50130",
+            "198.51.100.32:80",
+            START_NS + hour + 3 * minute,
+        ),
+    );
+    add(
+        "ethereumstratum.pcap",
+        Format::Pcap,
+        dialects::ethereumstratum(
+            "203.0.113.24:50140",
+            "198.51.100.33:3353",
+            START_NS + hour + 4 * minute,
+        ),
+    );
+    add(
+        "getblocktemplate.pcap",
+        Format::Pcap,
+        dialects::getblocktemplate(
+            "203.0.113.25:50150",
+            "198.51.100.34:8332",
+            START_NS + hour + 5 * minute,
+        ),
+    );
+    add(
+        "getwork.pcap",
+        Format::Pcap,
+        dialects::getwork(
+            "203.0.113.26:50160",
+            "198.51.100.35:8337",
+            START_NS + hour + 6 * minute,
+        ),
+    );
+    add(
+        "benign-node-rpc.pcap",
+        Format::Pcap,
+        dialects::node_rpc(START_NS + hour + 7 * minute),
     );
     out
 }

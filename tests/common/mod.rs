@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests: run the binary, read its events.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minetap"))
+}
+
+pub fn pcap(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps")
+        .join(name)
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("minetap runs")
+}
+
+pub fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is a JSON event"))
+        .collect()
+}
+
+pub fn scan_one(name: &str) -> Vec<Value> {
+    let p = pcap(name);
+    let out = run(&["scan", "-q", p.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(&out)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn has_signal(e: &Value, s: &str) -> bool {
+    e["mining"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == s)
+}
