@@ -35,7 +35,7 @@ fn decode(c: &mut Criterion) {
 }
 
 fn flow_table(c: &mut Criterion) {
-    let mut t = Table::new(FlowConfig::default());
+    let mut t = Table::new(FlowConfig::default(), Default::default());
     let mut out = Vec::new();
     let mut g = c.benchmark_group("flow");
     g.throughput(Throughput::Elements(1));

@@ -7,9 +7,11 @@
 //! finished records to the caller's sink on the calling thread's side of a channel.
 
 use crate::decode::{Decoder, FragLimits, FragStats, Payload, SkipCounts};
+use crate::detect::dns;
 use crate::flow::{FlowConfig, FlowKey, FlowRecord, FlowStats, PacketMeta, Table};
 use crate::source::{open_input, Block, Damage, InputError, InputName};
-use crate::verdict::{self, Verdict};
+use crate::verdict::intel::Intel;
+use crate::verdict::{Judge, Verdict};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +24,14 @@ const QUEUE: usize = 4;
 /// kept alive by packets in flight, however the traffic is spread over the workers.
 const MAX_BLOCKS_PER_BATCH: usize = 2;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub workers: usize,
     pub flow: FlowConfig,
     pub frag: FragLimits,
+    pub detect: crate::detect::Limits,
+    /// The pool rules.
+    pub intel: Arc<Intel>,
 }
 
 impl Default for ScanConfig {
@@ -35,6 +40,8 @@ impl Default for ScanConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             flow: FlowConfig::default(),
             frag: FragLimits::default(),
+            detect: crate::detect::Limits::default(),
+            intel: Arc::new(Intel::default()),
         }
     }
 }
@@ -103,6 +110,8 @@ struct Batch {
     items: Vec<Item>,
     /// Payloads rebuilt from IP fragments.
     arena: Vec<u8>,
+    /// Pool addresses from DNS answers, to be learned before the item at the given index.
+    learned: Vec<(usize, u64, dns::Learned)>,
 }
 
 impl Batch {
@@ -131,6 +140,10 @@ pub fn scan(
     let mut stats = RunStats::default();
     let mut flow_cfg = cfg.flow;
     flow_cfg.max_flows = (flow_cfg.max_flows / workers).max(1);
+    let ctx = crate::detect::Context {
+        limits: cfg.detect,
+        intel: cfg.intel.clone(),
+    };
 
     std::thread::scope(|s| {
         let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<(FlowRecord, Verdict)>();
@@ -142,7 +155,8 @@ pub fn scan(
             senders.push(tx);
             let rec_tx = rec_tx.clone();
             let recycle_tx = recycle_tx.clone();
-            handles.push(s.spawn(move || worker(rx, flow_cfg, rec_tx, recycle_tx)));
+            let ctx = ctx.clone();
+            handles.push(s.spawn(move || worker(rx, flow_cfg, ctx, rec_tx, recycle_tx)));
         }
         drop(rec_tx);
         drop(recycle_tx);
@@ -156,6 +170,7 @@ pub fn scan(
         });
 
         let mut reader = Reader {
+            intel: cfg.intel.clone(),
             decoder: Decoder::new(cfg.frag),
             batches: (0..workers).map(|_| Batch::default()).collect(),
             senders,
@@ -181,6 +196,7 @@ pub fn scan(
 }
 
 struct Reader<'a> {
+    intel: Arc<Intel>,
     decoder: Decoder,
     batches: Vec<Batch>,
     senders: Vec<Sender<Batch>>,
@@ -235,7 +251,10 @@ impl Reader<'_> {
             tcp: d.tcp,
             wire_len: raw.orig_len,
         };
-        let w = (hash >> 32) as usize % self.batches.len();
+        if d.proto == crate::decode::PROTO_UDP && d.sport == 53 && !self.intel.is_empty() {
+            self.learn_dns(d.payload.bytes(), raw.ts_ns);
+        }
+        let w = (key.pair_hash() >> 32) as usize % self.batches.len();
         let new_block = !self.batches[w]
             .blocks
             .last()
@@ -270,10 +289,20 @@ impl Reader<'_> {
         }
     }
 
+    /// A DNS answer naming a pool: every worker learns its addresses before the next packet.
+    fn learn_dns(&mut self, payload: &[u8], ts: u64) {
+        let Some(m) = dns::parse(payload) else { return };
+        for l in dns::pool_addresses(&m, &self.intel) {
+            for b in &mut self.batches {
+                b.learned.push((b.items.len(), ts, l.clone()));
+            }
+        }
+    }
+
     fn flush(&mut self, w: usize) {
         let fresh = self.recycle.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batches[w], fresh);
-        if !full.items.is_empty() {
+        if !full.items.is_empty() || !full.learned.is_empty() {
             // A worker only goes away if it panicked; its packets are then lost with it.
             let _ = self.senders[w].send(full);
         }
@@ -289,23 +318,34 @@ impl Reader<'_> {
 fn worker(
     rx: Receiver<Batch>,
     cfg: FlowConfig,
+    ctx: crate::detect::Context,
     out: Sender<(FlowRecord, Verdict)>,
     recycle: Sender<Batch>,
 ) -> WorkerResult {
-    let mut table = Table::new(cfg);
+    let mut judge = Judge::new(ctx.intel.clone());
+    let mut table = Table::new(cfg, ctx);
     let mut ended = Vec::new();
-    let emit = |ended: &mut Vec<FlowRecord>| {
+    let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge| {
         for r in ended.drain(..) {
-            let v = verdict::judge(&r.finding);
-            let _ = out.send((r, v));
+            if let Some(v) = judge.judge(&r) {
+                let _ = out.send((r, v));
+            }
         }
     };
     for mut batch in rx {
-        for it in &batch.items {
+        let learned_now = std::mem::take(&mut batch.learned);
+        let mut learned = learned_now.into_iter().peekable();
+        for (i, it) in batch.items.iter().enumerate() {
+            while let Some((_, ts, l)) = learned.next_if(|(at, _, _)| *at <= i) {
+                judge.learn_dns(l.addr, l.domain, l.ttl, ts);
+            }
             table.packet(&it.meta, batch.payload(it), &mut ended);
+            if !ended.is_empty() {
+                emit(&mut ended, &mut judge);
+            }
         }
-        if !ended.is_empty() {
-            emit(&mut ended);
+        for (_, ts, l) in learned {
+            judge.learn_dns(l.addr, l.domain, l.ttl, ts);
         }
         batch.items.clear();
         batch.blocks.clear();
@@ -313,6 +353,6 @@ fn worker(
         let _ = recycle.try_send(batch);
     }
     table.finish(&mut ended);
-    emit(&mut ended);
+    emit(&mut ended, &mut judge);
     WorkerResult { flows: table.stats }
 }

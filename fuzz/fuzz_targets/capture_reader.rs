@@ -10,10 +10,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut dec = Decoder::default();
-    let mut table = Table::new(FlowConfig {
-        max_flows: 64,
-        ..FlowConfig::default()
-    });
+    let mut table = Table::new(
+        FlowConfig {
+            max_flows: 64,
+            ..FlowConfig::default()
+        },
+        Default::default(),
+    );
     let mut out = Vec::new();
     input.run(|_, raw| {
         if let Ok(d) = dec.decode(raw.link, raw.data, raw.ts_ns) {

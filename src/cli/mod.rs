@@ -20,6 +20,19 @@ struct Cli {
 enum Command {
     /// Scan capture files, directories of captures, or a pcap stream on stdin (`-`).
     Scan(scan::ScanArgs),
+    /// Work with the pool rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Load and validate a rules folder, and say what it holds.
+    Check {
+        /// The folder [default: ./rules].
+        #[arg(value_name = "DIR", default_value = "rules")]
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Runs the command line; returns the process exit status.
@@ -27,5 +40,26 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(a) => scan::run(a),
+        Command::Rules(RulesCommand::Check { dir }) => {
+            match crate::verdict::intel::Intel::load_dir(&dir) {
+                Ok(i) => {
+                    let c = i.counts();
+                    println!(
+                        "{}: {} file(s), {} domains, {} address ranges, {} ports; digest {}",
+                        dir.display(),
+                        c.files,
+                        c.domains,
+                        c.ranges,
+                        c.ports,
+                        i.digest_hex()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("minetap: error: {e}");
+                    1
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 use crate::pipeline::{self, InputReport, Progress, ScanConfig};
 use crate::sink::{summary, Event};
 use crate::source::{collect_inputs, InputName};
+use crate::verdict::intel::Intel;
 use crate::verdict::Level;
 use clap::{Args, ValueEnum};
 use std::fs::File;
@@ -60,6 +61,12 @@ pub struct ScanArgs {
     /// Bytes of a flow shown to the detectors before it is given up on as not mining.
     #[arg(long, value_name = "BYTES", default_value_t = 16_384)]
     inspect_budget: usize,
+    /// Folder of pool rules [default: ./rules when it exists].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
+    rules: Option<PathBuf>,
+    /// Use no pool rules.
+    #[arg(long)]
+    no_rules: bool,
     /// Do not print the summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -120,8 +127,17 @@ pub fn run(a: ScanArgs) -> i32 {
         },
         None => Box::new(io::stdout()),
     };
+    let intel = match load_rules(a.rules.as_deref(), a.no_rules) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            return 2;
+        }
+    };
     let (names, walk_errors) = collect_inputs(&a.inputs);
     let mut cfg = ScanConfig::default();
+    let counts = intel.counts();
+    cfg.intel = std::sync::Arc::new(intel);
     if let Some(w) = a.workers {
         cfg.workers = w.max(1);
     }
@@ -140,10 +156,11 @@ pub fn run(a: ScanArgs) -> i32 {
     let writer = Mutex::new(BufWriter::with_capacity(1 << 16, out));
     let write_error: Mutex<Option<io::Error>> = Mutex::new(None);
     let mut sink = |r, v: crate::verdict::Verdict| {
-        if v.level < min {
+        let event = Event::new(&r, &v);
+        if event.level() < min {
             return;
         }
-        let line = Event::new(&r, &v).to_json();
+        let line = event.to_json();
         let mut err = write_error.lock().unwrap_or_else(|e| e.into_inner());
         if err.is_none() {
             let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -194,6 +211,27 @@ pub fn run(a: ScanArgs) -> i32 {
     }
     if !a.quiet {
         eprint!("{}", summary::render(&stats));
+        eprintln!(
+            "  rules: {} file(s), {} domains, {} address ranges, {} ports",
+            counts.files, counts.domains, counts.ranges, counts.ports
+        );
     }
     status
+}
+
+/// The pool rules: the folder given, else `./rules` when it exists, else none.
+pub fn load_rules(
+    dir: Option<&std::path::Path>,
+    none: bool,
+) -> Result<Intel, crate::verdict::intel::RuleError> {
+    if none {
+        return Ok(Intel::default());
+    }
+    match dir {
+        Some(d) => Intel::load_dir(d),
+        None if std::path::Path::new("rules").is_dir() => {
+            Intel::load_dir(std::path::Path::new("rules"))
+        }
+        None => Ok(Intel::default()),
+    }
 }

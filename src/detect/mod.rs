@@ -7,6 +7,7 @@
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
 pub mod cryptonote;
+pub mod dns;
 pub mod ethproxy;
 pub mod http;
 pub mod jsonrpc;
@@ -15,6 +16,7 @@ pub mod lines;
 pub mod noderpc;
 pub mod rpc;
 pub mod stratum;
+pub mod tls;
 
 use crate::flow::Dir;
 
@@ -27,6 +29,21 @@ pub enum Interest {
     Matched,
     /// Not this protocol: stop feeding.
     NotThis,
+    /// Seen what it needed (a handshake): stop feeding, but keep the finding.
+    Done,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A mining protocol was parsed.
+    Mining,
+    /// Facts about the flow (a TLS handshake) that say mining only with endpoint knowledge.
+    Observation,
+    /// Look-ups of pool domains.
+    Dns,
+    /// Crypto-currency node traffic: not mining.
+    CryptoNode,
 }
 
 /// One protocol detector. It sees each direction's in-order bytes (as the flow table
@@ -43,16 +60,44 @@ pub trait Detector: Send {
     fn finding(&self) -> Option<Finding>;
 }
 
-/// The detectors a TCP flow is inspected with; `mid_stream` when the flow was picked up
-/// without its opening (so framing must resynchronise first).
-pub fn for_flow(limits: &Limits, mid_stream: bool) -> Vec<Box<dyn Detector>> {
-    vec![
+/// What detectors may consult: caps and the pool rules.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub limits: Limits,
+    pub intel: std::sync::Arc<crate::verdict::intel::Intel>,
+}
+
+/// The detectors a flow is inspected with. `mid_stream` when a TCP flow was picked up without
+/// its opening (framing must resynchronise first).
+pub fn for_flow(
+    ctx: &Context,
+    tcp: bool,
+    ports: (u16, u16),
+    mid_stream: bool,
+) -> Vec<Box<dyn Detector>> {
+    let limits = &ctx.limits;
+    let dns_port = ports.0 == 53 || ports.1 == 53;
+    if !tcp {
+        let mut v: Vec<Box<dyn Detector>> = Vec::new();
+        if dns_port {
+            v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), false)));
+        }
+        return v;
+    }
+    let mut v: Vec<Box<dyn Detector>> = vec![
         Box::new(stratum::detector(limits, mid_stream)),
         Box::new(cryptonote::detector(limits, mid_stream)),
         Box::new(ethproxy::detector(limits, mid_stream)),
         Box::new(ethproxy::http_detector(limits, mid_stream)),
         Box::new(noderpc::detector(limits, mid_stream)),
-    ]
+    ];
+    if !mid_stream {
+        v.push(Box::new(tls::TlsDetector::default()));
+    }
+    if dns_port {
+        v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), true)));
+    }
+    v
 }
 
 /// Caps that keep per-flow state bounded whatever the traffic.
@@ -95,6 +140,7 @@ pub struct Shares {
 /// What a detector found on a flow: the protocol and what the session says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
+    pub kind: Kind,
     /// Protocol family, as in events (`stratum-v1`, ...).
     pub protocol: &'static str,
     /// Application protocol name, as Suricata's `app_proto`.
@@ -125,11 +171,18 @@ pub struct Finding {
     pub algorithm: Option<String>,
     /// Hashrate the miner itself reports (H/s), never an estimate.
     pub claimed_hashrate_hs: Option<f64>,
+    /// The TLS handshake, when there was one.
+    pub tls: Option<tls::TlsInfo>,
+    /// Pool names looked up: (name, record type).
+    pub dns_queries: Vec<(String, &'static str)>,
+    /// Pool addresses answered: (name, address, TTL).
+    pub dns_answers: Vec<(String, std::net::IpAddr, u32)>,
 }
 
 impl Finding {
     pub fn new(protocol: &'static str, app_proto: &'static str) -> Self {
         Finding {
+            kind: Kind::Mining,
             protocol,
             app_proto,
             miner_sends: None,
@@ -148,6 +201,9 @@ impl Finding {
             pool_host: None,
             algorithm: None,
             claimed_hashrate_hs: None,
+            tls: None,
+            dns_queries: Vec::new(),
+            dns_answers: Vec::new(),
         }
     }
 }

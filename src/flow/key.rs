@@ -53,6 +53,31 @@ impl FlowKey {
     }
 }
 
+impl FlowKey {
+    /// A hash of the two addresses only, the same whatever the ports and direction: every flow
+    /// between two hosts shares it, so that they can be sent to the same worker (whose memory
+    /// of that pair then sees them in capture order).
+    pub fn pair_hash(&self) -> u64 {
+        let (a, b) = if self.lo.0 <= self.hi.0 {
+            (self.lo.0, self.hi.0)
+        } else {
+            (self.hi.0, self.lo.0)
+        };
+        let mut h = Mix::new(0x9e37);
+        for ip in [a, b] {
+            match ip {
+                IpAddr::V4(x) => h.add(u32::from(x) as u64),
+                IpAddr::V6(x) => {
+                    let v = u128::from(x);
+                    h.add(v as u64);
+                    h.add((v >> 64) as u64);
+                }
+            }
+        }
+        h.finish()
+    }
+}
+
 /// A small multiply-rotate mixer (in the manner of FxHash) with a final avalanche, so that the
 /// low bits used for sharding and table buckets are well spread.
 struct Mix(u64);

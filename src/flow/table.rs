@@ -3,7 +3,7 @@
 use super::reasm::{Chunk, Reassembler};
 use super::{flow_id, Dir, FlowKey, PacketMeta};
 use crate::decode::{tcp_flags, PROTO_TCP};
-use crate::detect::{self, Detector, Finding, Interest};
+use crate::detect::{self, Detector, Finding, Interest, Kind};
 use hashbrown::HashTable;
 use std::net::IpAddr;
 
@@ -20,7 +20,6 @@ pub struct FlowConfig {
     pub inspect_budget: usize,
     /// How long after giving up on a flow it is looked at again.
     pub resample_after_ns: u64,
-    pub detect: detect::Limits,
 }
 
 impl Default for FlowConfig {
@@ -32,7 +31,6 @@ impl Default for FlowConfig {
             max_held: 64 * 1024,
             inspect_budget: 16 * 1024,
             resample_after_ns: 300_000_000_000,
-            detect: detect::Limits::default(),
         }
     }
 }
@@ -72,7 +70,46 @@ pub struct FlowRecord {
     /// The side that opened the TCP connection, when the handshake was seen.
     pub syn_from: Option<Dir>,
     pub end: EndReason,
-    pub finding: Finding,
+    /// What the detectors found, if anything.
+    pub finding: Option<Finding>,
+    /// The flow's traffic shape, for behaviour analysis.
+    pub shape: Shape,
+}
+
+/// Timing and sizes of a flow's payload-carrying packets, per direction (indexed by
+/// [`Dir::index`]). Kept for every TCP flow at a few arithmetic operations per packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Shape {
+    pub payload_packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    pub max_payload: [u32; 2],
+    last_ts: [u64; 2],
+    /// Gaps between consecutive payload packets: count, mean and sum of squared deviations
+    /// (seconds), per direction (Welford).
+    gaps: [(u64, f64, f64); 2],
+}
+
+impl Shape {
+    fn add(&mut self, d: usize, ts: u64, len: usize) {
+        if self.payload_packets[d] > 0 && ts > self.last_ts[d] {
+            let x = (ts - self.last_ts[d]) as f64 / 1e9;
+            let g = &mut self.gaps[d];
+            g.0 += 1;
+            let delta = x - g.1;
+            g.1 += delta / g.0 as f64;
+            g.2 += delta * (x - g.1);
+        }
+        self.last_ts[d] = ts;
+        self.payload_packets[d] += 1;
+        self.payload_bytes[d] += len as u64;
+        self.max_payload[d] = self.max_payload[d].max(len.min(u32::MAX as usize) as u32);
+    }
+
+    /// Mean gap (s) between payload packets in a direction, and its coefficient of variation.
+    pub fn period(&self, d: usize) -> Option<(f64, f64)> {
+        let (n, mean, m2) = self.gaps[d];
+        (n >= 2 && mean > 0.0).then(|| (mean, (m2 / (n - 1) as f64).sqrt() / mean))
+    }
 }
 
 /// Counters of the table's work.
@@ -112,6 +149,9 @@ struct Inspection {
 }
 
 struct Flow {
+    shape: Shape,
+    /// A finding kept from detectors that finished before the flow did.
+    saved: Option<Box<Finding>>,
     key: FlowKey,
     hash: u64,
     fwd_is_lo: bool,
@@ -133,15 +173,17 @@ const CLOSED_LINGER_NS: u64 = 10_000_000_000;
 
 pub struct Table {
     cfg: FlowConfig,
+    ctx: detect::Context,
     flows: HashTable<Flow>,
     next_sweep: u64,
     pub stats: FlowStats,
 }
 
 impl Table {
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(cfg: FlowConfig, ctx: detect::Context) -> Self {
         Table {
             cfg,
+            ctx,
             flows: HashTable::new(),
             next_sweep: 0,
             stats: FlowStats::default(),
@@ -179,7 +221,10 @@ impl Table {
             }
             let is_tcp = key.proto == PROTO_TCP;
             let mid_stream = is_tcp && p.tcp.flags & tcp_flags::SYN == 0;
+            let ports = (key.lo.1, key.hi.1);
             let flow = Flow {
+                shape: Shape::default(),
+                saved: None,
                 key,
                 hash: p.hash,
                 fwd_is_lo: p.from_lo,
@@ -190,11 +235,7 @@ impl Table {
                 fin: [false; 2],
                 matched: false,
                 closed: false,
-                inspection: if is_tcp {
-                    inspection(&self.cfg, mid_stream)
-                } else {
-                    None
-                },
+                inspection: inspection(&self.cfg, &self.ctx, is_tcp, ports, mid_stream),
                 resample_at: None,
             };
             self.flows.insert_unique(p.hash, flow, |f| f.hash);
@@ -231,10 +272,12 @@ impl Table {
             }
         }
         if !payload.is_empty() {
+            flow.shape.add(dir.index(), p.ts_ns, payload.len());
             if flow.inspection.is_none() && flow.resample_at.is_some_and(|t| p.ts_ns >= t) {
                 flow.resample_at = None;
                 self.stats.resampled += 1;
-                flow.inspection = inspection(&self.cfg, true);
+                flow.inspection =
+                    inspection(&self.cfg, &self.ctx, is_tcp, (key.lo.1, key.hi.1), true);
             }
             if let Some(insp) = flow.inspection.as_mut() {
                 self.stats.inspected_bytes += payload.len() as u64;
@@ -251,7 +294,7 @@ impl Table {
                 insp.probed += payload.len();
                 match overall(&insp.detectors) {
                     Interest::Matched => flow.matched = true,
-                    Interest::NotThis => give_up(flow, &mut self.stats, &self.cfg),
+                    Interest::NotThis | Interest::Done => give_up(flow, &mut self.stats, &self.cfg),
                     Interest::Probing if insp.probed > self.cfg.inspect_budget => {
                         give_up(flow, &mut self.stats, &self.cfg)
                     }
@@ -268,9 +311,9 @@ impl Table {
             (flow.fin == [true, true]).then_some(EndReason::Closed)
         };
         if let Some(reason) = end {
-            flow.closed = true;
             self.stats.closed += 1;
             conclude(flow, reason, &mut self.stats, out);
+            flow.closed = true;
         }
     }
 
@@ -338,21 +381,35 @@ impl Table {
 /// Hands the flow's held bytes to its detectors and, if they found something, appends its
 /// record. Afterwards the flow is no longer inspected; a second call does nothing.
 fn conclude(f: &mut Flow, reason: EndReason, stats: &mut FlowStats, out: &mut Vec<FlowRecord>) {
-    let Some(mut insp) = f.inspection.take() else {
+    if f.closed {
         return;
-    };
-    let Inspection {
-        reasm, detectors, ..
-    } = &mut *insp;
-    for d in [Dir::Fwd, Dir::Rev] {
-        let r = &mut reasm[d.index()];
-        r.finish(&mut |chunk| feed(detectors, d, chunk, f.last_ts));
-        stats.reasm_gaps += r.stats.gaps;
-        stats.reasm_duplicate_bytes += r.stats.duplicate_bytes;
     }
-    let Some(finding) = detectors.iter().find_map(|d| d.finding()) else {
+    let mut finding = f.saved.take().map(|b| *b);
+    if let Some(mut insp) = f.inspection.take() {
+        let Inspection {
+            reasm, detectors, ..
+        } = &mut *insp;
+        for d in [Dir::Fwd, Dir::Rev] {
+            let r = &mut reasm[d.index()];
+            r.finish(&mut |chunk| feed(detectors, d, chunk, f.last_ts));
+            stats.reasm_gaps += r.stats.gaps;
+            stats.reasm_duplicate_bytes += r.stats.duplicate_bytes;
+        }
+        if let Some(now) = best_finding(detectors) {
+            if finding
+                .as_ref()
+                .is_none_or(|old| old.kind != Kind::Mining || now.kind == Kind::Mining)
+            {
+                finding = Some(now);
+            }
+        }
+    }
+    // Flows with nothing found still go to the verdict when they carried data both ways: their
+    // endpoints or their shape may tell.
+    let talked = f.shape.payload_packets.iter().all(|n| *n > 0);
+    if finding.is_none() && !(talked && f.key.proto == PROTO_TCP) {
         return;
-    };
+    }
     let (lo, hi) = (f.key.lo, f.key.hi);
     let (fwd, rev) = if f.fwd_is_lo { (lo, hi) } else { (hi, lo) };
     out.push(FlowRecord {
@@ -366,11 +423,18 @@ fn conclude(f: &mut Flow, reason: EndReason, stats: &mut FlowStats, out: &mut Ve
         syn_from: f.syn_from,
         end: reason,
         finding,
+        shape: f.shape,
     });
 }
 
-fn inspection(cfg: &FlowConfig, mid_stream: bool) -> Option<Box<Inspection>> {
-    let detectors = detect::for_flow(&cfg.detect, mid_stream);
+fn inspection(
+    cfg: &FlowConfig,
+    ctx: &detect::Context,
+    tcp: bool,
+    ports: (u16, u16),
+    mid_stream: bool,
+) -> Option<Box<Inspection>> {
+    let detectors = detect::for_flow(ctx, tcp, ports, mid_stream);
     (!detectors.is_empty()).then(|| {
         Box::new(Inspection {
             reasm: [
@@ -395,24 +459,44 @@ fn feed(detectors: &mut [Box<dyn Detector>], dir: Dir, chunk: Chunk<'_>, ts: u64
     }
 }
 
-/// The flow's standing: matched if any detector matched, not-this if all said so.
+/// The flow's standing: matched if any detector matched, probing while any probes, else
+/// finished (not-this).
 fn overall(detectors: &[Box<dyn Detector>]) -> Interest {
-    let mut all_not = true;
+    let mut probing = false;
     for d in detectors {
         match d.interest() {
             Interest::Matched => return Interest::Matched,
-            Interest::Probing => all_not = false,
-            Interest::NotThis => {}
+            Interest::Probing => probing = true,
+            Interest::NotThis | Interest::Done => {}
         }
     }
-    if all_not {
-        Interest::NotThis
-    } else {
+    if probing {
         Interest::Probing
+    } else {
+        Interest::NotThis
     }
 }
 
+/// The most telling finding of a set of detectors: a parsed mining protocol first.
+fn best_finding(detectors: &[Box<dyn Detector>]) -> Option<Finding> {
+    let rank = |k: Kind| match k {
+        Kind::Mining => 0,
+        Kind::Dns => 1,
+        Kind::CryptoNode => 2,
+        Kind::Observation => 3,
+    };
+    detectors
+        .iter()
+        .filter_map(|d| d.finding())
+        .min_by_key(|f| rank(f.kind))
+}
+
 fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {
+    if let Some(insp) = &flow.inspection {
+        if let Some(f) = best_finding(&insp.detectors) {
+            flow.saved = Some(Box::new(f));
+        }
+    }
     flow.inspection = None;
     flow.resample_at = Some(flow.last_ts.saturating_add(cfg.resample_after_ns));
     stats.gave_up += 1;
@@ -444,10 +528,13 @@ mod tests {
 
     #[test]
     fn idle_flows_time_out_and_are_reported() {
-        let mut t = Table::new(FlowConfig {
-            tcp_timeout_ns: 10_000_000_000,
-            ..FlowConfig::default()
-        });
+        let mut t = Table::new(
+            FlowConfig {
+                tcp_timeout_ns: 10_000_000_000,
+                ..FlowConfig::default()
+            },
+            Default::default(),
+        );
         let mut out = Vec::new();
         t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
         assert!(out.is_empty());
@@ -460,10 +547,13 @@ mod tests {
 
     #[test]
     fn a_full_table_evicts_and_counts_but_keeps_mining_flows_longest() {
-        let mut t = Table::new(FlowConfig {
-            max_flows: 32,
-            ..FlowConfig::default()
-        });
+        let mut t = Table::new(
+            FlowConfig {
+                max_flows: 32,
+                ..FlowConfig::default()
+            },
+            Default::default(),
+        );
         let mut out = Vec::new();
         t.packet(&pkt(1, 1, PSH_ACK, 1, true), SUB, &mut out);
         for port in 2..200 {
@@ -482,7 +572,7 @@ mod tests {
 
     #[test]
     fn rst_ends_at_once_and_later_packets_do_not_make_a_new_flow() {
-        let mut t = Table::new(FlowConfig::default());
+        let mut t = Table::new(FlowConfig::default(), Default::default());
         let mut out = Vec::new();
         t.packet(&pkt(5, 1, tcp_flags::SYN, 0, true), b"", &mut out);
         t.packet(&pkt(5, 1, PSH_ACK, 1, true), SUB, &mut out);
@@ -500,7 +590,7 @@ mod tests {
     #[test]
     fn timestamps_at_the_end_of_time_do_not_overflow() {
         // Found by fuzzing the capture reader: a pcapng timestamp near u64::MAX.
-        let mut t = Table::new(FlowConfig::default());
+        let mut t = Table::new(FlowConfig::default(), Default::default());
         let mut out = Vec::new();
         let mut p = pkt(9, 0, PSH_ACK, 1, true);
         p.ts_ns = u64::MAX - 5;
@@ -512,7 +602,7 @@ mod tests {
 
     #[test]
     fn a_flow_that_is_not_mining_stops_being_inspected() {
-        let mut t = Table::new(FlowConfig::default());
+        let mut t = Table::new(FlowConfig::default(), Default::default());
         let mut out = Vec::new();
         t.packet(&pkt(7, 1, tcp_flags::SYN, 0, true), b"", &mut out);
         t.packet(

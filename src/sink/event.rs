@@ -1,10 +1,11 @@
-//! The event a mining flow becomes: Suricata EVE field names at the top, the rest under `mining`.
-//! The miner is `src` and the pool `dest`.
+//! The events a verdict becomes: Suricata EVE field names at the top; the details under
+//! `mining`, `dns` or `crypto_node`, and the TLS handshake under `tls`. The miner (or the asking
+//! client, or the connecting node) is `src`; the pool (resolver, peer) is `dest`.
 
 use super::time::rfc3339_micros;
-use crate::detect::Shares;
-use crate::flow::{Counters, Dir, EndReason, FlowRecord};
-use crate::verdict::{Level, Verdict};
+use crate::detect::{Finding, Shares};
+use crate::flow::{Counters, EndReason, FlowRecord};
+use crate::verdict::{EventType, Level, Pool, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -24,7 +25,14 @@ pub struct Event {
     pub proto: &'static str,
     pub app_proto: &'static str,
     pub schema: &'static str,
-    pub mining: Mining,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mining: Option<Mining>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Dns>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crypto_node: Option<CryptoNode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +41,8 @@ pub struct Mining {
     pub level: Level,
     pub confidence: f64,
     pub signals: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     pub workers: Vec<String>,
@@ -57,6 +67,13 @@ pub struct Mining {
     /// What the miner says its hashrate is (H/s); not an estimate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_hashrate_hs: Option<f64>,
+    #[serde(flatten)]
+    pub flow: FlowOut,
+}
+
+/// When the flow was seen and how much it carried, in the event's roles.
+#[derive(Debug, Serialize)]
+pub struct FlowOut {
     pub first_seen: String,
     pub last_seen: String,
     /// How the flow ended: closed, reset, timeout, evicted, run_end.
@@ -65,6 +82,54 @@ pub struct Mining {
     pub handshake_seen: bool,
     pub to_server: CountersOut,
     pub to_client: CountersOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Dns {
+    /// Pool names looked up.
+    pub queries: Vec<DnsQuery>,
+    /// Addresses answered for them.
+    pub answers: Vec<DnsAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
+    #[serde(flatten)]
+    pub flow: FlowOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DnsQuery {
+    pub rrname: String,
+    pub rrtype: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DnsAnswer {
+    pub rrname: String,
+    pub rdata: IpAddr,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CryptoNode {
+    pub protocol: &'static str,
+    pub confidence: f64,
+    pub signals: Vec<String>,
+    #[serde(flatten)]
+    pub flow: FlowOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cert_names: Vec<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -111,19 +176,90 @@ fn end_name(e: EndReason) -> &'static str {
 
 impl Event {
     pub fn new(r: &FlowRecord, v: &Verdict) -> Event {
-        let f = &r.finding;
-        // The miner's side: what the protocol said, else who opened the connection, else who
-        // sent the first packet the tap saw.
-        let miner = f.miner_sends.or(r.syn_from).unwrap_or(Dir::Fwd);
-        let (src, dest) = if miner == Dir::Fwd {
+        let client = v.client;
+        let (src, dest) = if client == crate::flow::Dir::Fwd {
             (r.fwd, r.rev)
         } else {
             (r.rev, r.fwd)
         };
+        let flow = || FlowOut {
+            first_seen: rfc3339_micros(r.first_ts),
+            last_seen: rfc3339_micros(r.last_ts),
+            flow_end: end_name(r.end),
+            handshake_seen: r.syn_from.is_some(),
+            to_server: r.counters[client.index()].into(),
+            to_client: r.counters[client.flip().index()].into(),
+        };
+        // Flows judged on their endpoints or shape carry no mining protocol of their own.
+        let tls = r.finding.as_ref().and_then(|f| f.tls.clone());
+        let opaque = Finding::new(
+            if tls.is_some() { "tls" } else { "unknown" },
+            if tls.is_some() { "tls" } else { "unknown" },
+        );
+        let f = r.finding.as_ref().unwrap_or(&opaque);
+        let (event_type, mining, dns, crypto_node) = match v.event {
+            EventType::Mining => {
+                let mining = Mining {
+                    protocol: f.protocol,
+                    level: v.level,
+                    confidence: v.confidence,
+                    signals: v.signals.clone(),
+                    pool: v.pool.clone(),
+                    agent: f.agent.clone(),
+                    workers: f.workers.clone(),
+                    extranonce1: f.extranonce1.clone(),
+                    difficulty: f.difficulty,
+                    target: f.target.clone(),
+                    jobs: f.jobs,
+                    shares: f.shares.into(),
+                    version_mask: f.version_mask.clone(),
+                    extensions: f.extensions.clone(),
+                    device: f.device.iter().cloned().collect(),
+                    pool_host: f.pool_host.clone(),
+                    algorithm: f.algorithm.clone(),
+                    claimed_hashrate_hs: f.claimed_hashrate_hs,
+                    flow: flow(),
+                };
+                ("mining", Some(mining), None, None)
+            }
+            EventType::Dns => {
+                let dns = Dns {
+                    queries: f
+                        .dns_queries
+                        .iter()
+                        .map(|(q, t)| DnsQuery {
+                            rrname: q.clone(),
+                            rrtype: t,
+                        })
+                        .collect(),
+                    answers: f
+                        .dns_answers
+                        .iter()
+                        .map(|(n, a, ttl)| DnsAnswer {
+                            rrname: n.clone(),
+                            rdata: *a,
+                            ttl: *ttl,
+                        })
+                        .collect(),
+                    pool: v.pool.clone(),
+                    flow: flow(),
+                };
+                ("dns", None, Some(dns), None)
+            }
+            EventType::CryptoNode => {
+                let node = CryptoNode {
+                    protocol: f.protocol,
+                    confidence: v.confidence,
+                    signals: v.signals.clone(),
+                    flow: flow(),
+                };
+                ("crypto_node", None, None, Some(node))
+            }
+        };
         Event {
             timestamp: rfc3339_micros(r.last_ts),
             flow_id: r.id,
-            event_type: "mining",
+            event_type,
             src_ip: src.0,
             src_port: src.1,
             dest_ip: dest.0,
@@ -135,32 +271,22 @@ impl Event {
             },
             app_proto: f.app_proto,
             schema: SCHEMA,
-            mining: Mining {
-                protocol: f.protocol,
-                level: v.level,
-                confidence: v.confidence,
-                signals: v.signals.clone(),
-                agent: f.agent.clone(),
-                workers: f.workers.clone(),
-                extranonce1: f.extranonce1.clone(),
-                difficulty: f.difficulty,
-                target: f.target.clone(),
-                jobs: f.jobs,
-                shares: f.shares.into(),
-                version_mask: f.version_mask.clone(),
-                extensions: f.extensions.clone(),
-                device: f.device.iter().cloned().collect(),
-                pool_host: f.pool_host.clone(),
-                algorithm: f.algorithm.clone(),
-                claimed_hashrate_hs: f.claimed_hashrate_hs,
-                first_seen: rfc3339_micros(r.first_ts),
-                last_seen: rfc3339_micros(r.last_ts),
-                flow_end: end_name(r.end),
-                handshake_seen: r.syn_from.is_some(),
-                to_server: r.counters[miner.index()].into(),
-                to_client: r.counters[miner.flip().index()].into(),
-            },
+            mining,
+            dns,
+            crypto_node,
+            tls: tls.map(|t| Tls {
+                sni: t.sni,
+                alpn: t.alpn,
+                version: t.version,
+                ja4: t.ja4,
+                cert_names: t.cert_names,
+            }),
         }
+    }
+
+    /// The event's level, for filtering (`dns` and `crypto_node` events count as `likely`).
+    pub fn level(&self) -> Level {
+        self.mining.as_ref().map_or(Level::Likely, |m| m.level)
     }
 
     /// The event as one line of JSON (without the newline).

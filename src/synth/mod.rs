@@ -8,6 +8,7 @@ pub mod mix;
 pub mod samples;
 pub mod session;
 pub mod stratum;
+pub mod tls;
 
 pub use capture::{Format, Frame, L2};
 pub use session::TcpSession;

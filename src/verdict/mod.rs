@@ -1,11 +1,27 @@
-//! Stage 5, **verdict**: a flow's [`Finding`] in; a [`Verdict`] out — the level (`confirmed`,
-//! `likely`, `suspect`), a confidence in 0..1, and the signals that led there.
+//! Stage 5, **verdict**: a flow's record (what the detectors found, its endpoints, its shape)
+//! in; a [`Verdict`] out — the event type, the level (`confirmed`, `likely`, `suspect`), a
+//! confidence in 0..1, the signals that led there, and the pool when it is known.
 //!
-//! Today every finding comes from a parsed mining protocol, so the level is `confirmed`; the
-//! confidence says how much of the conversation was seen.
+//! - `confirmed`: a mining protocol was parsed.
+//! - `likely`: no mining protocol in the clear, but the server is a known pool — by the TLS
+//!   server name or certificate, by a DNS answer seen earlier for a pool name, by the rules'
+//!   addresses, or because the same pair of hosts was confirmed mining before.
+//! - `suspect`: behaviour only (see [`behaviour`]).
+//!
+//! The judge keeps per-worker memories, both bounded and expiring: pool addresses learned from
+//! DNS answers, and miner–pool pairs already confirmed.
 
-use crate::detect::{Coverage, Finding};
+pub mod behaviour;
+pub mod intel;
+mod memory;
+
+use crate::detect::{Coverage, Finding, Kind};
+use crate::flow::{Dir, FlowRecord};
+use intel::{Intel, PoolInfo};
+use memory::Expiring;
 use serde::Serialize;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How sure the verdict is, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -19,36 +35,269 @@ pub enum Level {
     Confirmed,
 }
 
-impl Level {
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Suspect => "suspect",
-            Level::Likely => "likely",
-            Level::Confirmed => "confirmed",
+/// What kind of event a verdict makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Mining,
+    Dns,
+    CryptoNode,
+}
+
+/// How a pool was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolSource {
+    /// A host name the mining protocol itself carried.
+    Protocol,
+    Sni,
+    Certificate,
+    Dns,
+    Address,
+    /// The same miner–pool pair was confirmed before.
+    Pair,
+}
+
+/// The pool a flow talks to, as far as it is known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pool {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin: Option<String>,
+    /// The host name it was known by, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub source: PoolSource,
+    /// The rule that matched (file:line), when a rule did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl Pool {
+    fn from_rule(info: &PoolInfo, host: Option<&str>, source: PoolSource) -> Pool {
+        Pool {
+            name: info.name.clone(),
+            coin: info.coin.clone(),
+            host: host.map(str::to_string),
+            source,
+            rule: Some(info.rule.clone()),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
+    pub event: EventType,
     pub level: Level,
     pub confidence: f64,
     pub signals: Vec<String>,
+    pub pool: Option<Pool>,
+    /// The direction the miner (or the asking client, or the connecting node) sends in.
+    pub client: Dir,
 }
 
-/// Judges a finding.
-pub fn judge(f: &Finding) -> Verdict {
-    let confidence = match f.coverage {
-        // Both ends spoke the protocol, each in its own role.
-        Coverage::BothSides => 0.99,
-        // Pool pushes (jobs, difficulty) with the right shapes: the other end is a miner.
-        Coverage::PoolOnly => 0.95,
-        // A host asking to mine; nobody answered in what the tap saw.
-        Coverage::MinerOnly => 0.8,
-    };
-    Verdict {
-        level: Level::Confirmed,
-        confidence,
-        signals: f.signals.clone(),
+/// Pool addresses learned from DNS answers, per worker.
+const DNS_MEMORY: usize = 65_536;
+/// Confirmed miner–pool pairs remembered, per worker.
+const PAIR_MEMORY: usize = 65_536;
+/// How long a confirmed pair makes later flows likely.
+const PAIR_TTL_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+pub struct Judge {
+    intel: Arc<Intel>,
+    /// Address → (pool domain) until the answer's TTL runs out.
+    dns: Expiring<IpAddr, String>,
+    /// (miner, pool) → the protocol confirmed.
+    pairs: Expiring<(IpAddr, IpAddr), &'static str>,
+}
+
+impl Judge {
+    pub fn new(intel: Arc<Intel>) -> Self {
+        Judge {
+            intel,
+            dns: Expiring::new(DNS_MEMORY),
+            pairs: Expiring::new(PAIR_MEMORY),
+        }
+    }
+
+    /// Remembers a pool address from a DNS answer seen at `ts`.
+    pub fn learn_dns(&mut self, addr: IpAddr, domain: String, ttl_s: u32, ts: u64) {
+        let ttl = u64::from(ttl_s.clamp(60, 86_400)) * 1_000_000_000;
+        self.dns.insert(addr, domain, ts.saturating_add(ttl), ts);
+    }
+
+    /// The pool behind a server address, from DNS memory or the rules.
+    fn pool_by_address(&self, server: IpAddr, at: u64) -> Option<(Pool, String)> {
+        if let Some(domain) = self.dns.get(&server, at) {
+            let info = self.intel.domain(domain)?;
+            let mut p = Pool::from_rule(info, Some(domain), PoolSource::Dns);
+            p.rule = Some(info.rule.clone());
+            return Some((p, format!("dns:{server} answered for {domain}")));
+        }
+        let info = self.intel.address(server)?;
+        Some((
+            Pool::from_rule(info, None, PoolSource::Address),
+            format!("address:{server} listed ({})", info.rule),
+        ))
+    }
+
+    /// The pool named by a TLS handshake or the protocol itself.
+    fn pool_by_name(&self, f: &Finding) -> Option<(Pool, String)> {
+        if let Some(t) = &f.tls {
+            if let Some(sni) = &t.sni {
+                if let Some(info) = self.intel.domain(sni) {
+                    return Some((
+                        Pool::from_rule(info, Some(sni), PoolSource::Sni),
+                        format!("tls:sni {sni} ({})", info.rule),
+                    ));
+                }
+            }
+            for n in &t.cert_names {
+                if let Some(info) = self.intel.domain(n.trim_start_matches("*.")) {
+                    return Some((
+                        Pool::from_rule(info, Some(n), PoolSource::Certificate),
+                        format!("tls:certificate {n} ({})", info.rule),
+                    ));
+                }
+            }
+        }
+        let host = f.pool_host.as_deref()?;
+        let info = self.intel.domain(host)?;
+        Some((
+            Pool::from_rule(info, Some(host), PoolSource::Protocol),
+            format!("pool host {host} ({})", info.rule),
+        ))
+    }
+
+    /// Judges an ended flow.
+    pub fn judge(&mut self, r: &FlowRecord) -> Option<Verdict> {
+        let f = r.finding.as_ref();
+        // Who is the client: the protocol's word first, then the TCP handshake, then who spoke
+        // first.
+        let client = f
+            .and_then(|f| f.miner_sends)
+            .or(r.syn_from)
+            .unwrap_or(Dir::Fwd);
+        let (client_ep, server_ep) = if client == Dir::Fwd {
+            (r.fwd, r.rev)
+        } else {
+            (r.rev, r.fwd)
+        };
+        let kind = f.map(|f| f.kind);
+        match kind {
+            Some(Kind::Dns) => {
+                let f = f?;
+                let pool = f.dns_queries.first().and_then(|(q, _)| {
+                    self.intel
+                        .domain(q)
+                        .map(|i| Pool::from_rule(i, Some(q), PoolSource::Dns))
+                });
+                return Some(Verdict {
+                    event: EventType::Dns,
+                    level: Level::Likely,
+                    confidence: 0.9,
+                    signals: f.signals.clone(),
+                    pool,
+                    client,
+                });
+            }
+            Some(Kind::CryptoNode) => {
+                return Some(Verdict {
+                    event: EventType::CryptoNode,
+                    level: Level::Confirmed,
+                    confidence: 0.95,
+                    signals: f?.signals.clone(),
+                    pool: None,
+                    client,
+                });
+            }
+            Some(Kind::Mining) => {
+                let f = f?;
+                let mut signals = f.signals.clone();
+                let found = self
+                    .pool_by_name(f)
+                    .or_else(|| self.pool_by_address(server_ep.0, r.first_ts));
+                let pool = found.map(|(p, s)| {
+                    signals.push(s);
+                    p
+                });
+                self.pairs.insert(
+                    (client_ep.0, server_ep.0),
+                    f.protocol,
+                    r.last_ts.saturating_add(PAIR_TTL_NS),
+                    r.last_ts,
+                );
+                let confidence = match f.coverage {
+                    // Both ends spoke the protocol, each in its own role.
+                    Coverage::BothSides => 0.99,
+                    // Pool pushes (jobs, difficulty) with the right shapes.
+                    Coverage::PoolOnly => 0.95,
+                    // A host asking to mine; nobody answered in what the tap saw.
+                    Coverage::MinerOnly => 0.8,
+                };
+                return Some(Verdict {
+                    event: EventType::Mining,
+                    level: Level::Confirmed,
+                    confidence,
+                    signals,
+                    pool,
+                    client,
+                });
+            }
+            Some(Kind::Observation) | None => {}
+        }
+        // Nothing in the clear: what the endpoint is known as.
+        let by_name = f.and_then(|f| self.pool_by_name(f));
+        let known = by_name
+            .map(|(p, s)| (p, s, 0.9))
+            .or_else(|| {
+                self.pool_by_address(server_ep.0, r.first_ts)
+                    .map(|(p, s)| (p, s, 0.8))
+            })
+            .or_else(|| {
+                let proto = self.pairs.get(&(client_ep.0, server_ep.0), r.first_ts)?;
+                Some((
+                    Pool {
+                        name: None,
+                        coin: None,
+                        host: None,
+                        source: PoolSource::Pair,
+                        rule: None,
+                    },
+                    format!(
+                        "pair:{} confirmed {proto} to {} before",
+                        client_ep.0, server_ep.0
+                    ),
+                    0.7,
+                ))
+            });
+        if let Some((pool, signal, confidence)) = known {
+            let mut signals = vec![signal];
+            if let Some(t) = f.and_then(|f| f.tls.as_ref()) {
+                if let Some(ja4) = &t.ja4 {
+                    signals.push(format!("tls:ja4 {ja4}"));
+                }
+            }
+            if self.intel.mining_port(server_ep.1) {
+                signals.push(format!("port:{} (weak)", server_ep.1));
+            }
+            return Some(Verdict {
+                event: EventType::Mining,
+                level: Level::Likely,
+                confidence,
+                signals,
+                pool: Some(pool),
+                client,
+            });
+        }
+        let signals = behaviour::suspect(r, client)?;
+        Some(Verdict {
+            event: EventType::Mining,
+            level: Level::Suspect,
+            confidence: 0.5,
+            signals,
+            pool: None,
+            client,
+        })
     }
 }
