@@ -22,6 +22,10 @@ def scan(binary, path):
     return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
 
+def mining_only(events):
+    return [e for e in events if e["event_type"] == "mining"]
+
+
 # The protocol names minetap may report for what a client was labelled as sending.
 FAMILY_PROTOCOLS = {"stratum-v1": ("stratum-v1", "ethereumstratum")}
 
@@ -59,7 +63,7 @@ def evaluate_labelled(binary, root, flows_tsv, missed_out):
         path = root / fname
         if not path.exists():
             path = next(root.rglob(fname), None)
-        events = scan(binary, path)
+        events = mining_only(scan(binary, path))
         seen = {}
         for e in events:
             seen[(f"{e['src_ip']}:{e['src_port']}", f"{e['dest_ip']}:{e['dest_port']}")] = e
@@ -129,13 +133,21 @@ def main():
             continue
         files = sorted(p for p in d.iterdir() if p.suffix in (".pcap", ".pcapng", ".cap"))
         hits = 0
+        nodes = Counter()
         for p in files:
             for e in scan(a.bin, p):
+                if e["event_type"] == "crypto_node":
+                    nodes[e["crypto_node"]["protocol"]] += 1
+                    continue
+                if e["event_type"] != "mining":
+                    continue
                 hits += 1
                 bad = True
                 print(f"  FALSE POSITIVE {group}/{p.name}: {e['src_ip']}:{e['src_port']} -> "
                       f"{e['dest_ip']}:{e['dest_port']} {e['mining']['protocol']} {e['mining']['signals'][:3]}")
-        print(f"ndpi/{group}: {len(files)} captures, {hits} mining events")
+        extra = ", ".join(f"{n} {p}" for p, n in sorted(nodes.items()))
+        print(f"ndpi/{group}: {len(files)} captures, {hits} mining events"
+              + (f"; crypto_node events: {extra}" if extra else ""))
     sys.exit(1 if bad else 0)
 
 

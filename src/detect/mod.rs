@@ -6,16 +6,20 @@
 //! JSON-speaking protocols only interpret messages. A detector first *probes* (is this my
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
+pub mod bitcoin_p2p;
 pub mod cryptonote;
 pub mod dns;
+pub mod eth_discv4;
 pub mod ethproxy;
 pub mod http;
 pub mod jsonrpc;
 pub mod linejson;
 pub mod lines;
+pub mod monero_levin;
 pub mod noderpc;
 pub mod rpc;
 pub mod stratum;
+pub mod stratum_v2;
 pub mod tls;
 
 use crate::flow::Dir;
@@ -38,6 +42,8 @@ pub enum Interest {
 pub enum Kind {
     /// A mining protocol was parsed.
     Mining,
+    /// A mining protocol recognised by its shape (an encrypted handshake), not parsed.
+    Shape,
     /// Facts about the flow (a TLS handshake) that say mining only with endpoint knowledge.
     Observation,
     /// Look-ups of pool domains.
@@ -81,6 +87,8 @@ pub fn for_flow(
         let mut v: Vec<Box<dyn Detector>> = Vec::new();
         if dns_port {
             v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), false)));
+        } else {
+            v.push(Box::new(eth_discv4::EthDiscv4::default()));
         }
         return v;
     }
@@ -93,7 +101,10 @@ pub fn for_flow(
     ];
     if !mid_stream {
         v.push(Box::new(tls::TlsDetector::default()));
+        v.push(Box::new(stratum_v2::StratumV2::default()));
     }
+    v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
+    v.push(Box::new(monero_levin::MoneroLevin::default()));
     if dns_port {
         v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), true)));
     }

@@ -481,9 +481,10 @@ fn overall(detectors: &[Box<dyn Detector>]) -> Interest {
 fn best_finding(detectors: &[Box<dyn Detector>]) -> Option<Finding> {
     let rank = |k: Kind| match k {
         Kind::Mining => 0,
-        Kind::Dns => 1,
-        Kind::CryptoNode => 2,
-        Kind::Observation => 3,
+        Kind::Shape => 1,
+        Kind::Dns => 2,
+        Kind::CryptoNode => 3,
+        Kind::Observation => 4,
     };
     detectors
         .iter()

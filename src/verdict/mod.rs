@@ -244,10 +244,13 @@ impl Judge {
                     client,
                 });
             }
-            Some(Kind::Observation) | None => {}
+            Some(Kind::Observation | Kind::Shape) | None => {}
         }
         // Nothing in the clear: what the endpoint is known as.
         let by_name = f.and_then(|f| self.pool_by_name(f));
+        let shape_signals = f
+            .filter(|f| f.kind == Kind::Shape)
+            .map(|f| f.signals.clone());
         let known = by_name
             .map(|(p, s)| (p, s, 0.9))
             .or_else(|| {
@@ -272,7 +275,8 @@ impl Judge {
                 ))
             });
         if let Some((pool, signal, confidence)) = known {
-            let mut signals = vec![signal];
+            let mut signals = shape_signals.unwrap_or_default();
+            signals.push(signal);
             if let Some(t) = f.and_then(|f| f.tls.as_ref()) {
                 if let Some(ja4) = &t.ja4 {
                     signals.push(format!("tls:ja4 {ja4}"));
@@ -287,6 +291,17 @@ impl Judge {
                 confidence,
                 signals,
                 pool: Some(pool),
+                client,
+            });
+        }
+        if let Some(f) = f.filter(|f| f.kind == Kind::Shape) {
+            // A mining protocol's own handshake shape, on an unknown endpoint.
+            return Some(Verdict {
+                event: EventType::Mining,
+                level: Level::Likely,
+                confidence: 0.7,
+                signals: f.signals.clone(),
+                pool: None,
                 client,
             });
         }

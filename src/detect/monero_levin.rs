@@ -1,0 +1,59 @@
+//! Monero's peer-to-peer protocol (levin): every message opens with the signature
+//! `01 21 01 01 01 01 01 01`, then the body length, a flag, the command (1001 is the handshake)
+//! and version 1. Node traffic, not mining.
+
+use super::{Detector, Finding, Interest, Kind};
+use crate::flow::Dir;
+
+const SIGNATURE: [u8; 8] = [0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01];
+
+#[derive(Default)]
+pub struct MoneroLevin {
+    command: Option<u32>,
+    not_this: bool,
+}
+
+impl Detector for MoneroLevin {
+    fn name(&self) -> &'static str {
+        "monero-levin"
+    }
+
+    fn on_data(&mut self, _dir: Dir, d: &[u8], _ts_ns: u64) {
+        if self.command.is_some() || self.not_this {
+            return;
+        }
+        let ok = d.len() >= 33 && d[..8] == SIGNATURE && d[16] <= 1;
+        if !ok {
+            self.not_this = true;
+            return;
+        }
+        let cmd = u32::from_le_bytes([d[17], d[18], d[19], d[20]]);
+        let version = u32::from_le_bytes([d[29], d[30], d[31], d[32]]);
+        if version == 1 && (1001..=2010).contains(&cmd) {
+            self.command = Some(cmd);
+        } else {
+            self.not_this = true;
+        }
+    }
+
+    fn on_gap(&mut self, _dir: Dir) {}
+
+    fn interest(&self) -> Interest {
+        match (self.command, self.not_this) {
+            (Some(_), _) => Interest::Done,
+            (None, true) => Interest::NotThis,
+            (None, false) => Interest::Probing,
+        }
+    }
+
+    fn finding(&self) -> Option<Finding> {
+        let cmd = self.command?;
+        let mut f = Finding::new("monero-levin", "monero");
+        f.kind = Kind::CryptoNode;
+        f.signals = vec![
+            "monero:levin signature".into(),
+            format!("monero:command {cmd}"),
+        ];
+        Some(f)
+    }
+}

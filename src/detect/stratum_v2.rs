@@ -1,0 +1,311 @@
+//! Stratum V2. In the clear: binary frames (extension type u16, message type u8, length u24,
+//! little-endian) opened by the miner's `SetupConnection` naming the mining protocol, then the
+//! mining messages (channels, jobs, shares). Encrypted: a Noise handshake of 64 bytes from the
+//! client and 170 back, then records of at least a 22-byte encrypted header and a 16-byte tag —
+//! recognised by that shape alone.
+
+use super::{Coverage, Detector, Finding, Interest, Kind};
+use crate::flow::Dir;
+
+const MAX_FRAME: usize = 1 << 20;
+/// Bytes of the stream kept to assemble frames.
+const MAX_BUF: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Probing,
+    Plain,
+    Noise,
+    NotThis,
+}
+
+pub struct StratumV2 {
+    state: State,
+    buf: [Vec<u8>; 2],
+    /// Bytes per burst (a run of data in one direction), for the Noise shape.
+    bursts: Vec<(Dir, usize)>,
+    client: Option<Dir>,
+    found: Finding,
+    counts: Vec<(&'static str, u32)>,
+}
+
+impl Default for StratumV2 {
+    fn default() -> Self {
+        StratumV2 {
+            state: State::Probing,
+            buf: [Vec::new(), Vec::new()],
+            bursts: Vec::new(),
+            client: None,
+            found: Finding::new("stratum-v2", "stratum-v2"),
+            counts: Vec::new(),
+        }
+    }
+}
+
+/// A little reader over a frame payload.
+struct Rd<'a>(&'a [u8]);
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (h, t) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = t;
+        Some(h)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// STR0_255: a length byte and UTF-8 text.
+    fn str(&mut self) -> Option<String> {
+        let n = self.u8()? as usize;
+        std::str::from_utf8(self.take(n)?)
+            .ok()
+            .map(super::rpc::keep)
+    }
+}
+
+fn message_name(t: u8) -> Option<&'static str> {
+    Some(match t {
+        0x00 => "SetupConnection",
+        0x01 => "SetupConnection.Success",
+        0x02 => "SetupConnection.Error",
+        0x10 => "OpenStandardMiningChannel",
+        0x11 => "OpenStandardMiningChannel.Success",
+        0x12 => "OpenMiningChannel.Error",
+        0x13 => "OpenExtendedMiningChannel",
+        0x14 => "OpenExtendedMiningChannel.Success",
+        0x15 => "NewMiningJob",
+        0x16 => "UpdateChannel",
+        0x18 => "CloseChannel",
+        0x19 => "SetExtranoncePrefix",
+        0x1a => "SubmitSharesStandard",
+        0x1b => "SubmitSharesExtended",
+        0x1c => "SubmitShares.Success",
+        0x1d => "SubmitShares.Error",
+        0x1f => "NewExtendedMiningJob",
+        0x20 => "SetNewPrevHash",
+        0x21 => "SetTarget",
+        0x25 => "Reconnect",
+        _ => return None,
+    })
+}
+
+impl StratumV2 {
+    fn count(&mut self, name: &'static str) {
+        match self.counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => self.counts.push((name, 1)),
+        }
+    }
+
+    /// The miner's SetupConnection for the mining protocol, with sane fields.
+    fn setup(&mut self, p: &[u8]) -> Option<()> {
+        let mut r = Rd(p);
+        let protocol = r.u8()?;
+        let (min, max) = (r.u16()?, r.u16()?);
+        if protocol != 0 || min == 0 || min > max || max > 16 {
+            return None;
+        }
+        let _flags = r.u32()?;
+        let host = r.str()?;
+        let _port = r.u16()?;
+        let f = &mut self.found;
+        if !host.is_empty() {
+            f.pool_host = Some(host);
+        }
+        for name in ["vendor", "hw-version", "firmware", "device-id"] {
+            let v = r.str()?;
+            if !v.is_empty() {
+                f.device.push((name.to_string(), v));
+            }
+        }
+        f.agent = f
+            .device
+            .iter()
+            .find(|(k, _)| k == "firmware")
+            .map(|(_, v)| v.clone());
+        Some(())
+    }
+
+    fn frame(&mut self, dir: Dir, mtype: u8, p: &[u8]) {
+        let Some(name) = message_name(mtype) else {
+            return;
+        };
+        self.count(name);
+        let f = &mut self.found;
+        let mut r = Rd(p);
+        match mtype {
+            0x10 | 0x13 => {
+                let _req = r.u32();
+                if let Some(user) = r.str() {
+                    if !user.is_empty() && f.workers.len() < 64 && !f.workers.contains(&user) {
+                        f.workers.push(user);
+                    }
+                }
+                if let Some(rate) = r.take(4) {
+                    let h = f32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+                    if h.is_finite() && h > 0.0 {
+                        f.claimed_hashrate_hs = Some(h as f64);
+                    }
+                }
+            }
+            0x15 | 0x1f => f.jobs += 1,
+            0x1a | 0x1b => f.shares.submitted += 1,
+            0x1c => {
+                // channel_id, last_sequence_number, new_submits_accepted_count, ...
+                let _ = (r.u32(), r.u32());
+                f.shares.accepted += r.u32().map_or(1, u64::from);
+            }
+            0x1d => f.shares.rejected += 1,
+            _ => {}
+        }
+        let _ = dir;
+    }
+
+    fn parse_frames(&mut self, dir: Dir) {
+        let mut buf = std::mem::take(&mut self.buf[dir.index()]);
+        let mut off = 0;
+        while buf.len() >= off + 6 {
+            let h = &buf[off..off + 6];
+            let ext = u16::from_le_bytes([h[0], h[1]]) & 0x7fff;
+            let mtype = h[2];
+            let len = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
+            if len > MAX_FRAME {
+                self.state = if self.state == State::Plain {
+                    State::Plain
+                } else {
+                    State::NotThis
+                };
+                buf.clear();
+                off = 0;
+                break;
+            }
+            if buf.len() < off + 6 + len {
+                break;
+            }
+            let payload = buf[off + 6..off + 6 + len].to_vec();
+            off += 6 + len;
+            match self.state {
+                State::Probing => {
+                    if ext == 0 && mtype == 0 && self.setup(&payload).is_some() {
+                        self.state = State::Plain;
+                        self.client = Some(dir);
+                        self.count("SetupConnection");
+                    } else {
+                        self.state = State::NotThis;
+                        break;
+                    }
+                }
+                State::Plain if ext == 0 => self.frame(dir, mtype, &payload),
+                _ => {}
+            }
+        }
+        buf.drain(..off.min(buf.len()));
+        if buf.len() > MAX_BUF {
+            buf.clear();
+        }
+        self.buf[dir.index()] = buf;
+    }
+
+    /// Client 64 bytes, server 170, client again: the Stratum V2 Noise NX handshake.
+    fn noise_shape(&self) -> bool {
+        matches!(self.bursts[..], [(a, 64), (b, 170), (c, n), ..] if a != b && c == a && n >= 22 + 16)
+    }
+}
+
+impl Detector for StratumV2 {
+    fn name(&self) -> &'static str {
+        "stratum-v2"
+    }
+
+    fn on_data(&mut self, dir: Dir, data: &[u8], _ts_ns: u64) {
+        if self.bursts.len() < 4 {
+            match self.bursts.last_mut() {
+                Some((d, n)) if *d == dir => *n += data.len(),
+                _ => self.bursts.push((dir, data.len())),
+            }
+            if self.state == State::Probing && self.noise_shape() {
+                self.state = State::Noise;
+                self.client = Some(self.bursts[0].0);
+                return;
+            }
+        }
+        match self.state {
+            State::Probing | State::Plain => {
+                self.buf[dir.index()].extend_from_slice(data);
+                self.parse_frames(dir);
+                // Still probing with the first exchange past: neither form.
+                if self.state == State::Probing && self.bursts.len() >= 4 {
+                    self.state = State::NotThis;
+                }
+            }
+            State::Noise | State::NotThis => {}
+        }
+    }
+
+    fn on_gap(&mut self, dir: Dir) {
+        self.buf[dir.index()].clear();
+        if self.state == State::Probing {
+            self.state = State::NotThis;
+        }
+    }
+
+    fn interest(&self) -> Interest {
+        match self.state {
+            State::Probing => Interest::Probing,
+            State::Plain => Interest::Matched,
+            State::Noise => Interest::Done,
+            State::NotThis => Interest::NotThis,
+        }
+    }
+
+    fn finding(&self) -> Option<Finding> {
+        let mut f = self.found.clone();
+        f.miner_sends = self.client;
+        match self.state {
+            State::Plain => {
+                let client_only = self.counts.iter().all(|(n, _)| {
+                    matches!(
+                        *n,
+                        "SetupConnection"
+                            | "OpenStandardMiningChannel"
+                            | "OpenExtendedMiningChannel"
+                            | "SubmitSharesStandard"
+                            | "SubmitSharesExtended"
+                    )
+                });
+                f.coverage = if client_only {
+                    Coverage::MinerOnly
+                } else {
+                    Coverage::BothSides
+                };
+                f.signals = self
+                    .counts
+                    .iter()
+                    .map(|(n, c)| {
+                        if *c == 1 {
+                            format!("sv2:{n}")
+                        } else {
+                            format!("sv2:{n} x{c}")
+                        }
+                    })
+                    .collect();
+                Some(f)
+            }
+            State::Noise => {
+                f.kind = Kind::Shape;
+                f.protocol = "stratum-v2-noise";
+                f.app_proto = "stratum-v2";
+                f.signals = vec!["sv2-noise:handshake 64/170 bytes, then encrypted frames".into()];
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+}
