@@ -11,7 +11,7 @@ use crate::detect::dns;
 use crate::flow::{FlowConfig, FlowKey, FlowRecord, FlowStats, PacketMeta, Table};
 use crate::source::{open_input, Block, Damage, InputError, InputName};
 use crate::verdict::intel::Intel;
-use crate::verdict::{Judge, Verdict};
+use crate::verdict::{EventType, Judge, Verdict};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,7 +69,10 @@ pub struct RunStats {
     pub skipped: SkipCounts,
     pub frags: FragStats,
     pub flows: FlowStats,
+    /// Verdicts reached: mining flows (any level), pool look-ups, crypto-currency node flows.
     pub mining_flows: u64,
+    pub dns_events: u64,
+    pub node_events: u64,
     pub elapsed: Duration,
 }
 
@@ -161,9 +164,13 @@ pub fn scan(
         drop(rec_tx);
         drop(recycle_tx);
         let sink_thread = s.spawn(move || {
-            let mut n = 0u64;
+            let mut n = [0u64; 3];
             for (r, v) in rec_rx {
-                n += 1;
+                n[match v.event {
+                    EventType::Mining => 0,
+                    EventType::Dns => 1,
+                    EventType::CryptoNode => 2,
+                }] += 1;
                 sink(r, v);
             }
             n
@@ -189,7 +196,10 @@ pub fn scan(
                 stats.flows.merge(&r.flows);
             }
         }
-        stats.mining_flows = sink_thread.join().unwrap_or(0);
+        let [mining, dns, nodes] = sink_thread.join().unwrap_or_default();
+        stats.mining_flows = mining;
+        stats.dns_events = dns;
+        stats.node_events = nodes;
     });
     stats.elapsed = started.elapsed();
     stats

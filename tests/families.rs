@@ -119,3 +119,156 @@ fn legacy_getwork_over_http() {
 fn ordinary_node_rpc_is_not_mining() {
     assert!(scan_one("benign-node-rpc.pcap").is_empty());
 }
+
+fn by_type<'a>(ev: &'a [Value], t: &str) -> Vec<&'a Value> {
+    ev.iter().filter(|e| e["event_type"] == t).collect()
+}
+
+#[test]
+fn tls_with_a_pool_server_name_is_likely() {
+    let e = one("tls-sni-pool.pcap");
+    assert_eq!(e["app_proto"], "tls");
+    assert_eq!(e["tls"]["sni"], "xmr-eu1.nanopool.org");
+    assert_eq!(e["tls"]["version"], "1.3");
+    assert!(e["tls"]["ja4"].as_str().unwrap().starts_with("t13d0305h1_"));
+    let m = &e["mining"];
+    assert_eq!(m["protocol"], "tls");
+    assert_eq!(m["level"], "likely");
+    assert_eq!(m["pool"]["name"], "Nanopool");
+    assert_eq!(m["pool"]["source"], "sni");
+    assert_eq!(m["pool"]["host"], "xmr-eu1.nanopool.org");
+    assert!(m["pool"]["rule"]
+        .as_str()
+        .unwrap()
+        .starts_with("pools.rules:"));
+}
+
+#[test]
+fn a_pool_look_up_is_an_event_and_labels_the_later_tls_flow_without_sni() {
+    let ev = scan_one("tls-after-dns.pcap");
+    let dns = by_type(&ev, "dns");
+    assert_eq!(dns.len(), 1);
+    let d = dns[0];
+    assert_eq!(d["src_ip"], "203.0.113.31"); // the asking client
+    assert_eq!(d["dest_port"], 53);
+    assert_eq!(d["dns"]["queries"][0]["rrname"], "pool.supportxmr.com");
+    assert_eq!(d["dns"]["answers"][0]["rdata"], "198.51.100.41");
+    assert_eq!(d["dns"]["pool"]["name"], "SupportXMR");
+    let mining = by_type(&ev, "mining");
+    assert_eq!(mining.len(), 1);
+    let m = mining[0];
+    assert!(m["tls"].get("sni").is_none());
+    assert_eq!(m["mining"]["level"], "likely");
+    assert_eq!(m["mining"]["pool"]["source"], "dns");
+    assert_eq!(m["mining"]["pool"]["host"], "pool.supportxmr.com");
+}
+
+#[test]
+fn a_pool_certificate_without_sni_is_likely() {
+    let e = one("tls-cert-pool.pcap");
+    assert_eq!(e["tls"]["cert_names"][0], "*.2miners.com");
+    assert_eq!(e["mining"]["pool"]["source"], "certificate");
+    assert_eq!(e["mining"]["pool"]["name"], "2Miners");
+    assert!(has_signal(&e, "port:3334 (weak)"));
+}
+
+#[test]
+fn a_miner_reconnecting_over_tls_to_its_pool_is_likely_by_pair_memory() {
+    let ev = scan_one("pair-reconnect.pcap");
+    assert_eq!(ev.len(), 2);
+    let (plain, tls): (Vec<&Value>, Vec<&Value>) = ev
+        .iter()
+        .partition(|e| e["mining"]["protocol"] == "stratum-v1");
+    assert_eq!(plain[0]["mining"]["level"], "confirmed");
+    let t = tls[0];
+    assert_eq!(t["dest_port"], 443);
+    assert_eq!(t["mining"]["level"], "likely");
+    assert_eq!(t["mining"]["pool"]["source"], "pair");
+    assert!(has_signal(
+        t,
+        "pair:203.0.113.33 confirmed stratum-v1 to 198.51.100.42 before"
+    ));
+}
+
+#[test]
+fn an_opaque_flow_with_a_miners_rhythm_is_suspect() {
+    let e = one("behaviour-opaque.pcap");
+    let m = &e["mining"];
+    assert_eq!(m["level"], "suspect");
+    assert_eq!(m["protocol"], "tls");
+    assert!(m.get("pool").is_none());
+    let signals: Vec<&str> = m["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        signals
+            .iter()
+            .any(|s| s.starts_with("behaviour:long-lived")),
+        "{signals:?}"
+    );
+    assert!(
+        signals
+            .iter()
+            .any(|s| s.starts_with("behaviour:server pushes 25 every")),
+        "{signals:?}"
+    );
+}
+
+#[test]
+fn stratum_v2_in_the_clear() {
+    let e = one("stratum-v2.pcap");
+    let m = &e["mining"];
+    assert_eq!(m["protocol"], "stratum-v2");
+    assert_eq!(m["level"], "confirmed");
+    assert_eq!(m["workers"][0], "farm01.w7");
+    assert_eq!(m["device"]["vendor"], "Bitmain");
+    assert_eq!(m["device"]["hw-version"], "S19 Pro");
+    assert_eq!(m["pool_host"], "pool.example.net");
+    assert_eq!(m["jobs"], 4);
+    assert_eq!(m["shares"]["submitted"], 4);
+    assert_eq!(m["shares"]["accepted"], 4);
+    let claimed = m["claimed_hashrate_hs"].as_f64().unwrap();
+    assert!((claimed - 110e12).abs() / 110e12 < 1e-6);
+}
+
+#[test]
+fn stratum_v2_noise_handshake_shape() {
+    let e = one("stratum-v2-noise.pcap");
+    assert_eq!(e["src_ip"], "203.0.113.36");
+    let m = &e["mining"];
+    assert_eq!(m["protocol"], "stratum-v2-noise");
+    assert_eq!(m["level"], "likely");
+}
+
+#[test]
+fn crypto_currency_nodes_are_reported_as_nodes_never_as_mining() {
+    let ev = scan_one("crypto-nodes.pcap");
+    assert!(by_type(&ev, "mining").is_empty());
+    let mut protocols: Vec<&str> = by_type(&ev, "crypto_node")
+        .iter()
+        .map(|e| e["crypto_node"]["protocol"].as_str().unwrap())
+        .collect();
+    protocols.sort();
+    assert_eq!(
+        protocols,
+        ["bitcoin-p2p", "ethereum-discv4", "monero-levin"]
+    );
+}
+
+#[test]
+fn ordinary_web_tls_and_its_look_up_raise_nothing() {
+    assert!(scan_one("benign-tls-web.pcap").is_empty());
+}
+
+#[test]
+fn without_rules_the_endpoint_verdicts_go_but_parsed_protocols_stay() {
+    let p = pcap("tls-sni-pool.pcap");
+    let out = run(&["scan", "-q", "--no-rules", p.to_str().unwrap()]);
+    assert!(events(&out).is_empty());
+    let p = pcap("cryptonote-xmrig.pcap");
+    let out = run(&["scan", "-q", "--no-rules", p.to_str().unwrap()]);
+    assert_eq!(events(&out).len(), 1);
+}

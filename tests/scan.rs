@@ -167,10 +167,13 @@ fn a_directory_is_walked_and_the_summary_counts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", dir.to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(events(&out).len(), 15);
+    assert_eq!(events(&out).len(), 27);
     let err = stderr(&out);
-    assert!(err.contains("19 input(s) read, 0 unusable"), "{err}");
-    assert!(err.contains("mining flows 15"), "{err}");
+    assert!(err.contains("28 input(s) read, 0 unusable"), "{err}");
+    assert!(
+        err.contains("mining flows 23  pool look-ups 1  crypto-node flows 3"),
+        "{err}"
+    );
     assert!(err.contains("packets/s"), "{err}");
 }
 
@@ -187,7 +190,7 @@ fn events_validate_against_the_schema() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", "-q", dir.to_str().unwrap()]);
     let ev = events(&out);
-    assert_eq!(ev.len(), 15);
+    assert_eq!(ev.len(), 27);
     for e in &ev {
         let errors: Vec<String> = v.iter_errors(e).map(|x| x.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?} in {e}");

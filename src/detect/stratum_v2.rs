@@ -27,6 +27,8 @@ pub struct StratumV2 {
     client: Option<Dir>,
     found: Finding,
     counts: Vec<(&'static str, u32)>,
+    /// The first bytes are not a plain SetupConnection; only the Noise shape may still fit.
+    not_plain: bool,
 }
 
 impl Default for StratumV2 {
@@ -38,6 +40,7 @@ impl Default for StratumV2 {
             client: None,
             found: Finding::new("stratum-v2", "stratum-v2"),
             counts: Vec::new(),
+            not_plain: false,
         }
     }
 }
@@ -177,11 +180,7 @@ impl StratumV2 {
             let mtype = h[2];
             let len = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
             if len > MAX_FRAME {
-                self.state = if self.state == State::Plain {
-                    State::Plain
-                } else {
-                    State::NotThis
-                };
+                self.not_plain |= self.state == State::Probing;
                 buf.clear();
                 off = 0;
                 break;
@@ -198,7 +197,7 @@ impl StratumV2 {
                         self.client = Some(dir);
                         self.count("SetupConnection");
                     } else {
-                        self.state = State::NotThis;
+                        self.not_plain = true;
                         break;
                     }
                 }
@@ -216,6 +215,16 @@ impl StratumV2 {
     /// Client 64 bytes, server 170, client again: the Stratum V2 Noise NX handshake.
     fn noise_shape(&self) -> bool {
         matches!(self.bursts[..], [(a, 64), (b, 170), (c, n), ..] if a != b && c == a && n >= 22 + 16)
+    }
+
+    /// Whether the bursts so far could still become the Noise shape.
+    fn noise_possible(&self) -> bool {
+        match self.bursts[..] {
+            [] => true,
+            [(_, n)] => n <= 64,
+            [(_, 64), (_, n)] => n <= 170,
+            _ => self.noise_shape(),
+        }
     }
 }
 
@@ -238,10 +247,11 @@ impl Detector for StratumV2 {
         }
         match self.state {
             State::Probing | State::Plain => {
-                self.buf[dir.index()].extend_from_slice(data);
-                self.parse_frames(dir);
-                // Still probing with the first exchange past: neither form.
-                if self.state == State::Probing && self.bursts.len() >= 4 {
+                if !self.not_plain {
+                    self.buf[dir.index()].extend_from_slice(data);
+                    self.parse_frames(dir);
+                }
+                if self.state == State::Probing && self.not_plain && !self.noise_possible() {
                     self.state = State::NotThis;
                 }
             }
@@ -307,5 +317,35 @@ impl Detector for StratumV2 {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_handshake_shape() {
+        let mut d = StratumV2::default();
+        d.on_data(Dir::Fwd, &[0xa7; 64], 0);
+        assert_eq!(d.interest(), Interest::Probing);
+        d.on_data(Dir::Rev, &[0x3c; 170], 0);
+        d.on_data(Dir::Fwd, &[0x91; 128], 0);
+        assert_eq!(d.interest(), Interest::Done);
+        let f = d.finding().unwrap();
+        assert_eq!((f.kind, f.protocol), (Kind::Shape, "stratum-v2-noise"));
+        assert_eq!(f.miner_sends, Some(Dir::Fwd));
+    }
+
+    #[test]
+    fn other_binary_protocols_are_neither_form() {
+        let mut d = StratumV2::default();
+        d.on_data(Dir::Fwd, &[0x16; 80], 0);
+        assert_eq!(d.interest(), Interest::NotThis);
+        let mut d = StratumV2::default();
+        d.on_data(Dir::Fwd, &[0x16; 64], 0);
+        d.on_data(Dir::Rev, &[0x16; 100], 0);
+        d.on_data(Dir::Fwd, &[0x16; 100], 0);
+        assert_eq!(d.interest(), Interest::NotThis);
     }
 }

@@ -31,8 +31,8 @@ pub fn render(s: &RunStats) -> String {
     );
     let _ = writeln!(
         o,
-        "  packets {}  bytes {}  flows {}  mining flows {}",
-        s.packets, s.bytes, s.flows.flows, s.mining_flows
+        "  packets {}  bytes {}  flows {}  mining flows {}  pool look-ups {}  crypto-node flows {}",
+        s.packets, s.bytes, s.flows.flows, s.mining_flows, s.dns_events, s.node_events
     );
     let _ = writeln!(
         o,

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod dialects;
 pub mod mix;
+pub mod opaque;
 pub mod samples;
 pub mod session;
 pub mod stratum;

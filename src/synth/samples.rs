@@ -2,6 +2,7 @@
 
 use super::capture::{udp_packet, Format, Frame, L2};
 use super::dialects;
+use super::opaque;
 use super::session::{disorder, TcpSession};
 use super::stratum::{opening_len, Flavour, From, Line, Script};
 use std::net::SocketAddr;
@@ -317,6 +318,104 @@ pub fn all() -> Vec<Sample> {
         Format::Pcap,
         dialects::node_rpc(START_NS + hour + 7 * minute),
     );
+
+    let t = START_NS + 2 * hour;
+    add(
+        "tls-sni-pool.pcap",
+        Format::Pcap,
+        opaque::tls_session(
+            "203.0.113.30:51000",
+            "198.51.100.40:14433",
+            t,
+            Some("xmr-eu1.nanopool.org"),
+            None,
+            4,
+            20_000,
+            (400, 200),
+        ),
+    );
+    let mut dns_then_tls = opaque::dns_lookup(
+        "203.0.113.31:40053",
+        "pool.supportxmr.com",
+        &[[198, 51, 100, 41]],
+        t + minute,
+    );
+    dns_then_tls.extend(opaque::tls_session(
+        "203.0.113.31:51010",
+        "198.51.100.41:9000",
+        t + minute + 1_000_000_000,
+        None,
+        None,
+        4,
+        20_000,
+        (400, 200),
+    ));
+    add("tls-after-dns.pcap", Format::Pcap, dns_then_tls);
+    add(
+        "tls-cert-pool.pcap",
+        Format::Pcap,
+        opaque::tls_session(
+            "203.0.113.32:51020",
+            "198.51.100.43:3334",
+            t + 2 * minute,
+            None,
+            Some("*.2miners.com"),
+            4,
+            20_000,
+            (400, 200),
+        ),
+    );
+    add(
+        "pair-reconnect.pcap",
+        Format::Pcap,
+        opaque::pair_reconnect("203.0.113.33", "198.51.100.42", t + 3 * minute),
+    );
+    add(
+        "behaviour-opaque.pcap",
+        Format::Pcap,
+        opaque::tls_session(
+            "203.0.113.34:51040",
+            "198.51.100.44:8443",
+            t + 10 * minute,
+            Some("cdn.example.org"),
+            None,
+            24,
+            30_000,
+            (420, 210),
+        ),
+    );
+    add(
+        "stratum-v2.pcap",
+        Format::Pcap,
+        opaque::stratum_v2("203.0.113.35:51050", "198.51.100.45:34254", t + 30 * minute),
+    );
+    add(
+        "stratum-v2-noise.pcap",
+        Format::Pcap,
+        opaque::stratum_v2_noise("203.0.113.36:51060", "198.51.100.46:34255", t + 35 * minute),
+    );
+    add(
+        "crypto-nodes.pcap",
+        Format::Pcap,
+        opaque::crypto_nodes(t + 40 * minute),
+    );
+    let mut web = opaque::dns_lookup(
+        "192.0.2.90:40054",
+        "www.example.org",
+        &[[192, 0, 2, 91]],
+        t + 45 * minute,
+    );
+    web.extend(opaque::tls_session(
+        "192.0.2.90:52000",
+        "192.0.2.91:443",
+        t + 45 * minute + 1_000_000_000,
+        Some("www.example.org"),
+        None,
+        3,
+        200,
+        (1400, 300),
+    ));
+    add("benign-tls-web.pcap", Format::Pcap, web);
     out
 }
 
