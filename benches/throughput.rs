@@ -24,7 +24,7 @@ fn main() {
     let runs = env_or("MINETAP_BENCH_RUNS", 3);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench data folder");
-    let path = dir.join(format!("mix-{mb}mb.pcap"));
+    let path = dir.join(format!("mix-v2-{mb}mb.pcap"));
     if !path.exists() {
         let bytes = minetap::synth::mix::big_capture(mb << 20);
         std::fs::write(&path, bytes).expect("write bench capture");

@@ -252,7 +252,7 @@ impl Reader<'_> {
             }
         };
         let (key, from_lo) = FlowKey::of((d.src, d.sport), (d.dst, d.dport), d.proto);
-        let hash = key.hash64();
+        let (pair_hash, hash) = key.hashes();
         let meta = PacketMeta {
             ts_ns: raw.ts_ns,
             key,
@@ -264,7 +264,7 @@ impl Reader<'_> {
         if d.proto == crate::decode::PROTO_UDP && d.sport == 53 && !self.intel.is_empty() {
             self.learn_dns(d.payload.bytes(), raw.ts_ns);
         }
-        let w = (key.pair_hash() >> 32) as usize % self.batches.len();
+        let w = (pair_hash >> 32) as usize % self.batches.len();
         let new_block = !self.batches[w]
             .blocks
             .last()
@@ -343,20 +343,22 @@ fn worker(
         }
     };
     for mut batch in rx {
-        let learned_now = std::mem::take(&mut batch.learned);
-        let mut learned = learned_now.into_iter().peekable();
-        for (i, it) in batch.items.iter().enumerate() {
-            while let Some((_, ts, l)) = learned.next_if(|(at, _, _)| *at <= i) {
-                judge.learn_dns(l.addr, l.domain, l.ttl, ts);
+        let learned = std::mem::take(&mut batch.learned);
+        let mut next = 0;
+        let mut learn_upto = |judge: &mut Judge, i: usize| {
+            while let Some((_, ts, l)) = learned.get(next).filter(|(at, _, _)| *at <= i) {
+                judge.learn_dns(l.addr, l.domain.clone(), l.ttl, *ts);
+                next += 1;
             }
+        };
+        for (i, it) in batch.items.iter().enumerate() {
+            learn_upto(&mut judge, i);
             table.packet(&it.meta, batch.payload(it), &mut ended);
             if !ended.is_empty() {
                 emit(&mut ended, &mut judge);
             }
         }
-        for (_, ts, l) in learned {
-            judge.learn_dns(l.addr, l.domain, l.ttl, ts);
-        }
+        learn_upto(&mut judge, usize::MAX);
         batch.items.clear();
         batch.blocks.clear();
         batch.arena.clear();

@@ -278,6 +278,15 @@ impl<D: Dialect> Detector for HttpJson<D> {
             }
             _ => {}
         }
+        // JSON-RPC travels in POSTs: a first request of another method ends probing at once.
+        if self.requests == 0 && side.buf.is_empty() && side.phase == Phase::Head {
+            let method_end = data.iter().take(8).position(|&b| b == b' ');
+            if method_end.is_some_and(|n| &data[..n] != b"POST" && !data.starts_with(b"HTTP/")) {
+                self.not_rpc = true;
+                side.phase = Phase::Off;
+                return;
+            }
+        }
         if side.buf.len() + data.len() > MAX_HEAD + MAX_BODY + 2 {
             side.phase = Phase::Off;
             side.buf = Vec::new();

@@ -73,40 +73,52 @@ pub struct Context {
     pub intel: std::sync::Arc<crate::verdict::intel::Intel>,
 }
 
-/// The detectors a flow is inspected with. `mid_stream` when a TCP flow was picked up without
-/// its opening (framing must resynchronise first).
+/// The detectors a flow is inspected with, chosen when its first payload (`first`, from
+/// either side) arrives: its first byte tells JSON from HTTP from TLS from binary protocols, so
+/// that a flow carries only the detectors that can match it. `mid_stream` when a TCP flow was
+/// picked up without its opening: the first byte then says nothing, and every detector that can
+/// resynchronise is used.
 pub fn for_flow(
     ctx: &Context,
     tcp: bool,
     ports: (u16, u16),
     mid_stream: bool,
+    first: &[u8],
 ) -> Vec<Box<dyn Detector>> {
     let limits = &ctx.limits;
     let dns_port = ports.0 == 53 || ports.1 == 53;
+    let mut v: Vec<Box<dyn Detector>> = Vec::new();
+    if dns_port {
+        v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), tcp)));
+        return v;
+    }
     if !tcp {
-        let mut v: Vec<Box<dyn Detector>> = Vec::new();
-        if dns_port {
-            v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), false)));
-        } else {
+        if first.len() >= 98 {
             v.push(Box::new(eth_discv4::EthDiscv4::default()));
         }
         return v;
     }
-    let mut v: Vec<Box<dyn Detector>> = vec![
-        Box::new(stratum::detector(limits, mid_stream)),
-        Box::new(cryptonote::detector(limits, mid_stream)),
-        Box::new(ethproxy::detector(limits, mid_stream)),
-        Box::new(ethproxy::http_detector(limits, mid_stream)),
-        Box::new(noderpc::detector(limits, mid_stream)),
-    ];
-    if !mid_stream {
-        v.push(Box::new(tls::TlsDetector::default()));
-        v.push(Box::new(stratum_v2::StratumV2::default()));
+    let b = first.first().copied().unwrap_or(0);
+    let json = mid_stream || matches!(b, b'{' | b' ' | b'\t' | b'\r' | b'\n');
+    let http = mid_stream || b.is_ascii_uppercase();
+    if json {
+        v.push(Box::new(stratum::detector(limits, mid_stream)));
+        v.push(Box::new(cryptonote::detector(limits, mid_stream)));
+        v.push(Box::new(ethproxy::detector(limits, mid_stream)));
     }
-    v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
-    v.push(Box::new(monero_levin::MoneroLevin::default()));
-    if dns_port {
-        v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), true)));
+    if http {
+        v.push(Box::new(ethproxy::http_detector(limits, mid_stream)));
+        v.push(Box::new(noderpc::detector(limits, mid_stream)));
+    }
+    if mid_stream {
+        v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
+        v.push(Box::new(monero_levin::MoneroLevin::default()));
+    } else if b == 0x16 {
+        v.push(Box::new(tls::TlsDetector::default()));
+    } else if !json && !http {
+        v.push(Box::new(stratum_v2::StratumV2::default()));
+        v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
+        v.push(Box::new(monero_levin::MoneroLevin::default()));
     }
     v
 }

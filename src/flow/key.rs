@@ -37,27 +37,12 @@ impl FlowKey {
 
     /// A fast hash of the canonical key (the same for both directions).
     pub fn hash64(&self) -> u64 {
-        let mut h = Mix::new(self.proto as u64);
-        for (ip, port) in [self.lo, self.hi] {
-            match ip {
-                IpAddr::V4(a) => h.add(u32::from(a) as u64),
-                IpAddr::V6(a) => {
-                    let v = u128::from(a);
-                    h.add(v as u64);
-                    h.add((v >> 64) as u64);
-                }
-            }
-            h.add(port as u64);
-        }
-        h.finish()
+        self.hashes().1
     }
-}
 
-impl FlowKey {
-    /// A hash of the two addresses only, the same whatever the ports and direction: every flow
-    /// between two hosts shares it, so that they can be sent to the same worker (whose memory
-    /// of that pair then sees them in capture order).
-    pub fn pair_hash(&self) -> u64 {
+    /// The hash of the two addresses only ([`FlowKey::pair_hash`]) and of the whole key, in
+    /// one pass.
+    pub fn hashes(&self) -> (u64, u64) {
         let (a, b) = if self.lo.0 <= self.hi.0 {
             (self.lo.0, self.hi.0)
         } else {
@@ -74,7 +59,19 @@ impl FlowKey {
                 }
             }
         }
-        h.finish()
+        let pair = h.finish();
+        // Ports in canonical order complete the key (the addresses may be equal).
+        h.add(((self.lo.1 as u64) << 24) | ((self.hi.1 as u64) << 8) | self.proto as u64);
+        (pair, h.finish())
+    }
+}
+
+impl FlowKey {
+    /// A hash of the two addresses only, the same whatever the ports and direction: every flow
+    /// between two hosts shares it, so that they can be sent to the same worker (whose memory
+    /// of that pair then sees them in capture order).
+    pub fn pair_hash(&self) -> u64 {
+        self.hashes().0
     }
 }
 

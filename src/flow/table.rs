@@ -144,8 +144,92 @@ impl FlowStats {
 
 struct Inspection {
     reasm: [Reassembler; 2],
-    detectors: Vec<Box<dyn Detector>>,
+    detectors: Detectors,
     probed: usize,
+}
+
+/// A flow's detectors: chosen by its first in-order bytes (see [`detect::for_flow`]), then fed.
+enum Detectors {
+    Unchosen {
+        tcp: bool,
+        ports: (u16, u16),
+        mid_stream: bool,
+    },
+    Chosen(Vec<Box<dyn Detector>>),
+}
+
+impl Detectors {
+    fn feed(&mut self, ctx: &detect::Context, dir: Dir, chunk: Chunk<'_>, ts: u64) {
+        if let (
+            Detectors::Unchosen {
+                tcp,
+                ports,
+                mid_stream,
+            },
+            Chunk::Data(b),
+        ) = (&*self, &chunk)
+        {
+            *self = Detectors::Chosen(detect::for_flow(ctx, *tcp, *ports, *mid_stream, b));
+        }
+        let Detectors::Chosen(detectors) = self else {
+            return;
+        };
+        for d in detectors.iter_mut() {
+            if d.interest() == Interest::NotThis {
+                continue;
+            }
+            match chunk {
+                Chunk::Data(b) => d.on_data(dir, b, ts),
+                Chunk::Gap => d.on_gap(dir),
+            }
+        }
+    }
+
+    /// The flow's standing: matched if any detector matched, probing while any probes (or
+    /// before the detectors are chosen), else finished (not-this).
+    fn overall(&self) -> Interest {
+        let Detectors::Chosen(detectors) = self else {
+            return Interest::Probing;
+        };
+        let mut probing = false;
+        for d in detectors {
+            match d.interest() {
+                Interest::Matched => return Interest::Matched,
+                Interest::Probing => probing = true,
+                Interest::NotThis | Interest::Done => {}
+            }
+        }
+        if probing {
+            Interest::Probing
+        } else {
+            Interest::NotThis
+        }
+    }
+
+    /// The flow's protocol is known: the other detectors can go.
+    fn keep_matched(&mut self) {
+        if let Detectors::Chosen(d) = self {
+            d.retain(|d| d.interest() == Interest::Matched);
+        }
+    }
+
+    /// The most telling finding: a parsed mining protocol first.
+    fn best_finding(&self) -> Option<Finding> {
+        let Detectors::Chosen(detectors) = self else {
+            return None;
+        };
+        let rank = |k: Kind| match k {
+            Kind::Mining => 0,
+            Kind::Shape => 1,
+            Kind::Dns => 2,
+            Kind::CryptoNode => 3,
+            Kind::Observation => 4,
+        };
+        detectors
+            .iter()
+            .filter_map(|d| d.finding())
+            .min_by_key(|f| rank(f.kind))
+    }
 }
 
 struct Flow {
@@ -163,9 +247,22 @@ struct Flow {
     matched: bool,
     /// Ended by FIN/RST: reported already, kept a little to absorb the last packets.
     closed: bool,
-    inspection: Option<Box<Inspection>>,
-    /// When a flow given up on may be inspected again.
-    resample_at: Option<u64>,
+    inspect: Inspect,
+    /// Initial sequence numbers from the SYNs, per direction, for reassembly that starts later.
+    syn_seq: [Option<u32>; 2],
+}
+
+/// Where a flow's inspection stands.
+enum Inspect {
+    /// No payload yet: the detectors are chosen when the first bytes show what they may be.
+    Pending {
+        mid_stream: bool,
+    },
+    Active(Box<Inspection>),
+    /// Given up on; looked at again (as a mid-stream pickup) from this capture time.
+    Stopped {
+        resample_at: u64,
+    },
 }
 
 /// How long a closed flow stays in the table to absorb its last packets (final ACKs).
@@ -221,7 +318,6 @@ impl Table {
             }
             let is_tcp = key.proto == PROTO_TCP;
             let mid_stream = is_tcp && p.tcp.flags & tcp_flags::SYN == 0;
-            let ports = (key.lo.1, key.hi.1);
             let flow = Flow {
                 shape: Shape::default(),
                 saved: None,
@@ -235,8 +331,8 @@ impl Table {
                 fin: [false; 2],
                 matched: false,
                 closed: false,
-                inspection: inspection(&self.cfg, &self.ctx, is_tcp, ports, mid_stream),
-                resample_at: None,
+                inspect: Inspect::Pending { mid_stream },
+                syn_seq: [None; 2],
             };
             self.flows.insert_unique(p.hash, flow, |f| f.hash);
             self.stats.flows += 1;
@@ -267,33 +363,62 @@ impl Table {
                 dir.flip()
             };
             flow.syn_from.get_or_insert(opener);
-            if let Some(insp) = flow.inspection.as_mut() {
+            flow.syn_seq[dir.index()].get_or_insert(p.tcp.seq);
+            if let Inspect::Active(insp) = &mut flow.inspect {
                 insp.reasm[dir.index()].syn(p.tcp.seq);
             }
         }
         if !payload.is_empty() {
             flow.shape.add(dir.index(), p.ts_ns, payload.len());
-            if flow.inspection.is_none() && flow.resample_at.is_some_and(|t| p.ts_ns >= t) {
-                flow.resample_at = None;
-                self.stats.resampled += 1;
-                flow.inspection =
-                    inspection(&self.cfg, &self.ctx, is_tcp, (key.lo.1, key.hi.1), true);
+            let start = match flow.inspect {
+                Inspect::Pending { mid_stream } => Some(mid_stream),
+                Inspect::Stopped { resample_at } if p.ts_ns >= resample_at => {
+                    self.stats.resampled += 1;
+                    Some(true)
+                }
+                _ => None,
+            };
+            if let Some(mid_stream) = start {
+                let mut insp = Box::new(Inspection {
+                    reasm: [
+                        Reassembler::new(self.cfg.max_held),
+                        Reassembler::new(self.cfg.max_held),
+                    ],
+                    detectors: Detectors::Unchosen {
+                        tcp: is_tcp,
+                        ports: (key.lo.1, key.hi.1),
+                        mid_stream,
+                    },
+                    probed: 0,
+                });
+                for (d, seq) in flow.syn_seq.iter().enumerate() {
+                    if let Some(seq) = seq {
+                        insp.reasm[d].syn(*seq);
+                    }
+                }
+                flow.inspect = Inspect::Active(insp);
             }
-            if let Some(insp) = flow.inspection.as_mut() {
+            if let Inspect::Active(insp) = &mut flow.inspect {
                 self.stats.inspected_bytes += payload.len() as u64;
                 let Inspection {
                     reasm, detectors, ..
                 } = &mut **insp;
                 let ts = p.ts_ns;
-                let mut deliver = |chunk: Chunk<'_>| feed(detectors, dir, chunk, ts);
+                let ctx = &self.ctx;
+                let mut deliver = |chunk: Chunk<'_>| detectors.feed(ctx, dir, chunk, ts);
                 if is_tcp {
                     reasm[dir.index()].segment(p.tcp.seq, payload, &mut deliver);
                 } else {
                     deliver(Chunk::Data(payload));
                 }
                 insp.probed += payload.len();
-                match overall(&insp.detectors) {
-                    Interest::Matched => flow.matched = true,
+                match insp.detectors.overall() {
+                    Interest::Matched => {
+                        if !flow.matched {
+                            insp.detectors.keep_matched();
+                            flow.matched = true;
+                        }
+                    }
                     Interest::NotThis | Interest::Done => give_up(flow, &mut self.stats, &self.cfg),
                     Interest::Probing if insp.probed > self.cfg.inspect_budget => {
                         give_up(flow, &mut self.stats, &self.cfg)
@@ -312,7 +437,7 @@ impl Table {
         };
         if let Some(reason) = end {
             self.stats.closed += 1;
-            conclude(flow, reason, &mut self.stats, out);
+            conclude(flow, reason, &mut self.stats, &self.ctx, out);
             flow.closed = true;
         }
     }
@@ -320,7 +445,7 @@ impl Table {
     /// Ends every flow (the input is over).
     pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
         for mut f in self.flows.drain() {
-            conclude(&mut f, EndReason::RunEnd, &mut self.stats, out);
+            conclude(&mut f, EndReason::RunEnd, &mut self.stats, &self.ctx, out);
         }
     }
 
@@ -337,7 +462,7 @@ impl Table {
             now.saturating_sub(f.last_ts) > t
         }) {
             self.stats.timed_out += u64::from(!f.closed);
-            conclude(&mut f, EndReason::Timeout, &mut self.stats, out);
+            conclude(&mut f, EndReason::Timeout, &mut self.stats, &self.ctx, out);
         }
     }
 
@@ -374,28 +499,40 @@ impl Table {
         }
         for mut f in victims {
             self.stats.evicted += u64::from(!f.closed);
-            conclude(&mut f, EndReason::Evicted, &mut self.stats, out);
+            conclude(&mut f, EndReason::Evicted, &mut self.stats, &self.ctx, out);
         }
     }
 }
 /// Hands the flow's held bytes to its detectors and, if they found something, appends its
 /// record. Afterwards the flow is no longer inspected; a second call does nothing.
-fn conclude(f: &mut Flow, reason: EndReason, stats: &mut FlowStats, out: &mut Vec<FlowRecord>) {
+fn conclude(
+    f: &mut Flow,
+    reason: EndReason,
+    stats: &mut FlowStats,
+    ctx: &detect::Context,
+    out: &mut Vec<FlowRecord>,
+) {
     if f.closed {
         return;
     }
     let mut finding = f.saved.take().map(|b| *b);
-    if let Some(mut insp) = f.inspection.take() {
+    let active = std::mem::replace(
+        &mut f.inspect,
+        Inspect::Stopped {
+            resample_at: u64::MAX,
+        },
+    );
+    if let Inspect::Active(mut insp) = active {
         let Inspection {
             reasm, detectors, ..
         } = &mut *insp;
         for d in [Dir::Fwd, Dir::Rev] {
             let r = &mut reasm[d.index()];
-            r.finish(&mut |chunk| feed(detectors, d, chunk, f.last_ts));
+            r.finish(&mut |chunk| detectors.feed(ctx, d, chunk, f.last_ts));
             stats.reasm_gaps += r.stats.gaps;
             stats.reasm_duplicate_bytes += r.stats.duplicate_bytes;
         }
-        if let Some(now) = best_finding(detectors) {
+        if let Some(now) = detectors.best_finding() {
             if finding
                 .as_ref()
                 .is_none_or(|old| old.kind != Kind::Mining || now.kind == Kind::Mining)
@@ -427,79 +564,15 @@ fn conclude(f: &mut Flow, reason: EndReason, stats: &mut FlowStats, out: &mut Ve
     });
 }
 
-fn inspection(
-    cfg: &FlowConfig,
-    ctx: &detect::Context,
-    tcp: bool,
-    ports: (u16, u16),
-    mid_stream: bool,
-) -> Option<Box<Inspection>> {
-    let detectors = detect::for_flow(ctx, tcp, ports, mid_stream);
-    (!detectors.is_empty()).then(|| {
-        Box::new(Inspection {
-            reasm: [
-                Reassembler::new(cfg.max_held),
-                Reassembler::new(cfg.max_held),
-            ],
-            detectors,
-            probed: 0,
-        })
-    })
-}
-
-fn feed(detectors: &mut [Box<dyn Detector>], dir: Dir, chunk: Chunk<'_>, ts: u64) {
-    for d in detectors.iter_mut() {
-        if d.interest() == Interest::NotThis {
-            continue;
-        }
-        match chunk {
-            Chunk::Data(b) => d.on_data(dir, b, ts),
-            Chunk::Gap => d.on_gap(dir),
-        }
-    }
-}
-
-/// The flow's standing: matched if any detector matched, probing while any probes, else
-/// finished (not-this).
-fn overall(detectors: &[Box<dyn Detector>]) -> Interest {
-    let mut probing = false;
-    for d in detectors {
-        match d.interest() {
-            Interest::Matched => return Interest::Matched,
-            Interest::Probing => probing = true,
-            Interest::NotThis | Interest::Done => {}
-        }
-    }
-    if probing {
-        Interest::Probing
-    } else {
-        Interest::NotThis
-    }
-}
-
-/// The most telling finding of a set of detectors: a parsed mining protocol first.
-fn best_finding(detectors: &[Box<dyn Detector>]) -> Option<Finding> {
-    let rank = |k: Kind| match k {
-        Kind::Mining => 0,
-        Kind::Shape => 1,
-        Kind::Dns => 2,
-        Kind::CryptoNode => 3,
-        Kind::Observation => 4,
-    };
-    detectors
-        .iter()
-        .filter_map(|d| d.finding())
-        .min_by_key(|f| rank(f.kind))
-}
-
 fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {
-    if let Some(insp) = &flow.inspection {
-        if let Some(f) = best_finding(&insp.detectors) {
+    if let Inspect::Active(insp) = &flow.inspect {
+        if let Some(f) = insp.detectors.best_finding() {
             flow.saved = Some(Box::new(f));
         }
     }
-    flow.inspection = None;
-    flow.resample_at = Some(flow.last_ts.saturating_add(cfg.resample_after_ns));
+    flow.inspect = Inspect::Stopped {
+        resample_at: flow.last_ts.saturating_add(cfg.resample_after_ns),
+    };
     stats.gave_up += 1;
 }
 

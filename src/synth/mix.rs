@@ -89,13 +89,16 @@ pub fn template(start: u64) -> Vec<Frame> {
     frames
 }
 
-/// Rewrites the IPv4 addresses of an Ethernet frame into copy number `copy`'s own range.
+/// Rewrites the IPv4 addresses of an Ethernet frame into copy number `copy`'s own range, so
+/// that no two copies share a host: template clients are 10.0.G.H and servers 10.200.G.H (G < 4);
+/// copy `c` uses 10.(c/64).(c%64*4+G).H for clients and 10.(128+c/64).(c%64*4+G).H for servers.
 fn readdress(frame: &mut [u8], copy: u32) {
     for off in [26usize, 30] {
         if frame.len() >= off + 4 && frame[12..14] == [0x08, 0x00] {
-            // Keep the first and last octet (the role in the template), vary the middle two.
-            frame[off + 1] = frame[off + 1].wrapping_add((copy >> 8) as u8);
-            frame[off + 2] = frame[off + 2].wrapping_add(copy as u8);
+            let server = frame[off + 1] == 200;
+            let group = frame[off + 2] & 3;
+            frame[off + 1] = u8::from(server) * 128 + ((copy >> 6) & 127) as u8;
+            frame[off + 2] = ((copy & 63) as u8) << 2 | group;
         }
     }
 }
