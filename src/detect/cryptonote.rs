@@ -4,7 +4,9 @@
 
 use super::jsonrpc::Message;
 use super::linejson::LineJson;
-use super::rpc::{is_hex, keep, params_object, result_value, Dialect, Role, Seen, Tally};
+use super::rpc::{
+    cryptonote_target, is_hex, keep, params_object, result_value, Dialect, Role, Seen, Tally,
+};
 use super::Limits;
 use crate::flow::Dir;
 use serde_json::{Map, Value};
@@ -45,9 +47,13 @@ fn is_job(o: &Map<String, Value>) -> bool {
 
 impl CryptoNoteDialect {
     fn take_job(&mut self, o: &Map<String, Value>) {
+        let target = str_field(o, "target");
+        self.tally.new_job(
+            str_field(o, "job_id").unwrap_or_default(),
+            target.and_then(cryptonote_target),
+        );
         let f = &mut self.tally.found;
-        f.jobs += 1;
-        f.target = str_field(o, "target").map(keep);
+        f.target = target.map(keep);
         if let Some(a) = str_field(o, "algo") {
             f.algorithm = Some(keep(a));
         }
@@ -58,11 +64,10 @@ impl Dialect for CryptoNoteDialect {
     fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
             return match self.tally.reply(dir, msg) {
-                Some(m) => {
+                Some((m, _)) => {
                     let r = result_value(msg);
                     let r = r.as_ref().and_then(Value::as_object);
                     match m {
-                        "submit" => self.tally.share_outcome(msg),
                         "login" => {
                             if let Some(job) =
                                 r.and_then(|r| r.get("job")).and_then(Value::as_object)
@@ -105,7 +110,7 @@ impl Dialect for CryptoNoteDialect {
                     && str_field(&p, "nonce").is_some_and(|n| is_hex(n, 16))
                     && str_field(&p, "result").is_some_and(|r| is_hex(r, 128)) =>
             {
-                self.tally.found.shares.submitted += 1;
+                self.tally.submitted(msg, "submit", str_field(&p, "job_id"));
                 ("submit", Role::Miner, true)
             }
             "keepalived" | "getjob" if p.contains_key("id") => {
@@ -122,7 +127,7 @@ impl Dialect for CryptoNoteDialect {
             _ => return Seen::Unknown,
         };
         self.tally.seen(dir, name, role, strong);
-        if role == Role::Miner {
+        if role == Role::Miner && name != "submit" {
             self.tally.expect_reply(msg, name);
         }
         Seen::Mine

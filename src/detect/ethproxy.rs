@@ -6,7 +6,9 @@
 use super::http::HttpJson;
 use super::jsonrpc::Message;
 use super::linejson::LineJson;
-use super::rpc::{is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally};
+use super::rpc::{
+    hashes_for_target, is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally,
+};
 use super::Limits;
 use crate::flow::Dir;
 use serde_json::Value;
@@ -30,9 +32,9 @@ pub struct EthProxy {
 
 impl Default for EthProxy {
     fn default() -> Self {
-        EthProxy {
-            tally: Tally::new("ethproxy", "ethproxy", "ethproxy"),
-        }
+        let mut tally = Tally::new("ethproxy", "ethproxy", "ethproxy");
+        tally.found.algorithm = Some("ethash".into());
+        EthProxy { tally }
     }
 }
 
@@ -55,9 +57,13 @@ fn hex_f64(s: &str) -> Option<f64> {
 }
 
 impl EthProxy {
+    /// A work package: header hash (the job), seed hash, boundary (the share target).
     fn take_work(&mut self, v: &Value) {
-        self.tally.found.jobs += 1;
-        if let Some(b) = v.get(2).and_then(Value::as_str) {
+        let boundary = v.get(2).and_then(Value::as_str);
+        let header = v.get(0).and_then(Value::as_str).unwrap_or_default();
+        self.tally
+            .new_job(header, boundary.and_then(hashes_for_target));
+        if let Some(b) = boundary {
             self.tally.found.target = Some(keep(b));
         }
     }
@@ -66,9 +72,8 @@ impl EthProxy {
 impl Dialect for EthProxy {
     fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
-            if let Some(m) = self.tally.reply(dir, msg) {
+            if let Some((m, _)) = self.tally.reply(dir, msg) {
                 match m {
-                    "eth_submitWork" => self.tally.share_outcome(msg),
                     "eth_getWork" => {
                         if let Some(v) = result_value(msg).filter(is_work) {
                             self.take_work(&v);
@@ -105,8 +110,9 @@ impl Dialect for EthProxy {
             }
             "eth_getWork" if p.is_empty() || p.iter().all(Value::is_string) => "eth_getWork",
             "eth_submitWork" if hex_params(3) => {
-                self.tally.found.shares.submitted += 1;
-                "eth_submitWork"
+                self.tally.submitted(msg, "eth_submitWork", p[1].as_str());
+                self.tally.seen(dir, "eth_submitWork", Role::Miner, true);
+                return Seen::Mine;
             }
             "eth_submitHashrate" if hex_params(2) => {
                 self.tally.found.claimed_hashrate_hs = p[0].as_str().and_then(hex_f64);

@@ -160,6 +160,51 @@ pub struct Shares {
     pub rejected: u64,
 }
 
+/// What one share is worth, as the pool set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShareValue {
+    /// A pool difficulty: the hashes it stands for depend on the algorithm (2^32 per unit for
+    /// SHA-256d Stratum, ...), which the verdict stage knows from its tables.
+    Difficulty(f64),
+    /// Expected hashes (or solutions) per share, from a target.
+    Hashes(f64),
+}
+
+/// A sum of share values: how many shares had a known value, and their difficulties and hashes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WorkSum {
+    /// Shares counted (with or without a known value).
+    pub shares: u64,
+    /// Shares whose value was known.
+    pub valued: u64,
+    pub difficulty: f64,
+    pub hashes: f64,
+}
+
+impl WorkSum {
+    pub fn add(&mut self, v: Option<ShareValue>) {
+        self.shares += 1;
+        match v {
+            Some(ShareValue::Difficulty(d)) => {
+                self.valued += 1;
+                self.difficulty += d;
+            }
+            Some(ShareValue::Hashes(h)) => {
+                self.valued += 1;
+                self.hashes += h;
+            }
+            None => {}
+        }
+    }
+}
+
+/// The work behind a flow's shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Work {
+    pub submitted: WorkSum,
+    pub accepted: WorkSum,
+}
+
 /// What a detector found on a flow: the protocol and what the session says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -200,6 +245,10 @@ pub struct Finding {
     pub dns_queries: Vec<(String, &'static str)>,
     /// Pool addresses answered: (name, address, TTL).
     pub dns_answers: Vec<(String, std::net::IpAddr, u32)>,
+    /// The work behind the shares.
+    pub work: Work,
+    /// Difficulty (or target) changes as the pool announced them: (capture time, value).
+    pub difficulty_changes: Vec<(u64, ShareValue)>,
 }
 
 impl Finding {
@@ -227,6 +276,8 @@ impl Finding {
             tls: None,
             dns_queries: Vec::new(),
             dns_answers: Vec::new(),
+            work: Work::default(),
+            difficulty_changes: Vec::new(),
         }
     }
 }

@@ -5,7 +5,9 @@
 
 use super::http::HttpJson;
 use super::jsonrpc::Message;
-use super::rpc::{is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally};
+use super::rpc::{
+    hashes_for_target, is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally,
+};
 use super::{Finding, Limits};
 use crate::flow::Dir;
 use serde_json::Value;
@@ -33,36 +35,34 @@ impl Dialect for NodeRpc {
     fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
             return match self.tally.reply(dir, msg) {
-                Some(m) => {
+                Some((m, value)) => {
                     let r = result_value(msg);
+                    let target = r
+                        .as_ref()
+                        .and_then(|r| r.get("target"))
+                        .and_then(Value::as_str);
+                    let has = |k: &str| r.as_ref().is_some_and(|r| r.get(k).is_some());
                     match m {
-                        "getblocktemplate"
-                            if r.as_ref()
-                                .is_some_and(|r| r.get("previousblockhash").is_some()) =>
-                        {
-                            self.tally.found.jobs += 1;
-                            if let Some(t) = r
-                                .as_ref()
-                                .and_then(|r| r.get("target"))
-                                .and_then(Value::as_str)
-                            {
-                                self.tally.found.target = Some(keep(t));
-                            }
+                        "getblocktemplate" if has("previousblockhash") => {
+                            self.tally
+                                .new_job("template", target.and_then(hashes_for_target));
+                            self.tally.found.target = target.map(keep);
                         }
-                        "getwork" if r.as_ref().is_some_and(|r| r.get("data").is_some()) => {
-                            self.tally.found.jobs += 1;
+                        "getwork" if has("data") => {
+                            // getwork's target is little-endian.
+                            let be: Option<String> = target.map(|t| {
+                                (0..t.len() / 2)
+                                    .rev()
+                                    .filter_map(|i| t.get(2 * i..2 * i + 2))
+                                    .collect()
+                            });
+                            self.tally
+                                .new_job("getwork", be.as_deref().and_then(hashes_for_target));
                         }
-                        "getwork" if r.as_ref().is_some_and(Value::is_boolean) => {
-                            self.tally.share_outcome(msg)
-                        }
-                        "submitblock" => {
-                            // null is success; a string names the rejection.
-                            if r.is_none_or(|r| r.is_null()) && !msg.has_error() {
-                                self.tally.found.shares.accepted += 1;
-                            } else {
-                                self.tally.found.shares.rejected += 1;
-                            }
-                        }
+                        // null is success; a string names the rejection.
+                        "submitblock" => self
+                            .tally
+                            .share_result(r.is_none_or(|r| r.is_null()) && !msg.has_error(), value),
                         _ => {}
                     }
                     Seen::Mine
@@ -84,18 +84,21 @@ impl Dialect for NodeRpc {
                     .is_some_and(|b| is_hex(b, 8_000_000)) =>
             {
                 self.gbt = true;
-                self.tally.found.shares.submitted += 1;
+                self.tally.submitted(msg, "submitblock", Some("template"));
                 "submitblock"
             }
             "getwork" if p.is_empty() => "getwork",
             "getwork" if p.len() == 1 && p[0].as_str().is_some_and(|d| is_hex(d, 512)) => {
-                self.tally.found.shares.submitted += 1;
-                "getwork"
+                self.tally
+                    .submitted(msg, "getwork solution", Some("getwork"));
+                "getwork solution"
             }
             _ => return Seen::Unknown,
         };
         self.tally.seen(dir, name, Role::Miner, true);
-        self.tally.expect_reply(msg, name);
+        if matches!(name, "getblocktemplate" | "getwork") {
+            self.tally.expect_reply(msg, name);
+        }
         Seen::Mine
     }
 

@@ -4,7 +4,16 @@
 //! Framing (lines, HTTP) lives in `linejson.rs` and `http.rs`; each protocol file is a dialect.
 
 use super::jsonrpc::Message;
-use super::{Coverage, Finding};
+use super::{Coverage, Finding, ShareValue};
+use std::collections::VecDeque;
+
+/// Methods whose answers say whether a share was accepted.
+const SHARE_METHODS: [&str; 4] = [
+    "mining.submit",
+    "submit",
+    "eth_submitWork",
+    "getwork solution",
+];
 use crate::flow::Dir;
 use serde_json::Value;
 
@@ -64,10 +73,19 @@ pub struct Tally {
     strong: bool,
     miner_votes: [u32; 2],
     by_role: [u32; 2],
-    pending: Vec<(String, &'static str)>,
+    pending: Vec<(String, &'static str, Option<ShareValue>)>,
     /// Signal prefix, e.g. `stratum`.
     prefix: &'static str,
+    /// What a share is worth, as the pool set it: announced, in force, and per job.
+    announced: Option<ShareValue>,
+    current: Option<ShareValue>,
+    jobs: VecDeque<(String, ShareValue)>,
 }
+
+/// Jobs whose share value is remembered.
+const MAX_JOBS: usize = 64;
+/// Difficulty changes kept per flow.
+const MAX_CHANGES: usize = 64;
 
 impl Tally {
     pub fn new(prefix: &'static str, protocol: &'static str, app_proto: &'static str) -> Self {
@@ -79,7 +97,58 @@ impl Tally {
             by_role: [0; 2],
             pending: Vec::new(),
             prefix,
+            announced: None,
+            current: None,
+            jobs: VecDeque::new(),
         }
+    }
+
+    /// The pool set a new difficulty or target; it applies from the next job.
+    pub fn announce(&mut self, v: ShareValue, ts: u64) {
+        self.announced = Some(v);
+        let changes = &mut self.found.difficulty_changes;
+        if changes.len() < MAX_CHANGES {
+            changes.push((ts, v));
+        }
+    }
+
+    /// A new job; `own` when the job carries its own target (CryptoNote, EthProxy).
+    pub fn new_job(&mut self, job_id: &str, own: Option<ShareValue>) {
+        self.found.jobs += 1;
+        if let Some(v) = own {
+            self.current = Some(v);
+        } else if let Some(v) = self.announced.take() {
+            self.current = Some(v);
+        }
+        if let Some(v) = self.current {
+            if self.jobs.len() >= MAX_JOBS {
+                self.jobs.pop_front();
+            }
+            self.jobs.push_back((keep(job_id), v));
+        }
+    }
+
+    /// What a share for `job_id` is worth: the value in force when that job came, else the
+    /// value in force now (a job from before the capture began).
+    fn value_for(&self, job_id: Option<&str>) -> Option<ShareValue> {
+        job_id
+            .and_then(|j| {
+                self.jobs
+                    .iter()
+                    .rev()
+                    .find(|(id, _)| id == j)
+                    .map(|(_, v)| *v)
+            })
+            .or(self.current)
+            .or(self.announced)
+    }
+
+    /// A share submitted by the miner for `job_id`; its outcome comes with the answer.
+    pub fn submitted(&mut self, msg: &Message<'_>, method: &'static str, job_id: Option<&str>) {
+        let v = self.value_for(job_id);
+        self.found.shares.submitted += 1;
+        self.found.work.submitted.add(v);
+        self.remember(msg, method, v);
     }
 
     /// Whether a message that shows mining on its own was seen.
@@ -106,26 +175,41 @@ impl Tally {
 
     /// Remembers a miner's request that expects an answer.
     pub fn expect_reply(&mut self, msg: &Message<'_>, method: &'static str) {
+        self.remember(msg, method, None);
+    }
+
+    fn remember(&mut self, msg: &Message<'_>, method: &'static str, v: Option<ShareValue>) {
         if let Some(id) = msg.id_text() {
             if self.pending.len() >= MAX_PENDING {
                 self.pending.remove(0);
             }
-            self.pending.push((keep(id), method));
+            self.pending.push((keep(id), method, v));
         }
     }
 
     /// If `msg` answers a pending request, returns that request's method; the answer counts
-    /// for the pool's side.
-    pub fn reply(&mut self, dir: Dir, msg: &Message<'_>) -> Option<&'static str> {
+    /// for the pool's side. An answer to a share records its outcome.
+    pub fn reply(
+        &mut self,
+        dir: Dir,
+        msg: &Message<'_>,
+    ) -> Option<(&'static str, Option<ShareValue>)> {
         if !msg.is_response() {
             return None;
         }
         let id = msg.id_text()?;
-        let i = self.pending.iter().position(|(p, _)| p == id)?;
-        let (_, m) = self.pending.remove(i);
+        let i = self.pending.iter().position(|(p, _, _)| p == id)?;
+        let (_, m, v) = self.pending.remove(i);
         self.by_role[Role::Pool as usize] += 1;
         self.miner_votes[dir.flip().index()] += 1;
-        Some(m)
+        if SHARE_METHODS.contains(&m) {
+            let ok = !msg.has_error()
+                && msg
+                    .result
+                    .is_some_and(|r| matches!(r.get(), "true") || r.get().contains("\"OK\""));
+            self.share_result(ok, v);
+        }
+        Some((m, v))
     }
 
     pub fn add_worker(&mut self, w: &str) {
@@ -142,14 +226,11 @@ impl Tally {
         }
     }
 
-    /// Records the outcome of a submitted share from its answer.
-    pub fn share_outcome(&mut self, msg: &Message<'_>) {
-        let ok = !msg.has_error()
-            && msg
-                .result
-                .is_some_and(|r| matches!(r.get(), "true") || r.get().contains("\"OK\""));
+    /// Records the outcome of a submitted share worth `v`.
+    pub fn share_result(&mut self, ok: bool, v: Option<ShareValue>) {
         if ok {
             self.found.shares.accepted += 1;
+            self.found.work.accepted.add(v);
         } else {
             self.found.shares.rejected += 1;
         }
@@ -208,4 +289,67 @@ pub fn result_value(m: &Message<'_>) -> Option<Value> {
 pub fn is_hex(s: &str, max: usize) -> bool {
     let h = s.strip_prefix("0x").unwrap_or(s);
     !h.is_empty() && h.len() <= max && h.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A 256-bit target in hex (most significant digit first, `0x` allowed) as a number.
+pub fn target_value(hex: &str) -> Option<f64> {
+    let h = hex.strip_prefix("0x").unwrap_or(hex);
+    if h.is_empty() || h.len() > 64 {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in h.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    // A short hex string is the top of a 256-bit number.
+    let v = v * 16f64.powi(64 - h.len() as i32);
+    (v > 0.0).then_some(v)
+}
+
+/// Expected hashes per share for a 256-bit target: 2^256 / target.
+pub fn hashes_for_target(hex: &str) -> Option<ShareValue> {
+    let t = target_value(hex)?;
+    Some(ShareValue::Hashes(2f64.powi(256) / t))
+}
+
+/// A CryptoNote job target: 4 or 8 bytes little-endian; the difficulty (= expected hashes per
+/// share) is the largest value of that width divided by the target.
+pub fn cryptonote_target(hex: &str) -> Option<ShareValue> {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let v = match bytes.len() {
+        4 => u32::MAX as f64 / u32::from_le_bytes(bytes.try_into().ok()?) as f64,
+        8 => u64::MAX as f64 / u64::from_le_bytes(bytes.try_into().ok()?) as f64,
+        _ => return None,
+    };
+    (v.is_finite() && v > 0.0).then_some(ShareValue::Hashes(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_to_expected_hashes() {
+        // CryptoNote "b88d0600" = 0x00068db8 little-endian: difficulty 10,000.
+        let ShareValue::Hashes(d) = cryptonote_target("b88d0600").unwrap() else {
+            panic!()
+        };
+        assert!((d - 10_000.0).abs() < 1.0, "{d}");
+        // A Zcash-style target 0x0010...: 2^256 / 2^244 = 4096 solutions per share.
+        let ShareValue::Hashes(h) = hashes_for_target(&format!("0010{}", "0".repeat(60))).unwrap()
+        else {
+            panic!()
+        };
+        assert!((h - 4096.0).abs() < 1e-6, "{h}");
+        // An Ethereum boundary 0x00000000ffff...: about 2^32 hashes.
+        let ShareValue::Hashes(e) =
+            hashes_for_target(&format!("0x00000000{}", "f".repeat(56))).unwrap()
+        else {
+            panic!()
+        };
+        assert!((e / 2f64.powi(32) - 1.0).abs() < 1e-6);
+        assert!(hashes_for_target("zz").is_none() && cryptonote_target("b88d06").is_none());
+    }
 }

@@ -7,8 +7,9 @@
 
 use super::jsonrpc::Message;
 use super::linejson::LineJson;
-use super::rpc::{keep, params_array, result_value, Dialect, Role, Seen, Tally};
+use super::rpc::{hashes_for_target, keep, params_array, result_value, Dialect, Role, Seen, Tally};
 use super::Limits;
+use super::ShareValue;
 use crate::flow::Dir;
 use serde_json::Value;
 
@@ -132,13 +133,13 @@ impl Default for StratumV1 {
 }
 
 impl Dialect for StratumV1 {
-    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
+    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, ts: u64) -> Seen {
         match msg.method.as_deref() {
             Some(method) => match Method::lookup(method) {
                 Some((m, name, role)) => {
-                    if self.on_request(m, msg) {
+                    if self.on_request(m, msg, ts) {
                         self.tally.seen(dir, name, role, m.is_strong());
-                        if role == Role::Miner {
+                        if role == Role::Miner && m != Method::Submit {
                             self.tally.expect_reply(msg, name);
                         }
                         Seen::Mine
@@ -150,7 +151,7 @@ impl Dialect for StratumV1 {
                 None => Seen::Unknown,
             },
             None => match self.tally.reply(dir, msg) {
-                Some(m) => {
+                Some((m, _)) => {
                     self.on_response(m, msg);
                     Seen::Mine
                 }
@@ -175,7 +176,7 @@ impl Dialect for StratumV1 {
 impl StratumV1 {
     /// Checks a request's or notification's parameters and takes what it says; returns whether
     /// they have the shape that method has on the wire.
-    fn on_request(&mut self, m: Method, msg: &Message<'_>) -> bool {
+    fn on_request(&mut self, m: Method, msg: &Message<'_>, ts: u64) -> bool {
         let p = if msg.params.is_some() {
             params_array(msg)
         } else {
@@ -218,7 +219,7 @@ impl StratumV1 {
                 let ok = strings(3) && params.len() <= 8;
                 if ok {
                     t.add_worker(params[0].as_str().unwrap_or_default());
-                    t.found.shares.submitted += 1;
+                    t.submitted(msg, "mining.submit", params[1].as_str());
                 }
                 ok
             }
@@ -239,17 +240,29 @@ impl StratumV1 {
                                 t.found.device.push((keep(name), keep(val)));
                             }
                         }
+                        if let Some(d) = o.get("minimum-difficulty.value").and_then(as_f64) {
+                            t.signal(format!("stratum:minimum-difficulty {d}"));
+                        }
                     }
                 }
                 ok
             }
             Method::ExtranonceSubscribe | Method::GetTransactions => true,
-            Method::SuggestDifficulty => params.first().is_some_and(is_number_like),
+            Method::SuggestDifficulty => {
+                let d = params.first().and_then(as_f64);
+                if let Some(d) = d {
+                    t.signal(format!("stratum:suggested difficulty {d}"));
+                }
+                params.first().is_some_and(is_number_like)
+            }
             Method::SuggestTarget | Method::SetTarget => {
                 let target = params.first().and_then(Value::as_str);
                 let ok = target.is_some_and(|s| super::rpc::is_hex(s, 64));
                 if ok && m == Method::SetTarget {
                     t.found.target = target.map(keep);
+                    if let Some(v) = target.and_then(hashes_for_target) {
+                        t.announce(v, ts);
+                    }
                 }
                 ok
             }
@@ -268,17 +281,22 @@ impl StratumV1 {
                 let ethash = params.len() == 4 && strings(3) && params[3].is_boolean();
                 if ethash {
                     self.ethereum = true;
+                    t.found.algorithm.get_or_insert_with(|| "ethash".into());
+                }
+                if equihash && !sha {
+                    t.found.algorithm.get_or_insert_with(|| "equihash".into());
                 }
                 let ok = sha || equihash || ethash;
                 if ok {
-                    t.found.jobs += 1;
+                    t.new_job(params[0].as_str().unwrap_or_default(), None);
                 }
                 ok
             }
             Method::SetDifficulty => {
                 let d = params.first().and_then(as_f64);
-                if d.is_some() {
-                    t.found.difficulty = d;
+                if let Some(d) = d {
+                    t.found.difficulty = Some(d);
+                    t.announce(ShareValue::Difficulty(d), ts);
                 }
                 d.is_some()
             }
@@ -303,7 +321,6 @@ impl StratumV1 {
     fn on_response(&mut self, method: &'static str, msg: &Message<'_>) {
         let t = &mut self.tally;
         match method {
-            "mining.submit" => t.share_outcome(msg),
             "mining.subscribe" => {
                 // [[subscriptions], extranonce1, size]; Equihash and NiceHash: [id, extranonce1].
                 if let Some(en) = result_value(msg)
