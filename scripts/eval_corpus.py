@@ -14,11 +14,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 
+FAILED_SCANS = []
+
+
 def scan(binary, path):
     r = subprocess.run([binary, "scan", "-q", "--no-progress", str(path)],
                        capture_output=True, text=True)
     if r.returncode not in (0,):
-        print(f"  ! {path}: exit {r.returncode}: {r.stderr.strip()}")
+        print(f"  ! {path}: exit {r.returncode}: {r.stderr.strip()[:300]}")
+        FAILED_SCANS.append(path)
     return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
 
@@ -148,7 +152,9 @@ def main():
         extra = ", ".join(f"{n} {p}" for p, n in sorted(nodes.items()))
         print(f"ndpi/{group}: {len(files)} captures, {hits} mining events"
               + (f"; crypto_node events: {extra}" if extra else ""))
-    sys.exit(1 if bad else 0)
+    if FAILED_SCANS:
+        print(f"{len(FAILED_SCANS)} scan(s) failed: the counts above are not to be trusted")
+    sys.exit(1 if bad or FAILED_SCANS else 0)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ pub struct ScanConfig {
     pub detect: crate::detect::Limits,
     /// The pool rules.
     pub intel: Arc<Intel>,
+    /// The estimation tables.
+    pub tables: Arc<crate::verdict::tables::Tables>,
 }
 
 impl Default for ScanConfig {
@@ -42,6 +44,7 @@ impl Default for ScanConfig {
             frag: FragLimits::default(),
             detect: crate::detect::Limits::default(),
             intel: Arc::new(Intel::default()),
+            tables: Arc::new(Default::default()),
         }
     }
 }
@@ -159,7 +162,8 @@ pub fn scan(
             let rec_tx = rec_tx.clone();
             let recycle_tx = recycle_tx.clone();
             let ctx = ctx.clone();
-            handles.push(s.spawn(move || worker(rx, flow_cfg, ctx, rec_tx, recycle_tx)));
+            let tables = cfg.tables.clone();
+            handles.push(s.spawn(move || worker(rx, flow_cfg, ctx, tables, rec_tx, recycle_tx)));
         }
         drop(rec_tx);
         drop(recycle_tx);
@@ -329,10 +333,11 @@ fn worker(
     rx: Receiver<Batch>,
     cfg: FlowConfig,
     ctx: crate::detect::Context,
+    tables: Arc<crate::verdict::tables::Tables>,
     out: Sender<(FlowRecord, Verdict)>,
     recycle: Sender<Batch>,
 ) -> WorkerResult {
-    let mut judge = Judge::new(ctx.intel.clone());
+    let mut judge = Judge::new(ctx.intel.clone(), tables);
     let mut table = Table::new(cfg, ctx);
     let mut ended = Vec::new();
     let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge| {

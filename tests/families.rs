@@ -27,7 +27,9 @@ fn cryptonote_xmrig_session() {
         "XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0"
     );
     assert_eq!(m["workers"][1], "rig-07");
-    assert_eq!(m["algorithm"], "rx/0");
+    assert_eq!(m["algorithm"], "randomx"); // the protocol says rx/0
+    assert_eq!(m["algorithm_basis"], "protocol");
+    assert_eq!(m["coin"], "XMR");
     assert_eq!(m["target"], "b88d0600");
     assert_eq!(m["jobs"], 6); // one in the login answer, five pushed
     assert_eq!(m["shares"]["submitted"], 5);

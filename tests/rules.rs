@@ -11,7 +11,9 @@ fn the_projects_rules_check_out() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("2 file(s), 32 domains, 0 address ranges, 15 ports; digest "),
+        text.contains(
+            "2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 6 efficiency rows; digest "
+        ),
         "{text}"
     );
 }

@@ -40,26 +40,26 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(a) => scan::run(a),
-        Command::Rules(RulesCommand::Check { dir }) => {
-            match crate::verdict::intel::Intel::load_dir(&dir) {
-                Ok(i) => {
-                    let c = i.counts();
-                    println!(
-                        "{}: {} file(s), {} domains, {} address ranges, {} ports; digest {}",
+        Command::Rules(RulesCommand::Check { dir }) => match scan::load_rules(Some(&dir), false) {
+            Ok((i, t)) => {
+                let c = i.counts();
+                println!(
+                        "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
                         dir.display(),
                         c.files,
                         c.domains,
                         c.ranges,
                         c.ports,
+                        t.algorithms.len(),
+                        t.efficiency.len(),
                         i.digest_hex()
                     );
-                    0
-                }
-                Err(e) => {
-                    eprintln!("minetap: error: {e}");
-                    1
-                }
+                0
             }
-        }
+            Err(e) => {
+                eprintln!("minetap: error: {e}");
+                1
+            }
+        },
     }
 }

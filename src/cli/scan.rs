@@ -4,6 +4,7 @@ use crate::pipeline::{self, InputReport, Progress, ScanConfig};
 use crate::sink::{summary, Event};
 use crate::source::{collect_inputs, InputName};
 use crate::verdict::intel::Intel;
+use crate::verdict::tables::Tables;
 use crate::verdict::Level;
 use clap::{Args, ValueEnum};
 use std::fs::File;
@@ -127,7 +128,7 @@ pub fn run(a: ScanArgs) -> i32 {
         },
         None => Box::new(io::stdout()),
     };
-    let intel = match load_rules(a.rules.as_deref(), a.no_rules) {
+    let (intel, tables) = match load_rules(a.rules.as_deref(), a.no_rules) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("minetap: error: {e}");
@@ -138,6 +139,7 @@ pub fn run(a: ScanArgs) -> i32 {
     let mut cfg = ScanConfig::default();
     let counts = intel.counts();
     cfg.intel = std::sync::Arc::new(intel);
+    cfg.tables = std::sync::Arc::new(tables);
     if let Some(w) = a.workers {
         cfg.workers = w.max(1);
     }
@@ -219,19 +221,17 @@ pub fn run(a: ScanArgs) -> i32 {
     status
 }
 
-/// The pool rules: the folder given, else `./rules` when it exists, else none.
+/// The pool rules and estimation tables: the folder given, else `./rules` when it exists,
+/// else none.
 pub fn load_rules(
     dir: Option<&std::path::Path>,
     none: bool,
-) -> Result<Intel, crate::verdict::intel::RuleError> {
-    if none {
-        return Ok(Intel::default());
-    }
-    match dir {
-        Some(d) => Intel::load_dir(d),
-        None if std::path::Path::new("rules").is_dir() => {
-            Intel::load_dir(std::path::Path::new("rules"))
-        }
-        None => Ok(Intel::default()),
-    }
+) -> Result<(Intel, Tables), crate::verdict::intel::RuleError> {
+    let dir = match (none, dir) {
+        (true, _) => return Ok(Default::default()),
+        (false, Some(d)) => d,
+        (false, None) if std::path::Path::new("rules").is_dir() => std::path::Path::new("rules"),
+        (false, None) => return Ok(Default::default()),
+    };
+    Ok((Intel::load_dir(dir)?, Tables::load_dir(dir)?))
 }

@@ -67,17 +67,10 @@ impl Dialect for CryptoNoteDialect {
                 Some((m, _)) => {
                     let r = result_value(msg);
                     let r = r.as_ref().and_then(Value::as_object);
-                    match m {
-                        "login" => {
-                            if let Some(job) =
-                                r.and_then(|r| r.get("job")).and_then(Value::as_object)
-                            {
-                                if is_job(job) {
-                                    self.take_job(job);
-                                }
-                            }
-                        }
-                        _ => {}
+                    // The login answer carries the first job.
+                    let job = r.and_then(|r| r.get("job")).and_then(Value::as_object);
+                    if let Some(job) = job.filter(|j| m == "login" && is_job(j)) {
+                        self.take_job(job);
                     }
                     Seen::Mine
                 }

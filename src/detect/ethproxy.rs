@@ -73,13 +73,10 @@ impl Dialect for EthProxy {
     fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
             if let Some((m, _)) = self.tally.reply(dir, msg) {
-                match m {
-                    "eth_getWork" => {
-                        if let Some(v) = result_value(msg).filter(is_work) {
-                            self.take_work(&v);
-                        }
+                if m == "eth_getWork" {
+                    if let Some(v) = result_value(msg).filter(is_work) {
+                        self.take_work(&v);
                     }
-                    _ => {}
                 }
                 return Seen::Mine;
             }

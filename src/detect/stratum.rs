@@ -400,6 +400,55 @@ mod tests {
     }
 
     #[test]
+    fn a_new_difficulty_applies_from_the_next_job() {
+        let mut s = detector(&Limits::default(), false);
+        let notify = |job: &str| {
+            format!("{{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"{job}\",\"p\",\"c1\",\"c2\",[],\"20000000\",\"1703a30c\",\"65f12a00\",true]}}\n")
+        };
+        let submit = |id: u32, job: &str| {
+            format!("{{\"id\":{id},\"method\":\"mining.submit\",\"params\":[\"w\",\"{job}\",\"00\",\"65f12a00\",\"01\"]}}\n")
+        };
+        let ok = |id: u32| format!("{{\"id\":{id},\"result\":true,\"error\":null}}\n");
+        feed(
+            &mut s,
+            Dir::Rev,
+            "{\"id\":null,\"method\":\"mining.set_difficulty\",\"params\":[1000]}\n",
+        );
+        feed(&mut s, Dir::Rev, &notify("a"));
+        // The pool raises the difficulty; job "a" keeps 1000 until the next job comes.
+        feed(
+            &mut s,
+            Dir::Rev,
+            "{\"id\":null,\"method\":\"mining.set_difficulty\",\"params\":[4000]}\n",
+        );
+        feed(&mut s, Dir::Fwd, &submit(1, "a"));
+        feed(&mut s, Dir::Rev, &ok(1));
+        feed(&mut s, Dir::Rev, &notify("b"));
+        feed(&mut s, Dir::Fwd, &submit(2, "b"));
+        feed(&mut s, Dir::Fwd, &submit(3, "a")); // a late share for the old job
+        feed(&mut s, Dir::Rev, &ok(2));
+        feed(
+            &mut s,
+            Dir::Rev,
+            "{\"id\":3,\"result\":false,\"error\":[21,\"Job not found\",null]}\n",
+        );
+        let f = s.finding().unwrap();
+        assert_eq!(f.work.accepted.valued, 2);
+        assert_eq!(f.work.accepted.difficulty, 1000.0 + 4000.0);
+        assert_eq!(f.work.submitted.difficulty, 1000.0 + 4000.0 + 1000.0);
+        assert_eq!(f.shares.rejected, 1);
+        assert_eq!(f.difficulty, Some(4000.0));
+        let changes: Vec<_> = f.difficulty_changes.iter().map(|c| c.1).collect();
+        assert_eq!(
+            changes,
+            [
+                ShareValue::Difficulty(1000.0),
+                ShareValue::Difficulty(4000.0)
+            ]
+        );
+    }
+
+    #[test]
     fn wrong_shapes_do_not_count() {
         let mut s = detector(&Limits::default(), false);
         feed(

@@ -3,8 +3,9 @@
 //! client, or the connecting node) is `src`; the pool (resolver, peer) is `dest`.
 
 use super::time::rfc3339_micros;
-use crate::detect::{Finding, Shares};
+use crate::detect::{Finding, ShareValue, Shares};
 use crate::flow::{Counters, EndReason, FlowRecord};
+use crate::verdict::estimate::{Basis, Hashrate, Power};
 use crate::verdict::{EventType, Level, Pool, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -64,6 +65,24 @@ pub struct Mining {
     pub pool_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
+    /// How the algorithm was known: protocol, pool, agent or port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm_basis: Option<Basis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin_basis: Option<Basis>,
+    /// The estimated hashrate with its interval and the shares it rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashrate: Option<Hashrate>,
+    /// Why there is no hashrate estimate, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashrate_missing: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<Power>,
+    /// Difficulty or target changes as the pool announced them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub difficulty_changes: Vec<DifficultyChange>,
     /// What the miner says its hashrate is (H/s); not an estimate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_hashrate_hs: Option<f64>,
@@ -82,6 +101,16 @@ pub struct FlowOut {
     pub handshake_seen: bool,
     pub to_server: CountersOut,
     pub to_client: CountersOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DifficultyChange {
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<f64>,
+    /// Expected hashes per share, for pools that send targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashes_per_share: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,6 +228,7 @@ impl Event {
         let f = r.finding.as_ref().unwrap_or(&opaque);
         let (event_type, mining, dns, crypto_node) = match v.event {
             EventType::Mining => {
+                let est = v.estimate.as_ref();
                 let mining = Mining {
                     protocol: f.protocol,
                     level: v.level,
@@ -216,7 +246,30 @@ impl Event {
                     extensions: f.extensions.clone(),
                     device: f.device.iter().cloned().collect(),
                     pool_host: f.pool_host.clone(),
-                    algorithm: f.algorithm.clone(),
+                    algorithm: est
+                        .and_then(|e| e.algorithm.clone())
+                        .or_else(|| f.algorithm.clone()),
+                    algorithm_basis: est.and_then(|e| e.algorithm_basis),
+                    coin: est.and_then(|e| e.coin.clone()),
+                    coin_basis: est.and_then(|e| e.coin_basis),
+                    hashrate: est.and_then(|e| e.hashrate.clone()),
+                    hashrate_missing: est.and_then(|e| e.missing),
+                    power: est.and_then(|e| e.power.clone()),
+                    difficulty_changes: f
+                        .difficulty_changes
+                        .iter()
+                        .map(|(ts, v)| DifficultyChange {
+                            at: rfc3339_micros(*ts),
+                            difficulty: match v {
+                                ShareValue::Difficulty(d) => Some(*d),
+                                ShareValue::Hashes(_) => None,
+                            },
+                            hashes_per_share: match v {
+                                ShareValue::Hashes(h) => Some(*h),
+                                ShareValue::Difficulty(_) => None,
+                            },
+                        })
+                        .collect(),
                     claimed_hashrate_hs: f.claimed_hashrate_hs,
                     flow: flow(),
                 };

@@ -12,8 +12,10 @@
 //! DNS answers, and miner–pool pairs already confirmed.
 
 pub mod behaviour;
+pub mod estimate;
 pub mod intel;
 mod memory;
+pub mod tables;
 
 use crate::detect::{Coverage, Finding, Kind};
 use crate::flow::{Dir, FlowRecord};
@@ -94,6 +96,8 @@ pub struct Verdict {
     pub pool: Option<Pool>,
     /// The direction the miner (or the asking client, or the connecting node) sends in.
     pub client: Dir,
+    /// How much is mined, for flows whose protocol was parsed.
+    pub estimate: Option<estimate::Estimate>,
 }
 
 /// Pool addresses learned from DNS answers, per worker.
@@ -105,6 +109,7 @@ const PAIR_TTL_NS: u64 = 24 * 3600 * 1_000_000_000;
 
 pub struct Judge {
     intel: Arc<Intel>,
+    tables: Arc<tables::Tables>,
     /// Address → (pool domain) until the answer's TTL runs out.
     dns: Expiring<IpAddr, String>,
     /// (miner, pool) → the protocol confirmed.
@@ -112,9 +117,10 @@ pub struct Judge {
 }
 
 impl Judge {
-    pub fn new(intel: Arc<Intel>) -> Self {
+    pub fn new(intel: Arc<Intel>, tables: Arc<tables::Tables>) -> Self {
         Judge {
             intel,
+            tables,
             dns: Expiring::new(DNS_MEMORY),
             pairs: Expiring::new(PAIR_MEMORY),
         }
@@ -199,6 +205,7 @@ impl Judge {
                     signals: f.signals.clone(),
                     pool,
                     client,
+                    estimate: None,
                 });
             }
             Some(Kind::CryptoNode) => {
@@ -209,6 +216,7 @@ impl Judge {
                     signals: f?.signals.clone(),
                     pool: None,
                     client,
+                    estimate: None,
                 });
             }
             Some(Kind::Mining) => {
@@ -235,6 +243,14 @@ impl Judge {
                     // A host asking to mine; nobody answered in what the tap saw.
                     Coverage::MinerOnly => 0.8,
                 };
+                let estimate = estimate::estimate(
+                    f,
+                    pool.as_ref(),
+                    server_ep.1,
+                    r.first_ts,
+                    r.last_ts,
+                    &self.tables,
+                );
                 return Some(Verdict {
                     event: EventType::Mining,
                     level: Level::Confirmed,
@@ -242,6 +258,7 @@ impl Judge {
                     signals,
                     pool,
                     client,
+                    estimate: Some(estimate),
                 });
             }
             Some(Kind::Observation | Kind::Shape) | None => {}
@@ -292,6 +309,7 @@ impl Judge {
                 signals,
                 pool: Some(pool),
                 client,
+                estimate: None,
             });
         }
         if let Some(f) = f.filter(|f| f.kind == Kind::Shape) {
@@ -303,6 +321,7 @@ impl Judge {
                 signals: f.signals.clone(),
                 pool: None,
                 client,
+                estimate: None,
             });
         }
         let signals = behaviour::suspect(r, client)?;
@@ -313,6 +332,7 @@ impl Judge {
             signals,
             pool: None,
             client,
+            estimate: None,
         })
     }
 }

@@ -1,0 +1,272 @@
+//! How much is being mined: hashrate from the accepted shares and the work each stood for, with
+//! a 95 % interval from the share count (Poisson), the algorithm and coin and how they were
+//! known, and power from the hashrate and the efficiency table. Never presented as exact: the
+//! share count, the observed time and the interval always go with the estimate.
+
+use super::tables::Tables;
+use super::Pool;
+use crate::detect::{Finding, WorkSum};
+use serde::Serialize;
+
+/// How the algorithm or coin was known, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    Protocol,
+    Pool,
+    Agent,
+    Port,
+    Algorithm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hashrate {
+    /// Hashes (or Equihash solutions) per second.
+    pub hashrate_hs: f64,
+    /// 95 % interval from the share count.
+    pub hashrate_hs_low: f64,
+    pub hashrate_hs_high: f64,
+    /// Shares the estimate rests on, and which: `accepted`, or `submitted` when no answers
+    /// from the pool were seen.
+    pub shares: u64,
+    pub basis: &'static str,
+    /// Seconds of the flow over which the shares were counted.
+    pub observed_s: f64,
+    /// Mean expected hashes per share.
+    pub hashes_per_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Power {
+    pub watts: f64,
+    pub watts_low: f64,
+    pub watts_high: f64,
+    /// Joules per hash used for `watts`, and the row it came from.
+    pub joules_per_hash: f64,
+    pub efficiency_row: String,
+    pub efficiency_year: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm_basis: Option<Basis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin_basis: Option<Basis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashrate: Option<Hashrate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<Power>,
+    /// Why no hashrate could be given, when none is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<&'static str>,
+}
+
+/// ln Γ(x) (Lanczos).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 6] = [
+        76.180_091_729_471_46,
+        -86.505_320_329_416_77,
+        24.014_098_240_830_91,
+        -1.231_739_572_450_155,
+        0.001_208_650_973_866_179,
+        -0.000_005_395_239_384_953,
+    ];
+    let mut y = x;
+    let tmp = x + 5.5 - (x + 0.5) * (x + 5.5).ln();
+    let mut ser = 1.000_000_000_190_015;
+    for g in G {
+        y += 1.0;
+        ser += g / y;
+    }
+    -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
+}
+
+/// The regularised lower incomplete gamma function P(a, x).
+fn gamma_p(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let gln = ln_gamma(a);
+    if x < a + 1.0 {
+        let (mut ap, mut sum) = (a, 1.0 / a);
+        let mut del = sum;
+        for _ in 0..10_000 {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * 1e-15 {
+                break;
+            }
+        }
+        sum * (-x + a * x.ln() - gln).exp()
+    } else {
+        // Continued fraction for Q(a, x) (modified Lentz).
+        let tiny = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / tiny;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..10_000 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < tiny {
+                d = tiny;
+            }
+            c = b + an / c;
+            if c.abs() < tiny {
+                c = tiny;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < 1e-15 {
+                break;
+            }
+        }
+        1.0 - (-x + a * x.ln() - gln).exp() * h
+    }
+}
+
+/// The λ in [lo, hi] where `f` (increasing in λ) reaches `target`.
+fn solve(f: impl Fn(f64) -> f64, target: f64, mut lo: f64, mut hi: f64) -> f64 {
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if f(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Exact (Garwood) 95 % interval for the mean of a Poisson count `n`.
+pub fn poisson_interval(n: u64) -> (f64, f64) {
+    let n = n as f64;
+    let top = n + 20.0 * (n + 1.0).sqrt() + 20.0;
+    // Upper: P(X <= n; λ) = 0.025, i.e. P(n+1, λ) = 0.975.
+    let hi = solve(|l| gamma_p(n + 1.0, l), 0.975, 0.0, top);
+    // Lower: P(X >= n; λ) = 0.025, i.e. P(n, λ) = 0.025.
+    let lo = if n == 0.0 {
+        0.0
+    } else {
+        solve(|l| gamma_p(n, l), 0.025, 0.0, top)
+    };
+    (lo, hi)
+}
+
+/// Hashes a sum of share values stands for, given the hashes per unit of difficulty.
+fn hashes(w: &WorkSum, unit: Option<f64>) -> Option<f64> {
+    if w.difficulty > 0.0 {
+        Some(w.difficulty * unit? + w.hashes)
+    } else {
+        Some(w.hashes)
+    }
+}
+
+/// Estimates the hashrate and power of a mining flow observed from `first_ts` to `last_ts`.
+pub fn estimate(
+    f: &Finding,
+    pool: Option<&Pool>,
+    server_port: u16,
+    first_ts: u64,
+    last_ts: u64,
+    tables: &Tables,
+) -> Estimate {
+    // The algorithm: the protocol's word, the pool's coin, the agent, the port.
+    let pool_coin = pool
+        .and_then(|p| p.coin.as_deref())
+        .and_then(|c| c.split(',').next());
+    let (algo, algorithm_basis) = match f.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
+        Some(a) => (Some(a), Some(Basis::Protocol)),
+        None => match pool_coin.and_then(|c| tables.by_coin(c)) {
+            Some(a) => (Some(a), Some(Basis::Pool)),
+            None => match f.agent.as_deref().and_then(|a| tables.by_agent(a)) {
+                Some(a) => (Some(a), Some(Basis::Agent)),
+                None => match tables.by_port(server_port) {
+                    Some(a) => (Some(a), Some(Basis::Port)),
+                    None => (None, None),
+                },
+            },
+        },
+    };
+    let (coin, coin_basis) = match (pool_coin, algo.and_then(|a| a.coins.first())) {
+        (Some(c), _) => (Some(c.to_string()), Some(Basis::Pool)),
+        (None, Some(c)) => (Some(c.to_ascii_uppercase()), Some(Basis::Algorithm)),
+        (None, None) => (None, None),
+    };
+    let mut e = Estimate {
+        algorithm: algo.map(|a| a.name.clone()).or_else(|| f.algorithm.clone()),
+        algorithm_basis: algorithm_basis.or(f.algorithm.as_ref().map(|_| Basis::Protocol)),
+        coin,
+        coin_basis,
+        hashrate: None,
+        power: None,
+        missing: None,
+    };
+    // Accepted shares when the pool's answers were seen, else what was submitted.
+    let (work, basis) = if f.work.accepted.shares > 0 || f.shares.rejected > 0 {
+        (&f.work.accepted, "accepted")
+    } else {
+        (&f.work.submitted, "submitted")
+    };
+    let observed_s = last_ts.saturating_sub(first_ts) as f64 / 1e9;
+    let total = hashes(work, algo.map(|a| a.unit));
+    let rate = match total {
+        _ if work.valued == 0 => Err("no share with a known difficulty or target"),
+        None => Err("difficulty without a known algorithm"),
+        _ if observed_s <= 0.0 => Err("no observed time"),
+        Some(h) => Ok(h),
+    };
+    match rate {
+        Err(why) => e.missing = Some(why),
+        Ok(total) => {
+            let n = work.valued;
+            let per_share = total / n as f64;
+            let (lo, hi) = poisson_interval(n);
+            let hs = total / observed_s;
+            e.hashrate = Some(Hashrate {
+                hashrate_hs: hs,
+                hashrate_hs_low: lo * per_share / observed_s,
+                hashrate_hs_high: hi * per_share / observed_s,
+                shares: n,
+                basis,
+                observed_s,
+                hashes_per_share: per_share,
+            });
+            if let Some(eff) = algo.and_then(|a| tables.efficiency(&a.name)) {
+                e.power = Some(Power {
+                    watts: hs * eff.typical,
+                    watts_low: lo * per_share / observed_s * eff.low,
+                    watts_high: hi * per_share / observed_s * eff.high,
+                    joules_per_hash: eff.typical,
+                    efficiency_row: eff.row.clone(),
+                    efficiency_year: eff.year,
+                });
+            }
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_intervals_match_the_tables() {
+        let close = |a: f64, b: f64| (a - b).abs() < 0.01;
+        let (lo, hi) = poisson_interval(0);
+        assert!(lo == 0.0 && close(hi, 3.689), "{hi}");
+        let (lo, hi) = poisson_interval(10);
+        assert!(close(lo, 4.795) && close(hi, 18.390), "{lo} {hi}");
+        let (lo, hi) = poisson_interval(100);
+        assert!(close(lo, 81.364) && close(hi, 121.627), "{lo} {hi}");
+    }
+}

@@ -1,0 +1,272 @@
+//! The estimation tables under `rules/`: `algorithms.table` (what a unit of difficulty is worth,
+//! how to recognise an algorithm) and `power.table` (energy per hash). Each row carries its
+//! source; a bad row is an error naming file and line.
+
+use super::intel::RuleError;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Algorithm {
+    pub name: String,
+    /// Expected hashes per share at difficulty 1.
+    pub unit: f64,
+    pub aliases: Vec<String>,
+    pub coins: Vec<String>,
+    pub agents: Vec<String>,
+    pub ports: Vec<u16>,
+    pub source: String,
+    /// file:line
+    pub row: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Efficiency {
+    pub algorithm: String,
+    /// Joules per hash: most efficient, typical, oldest.
+    pub low: f64,
+    pub typical: f64,
+    pub high: f64,
+    pub year: u16,
+    pub source: String,
+    pub row: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tables {
+    pub algorithms: Vec<Algorithm>,
+    pub efficiency: Vec<Efficiency>,
+}
+
+/// Splits a line into `key=value` pairs (values may be double-quoted) after a leading word.
+fn fields(line: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let mut out = Vec::new();
+    let mut rest = line.trim();
+    let (head, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let head = head.to_string();
+    rest = tail.trim_start();
+    let mut first_value = None;
+    while !rest.is_empty() {
+        let (token, after) = match rest.find(['=', ' ', '\t']) {
+            Some(i) if rest.as_bytes()[i] == b'=' => {
+                let key = &rest[..i];
+                let v = &rest[i + 1..];
+                if let Some(q) = v.strip_prefix('"') {
+                    let end = q
+                        .find('"')
+                        .ok_or_else(|| format!("unclosed quote after {key}="))?;
+                    (Some((key.to_string(), q[..end].to_string())), &q[end + 1..])
+                } else {
+                    let end = v.find(char::is_whitespace).unwrap_or(v.len());
+                    (Some((key.to_string(), v[..end].to_string())), &v[end..])
+                }
+            }
+            Some(i) => {
+                first_value.get_or_insert(rest[..i].to_string());
+                (None, &rest[i..])
+            }
+            None => {
+                first_value.get_or_insert(rest.to_string());
+                (None, "")
+            }
+        };
+        if let Some(t) = token {
+            out.push(t);
+        }
+        rest = after.trim_start();
+    }
+    let name = first_value.ok_or("a name is missing")?;
+    Ok((format!("{head} {name}"), out))
+}
+
+fn number(v: &str) -> Option<f64> {
+    if let Some(e) = v.strip_prefix("2^") {
+        return e.parse::<i32>().ok().map(|e| 2f64.powi(e));
+    }
+    v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0)
+}
+
+fn per(unit: &str) -> Option<f64> {
+    let (prefix, base) =
+        unit.split_at(
+            unit.len()
+                .saturating_sub(if unit.ends_with("Sol") { 3 } else { 1 }),
+        );
+    if !matches!(base, "H" | "Sol") {
+        return None;
+    }
+    Some(match prefix {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        _ => return None,
+    })
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_lowercase())
+        .collect()
+}
+
+impl Tables {
+    /// Reads `algorithms.table` and `power.table` from `dir` when they are there.
+    pub fn load_dir(dir: &Path) -> Result<Tables, RuleError> {
+        let mut t = Tables::default();
+        for name in ["algorithms.table", "power.table"] {
+            let path = dir.join(name);
+            if !path.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| RuleError {
+                file: path.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+            t.add_text(&path, &text)?;
+        }
+        Ok(t)
+    }
+
+    pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), RuleError> {
+        let fname = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| RuleError {
+                file: file.to_path_buf(),
+                line: i + 1,
+                message,
+            };
+            let (head, kv) = fields(line).map_err(err)?;
+            let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+            let row = format!("{fname}:{}", i + 1);
+            let source = get("source")
+                .ok_or_else(|| err("every row needs source=\"...\"".into()))?
+                .to_string();
+            match head.split_once(' ') {
+                Some(("algorithm", name)) => {
+                    let unit = get("unit")
+                        .and_then(number)
+                        .ok_or_else(|| err("'unit' must be a positive number or 2^N".into()))?;
+                    let ports = match get("ports") {
+                        Some(p) => p
+                            .split(',')
+                            .map(|x| {
+                                x.parse::<u16>()
+                                    .map_err(|_| err(format!("'{x}' is not a port")))
+                            })
+                            .collect::<Result<_, _>>()?,
+                        None => Vec::new(),
+                    };
+                    self.algorithms.push(Algorithm {
+                        name: name.to_ascii_lowercase(),
+                        unit,
+                        aliases: get("aliases").map(list).unwrap_or_default(),
+                        coins: get("coins").map(list).unwrap_or_default(),
+                        agents: get("agents").map(list).unwrap_or_default(),
+                        ports,
+                        source,
+                        row,
+                    });
+                }
+                Some(("efficiency", name)) => {
+                    let scale = get("per").and_then(per).ok_or_else(|| {
+                        err("'per' must be H, kH, MH, GH, TH, PH or Sol, kSol, ...".into())
+                    })?;
+                    let j = |k: &str| {
+                        get(k)
+                            .and_then(number)
+                            .map(|v| v / scale)
+                            .ok_or_else(|| err(format!("'{k}' must be a positive number")))
+                    };
+                    let (low, typical, high) = (j("low")?, j("typical")?, j("high")?);
+                    if !(low <= typical && typical <= high) {
+                        return Err(err("needs low <= typical <= high".into()));
+                    }
+                    let year = get("year")
+                        .and_then(|y| y.parse().ok())
+                        .ok_or_else(|| err("'year' must be a year".into()))?;
+                    self.efficiency.push(Efficiency {
+                        algorithm: name.to_ascii_lowercase(),
+                        low,
+                        typical,
+                        high,
+                        year,
+                        source,
+                        row,
+                    });
+                }
+                _ => {
+                    return Err(err(format!(
+                        "expected 'algorithm NAME ...' or 'efficiency NAME ...', got '{line}'"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The algorithm a protocol's name for it (or its own name) stands for.
+    pub fn by_name(&self, name: &str) -> Option<&Algorithm> {
+        let n = name.to_ascii_lowercase();
+        self.algorithms
+            .iter()
+            .find(|a| a.name == n || a.aliases.contains(&n))
+    }
+
+    pub fn by_coin(&self, coin: &str) -> Option<&Algorithm> {
+        let c = coin.to_ascii_lowercase();
+        self.algorithms.iter().find(|a| a.coins.contains(&c))
+    }
+
+    pub fn by_agent(&self, agent: &str) -> Option<&Algorithm> {
+        let a = agent.to_ascii_lowercase();
+        self.algorithms
+            .iter()
+            .find(|x| x.agents.iter().any(|s| a.contains(s.as_str())))
+    }
+
+    pub fn by_port(&self, port: u16) -> Option<&Algorithm> {
+        self.algorithms.iter().find(|a| a.ports.contains(&port))
+    }
+
+    pub fn efficiency(&self, algorithm: &str) -> Option<&Efficiency> {
+        self.efficiency.iter().find(|e| e.algorithm == algorithm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_and_errors() {
+        let mut t = Tables::default();
+        t.add_text(Path::new("a.table"), "algorithm sha256d unit=2^32 agents=bmminer,cgminer coins=BTC source=\"spec\"\nefficiency sha256d per=TH low=15 typical=21.5 high=34.5 year=2024 source=\"vendor\"\n").unwrap();
+        assert_eq!(t.by_agent("Bmminer/2.0").unwrap().unit, 4294967296.0);
+        assert_eq!(t.by_coin("btc").unwrap().name, "sha256d");
+        let e = t.efficiency("sha256d").unwrap();
+        assert!((e.typical - 21.5e-12).abs() < 1e-18);
+        assert_eq!(e.row, "a.table:2");
+        let bad = Tables::default()
+            .add_text(Path::new("b.table"), "\nalgorithm x unit=0 source=\"s\"\n")
+            .unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "b.table:2: 'unit' must be a positive number or 2^N"
+        );
+        let bad = Tables::default()
+            .add_text(Path::new("b.table"), "algorithm x unit=1\n")
+            .unwrap_err();
+        assert!(bad.message.contains("source"));
+    }
+}
