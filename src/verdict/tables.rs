@@ -228,11 +228,16 @@ impl Tables {
         self.algorithms.iter().find(|a| a.coins.contains(&c))
     }
 
+    /// The algorithm whose agent substring matches `agent`, the longest match winning (so that
+    /// `xmr-stak-cpu` is not taken for `xmr-stak`).
     pub fn by_agent(&self, agent: &str) -> Option<&Algorithm> {
         let a = agent.to_ascii_lowercase();
         self.algorithms
             .iter()
-            .find(|x| x.agents.iter().any(|s| a.contains(s.as_str())))
+            .flat_map(|x| x.agents.iter().map(move |s| (x, s)))
+            .filter(|(_, s)| a.contains(s.as_str()))
+            .max_by_key(|(_, s)| s.len())
+            .map(|(x, _)| x)
     }
 
     pub fn by_port(&self, port: u16) -> Option<&Algorithm> {
@@ -253,6 +258,12 @@ mod tests {
         let mut t = Tables::default();
         t.add_text(Path::new("a.table"), "algorithm sha256d unit=2^32 agents=bmminer,cgminer coins=BTC source=\"spec\"\nefficiency sha256d per=TH low=15 typical=21.5 high=34.5 year=2024 source=\"vendor\"\n").unwrap();
         assert_eq!(t.by_agent("Bmminer/2.0").unwrap().unit, 4294967296.0);
+        t.add_text(Path::new("c.table"), "algorithm randomx unit=1 agents=xmr-stak source=\"s\"\nalgorithm cryptonight unit=1 agents=xmr-stak-cpu source=\"s\"\n").unwrap();
+        assert_eq!(
+            t.by_agent("xmr-stak-cpu/1.3.0").unwrap().name,
+            "cryptonight"
+        );
+        assert_eq!(t.by_agent("xmr-stak/2.10").unwrap().name, "randomx");
         assert_eq!(t.by_coin("btc").unwrap().name, "sha256d");
         let e = t.efficiency("sha256d").unwrap();
         assert!((e.typical - 21.5e-12).abs() < 1e-18);
