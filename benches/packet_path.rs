@@ -58,6 +58,7 @@ fn flow_table(c: &mut Criterion) {
                     flags: 0x18,
                 },
                 wire_len: 1514,
+                encap: None,
             }
         })
         .collect();

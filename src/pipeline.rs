@@ -264,6 +264,7 @@ impl Reader<'_> {
             from_lo,
             tcp: d.tcp,
             wire_len: raw.orig_len,
+            encap: d.encap,
         };
         if d.proto == crate::decode::PROTO_UDP && d.sport == 53 && !self.intel.is_empty() {
             self.learn_dns(d.payload.bytes(), raw.ts_ns);

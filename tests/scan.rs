@@ -167,11 +167,11 @@ fn a_directory_is_walked_and_the_summary_counts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", dir.to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(events(&out).len(), 27);
+    assert_eq!(events(&out).len(), 35);
     let err = stderr(&out);
-    assert!(err.contains("28 input(s) read, 0 unusable"), "{err}");
+    assert!(err.contains("36 input(s) read, 0 unusable"), "{err}");
     assert!(
-        err.contains("mining flows 23  pool look-ups 1  crypto-node flows 3"),
+        err.contains("mining flows 31  pool look-ups 1  crypto-node flows 3"),
         "{err}"
     );
     assert!(err.contains("packets/s"), "{err}");
@@ -190,7 +190,7 @@ fn events_validate_against_the_schema() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     let out = run(&["scan", "-q", dir.to_str().unwrap()]);
     let ev = events(&out);
-    assert_eq!(ev.len(), 27);
+    assert_eq!(ev.len(), 35);
     for e in &ev {
         let errors: Vec<String> = v.iter_errors(e).map(|x| x.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?} in {e}");

@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
                 from_lo,
                 tcp: d.tcp,
                 wire_len: raw.orig_len,
+                encap: d.encap,
             };
             table.packet(&meta, d.payload.bytes(), &mut out);
         }

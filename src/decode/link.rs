@@ -8,12 +8,21 @@ pub const ETHERTYPE_IPV6: u16 = 0x86DD;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MC: u16 = 0x8848;
+const ETHERTYPE_PPPOE: u16 = 0x8864;
 const MAX_VLAN_TAGS: usize = 4;
+const MAX_MPLS_LABELS: usize = 8;
 
-/// Returns the ethertype of the network layer and its bytes.
-pub fn strip(link: u16, d: &[u8]) -> Result<(u16, &[u8]), Skip> {
+/// Returns the ethertype of the network layer and its bytes; MPLS label stacks and PPPoE
+/// sessions on the way are noted in `encap`.
+pub fn strip<'a>(
+    link: u16,
+    d: &'a [u8],
+    encap: &mut Option<Encap>,
+) -> Result<(u16, &'a [u8]), Skip> {
     match link {
-        linktype::ETHERNET => ethernet(d),
+        linktype::ETHERNET => ethernet(d, encap),
         linktype::LINUX_SLL => {
             let et = be16(d, 14)?;
             Ok((et, &d[16..]))
@@ -39,7 +48,8 @@ pub fn strip(link: u16, d: &[u8]) -> Result<(u16, &[u8]), Skip> {
     }
 }
 
-fn ethernet(d: &[u8]) -> Result<(u16, &[u8]), Skip> {
+/// An Ethernet frame (with VLAN tags, MPLS labels or a PPPoE session) to its network layer.
+pub fn ethernet<'a>(d: &'a [u8], encap: &mut Option<Encap>) -> Result<(u16, &'a [u8]), Skip> {
     let mut et = be16(d, 12)?;
     let mut off = 14;
     let mut tags = 0;
@@ -51,10 +61,99 @@ fn ethernet(d: &[u8]) -> Result<(u16, &[u8]), Skip> {
         et = be16(d, off + 2)?;
         off += 4;
     }
-    Ok((et, &d[off..]))
+    let rest = d.get(off..).ok_or(Skip::Truncated)?;
+    match et {
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MC => mpls(rest, encap),
+        ETHERTYPE_PPPOE => pppoe(rest, encap),
+        _ => Ok((et, rest)),
+    }
 }
 
-fn by_version(d: &[u8]) -> Result<(u16, &[u8]), Skip> {
+/// An MPLS label stack: labels up to the bottom-of-stack bit, then IP (told by its version).
+fn mpls<'a>(d: &'a [u8], encap: &mut Option<Encap>) -> Result<(u16, &'a [u8]), Skip> {
+    for i in 0..MAX_MPLS_LABELS {
+        let e = super::be32(d, 4 * i)?;
+        if i == 0 {
+            note(encap, EncapKind::Mpls, None, e >> 12);
+        }
+        if e & 0x100 != 0 {
+            return by_version(&d[4 * (i + 1)..]);
+        }
+    }
+    Err(Skip::TooManyHeaders)
+}
+
+/// A PPPoE session: 6-byte header, then the PPP protocol (IPv4 0x0021, IPv6 0x0057).
+fn pppoe<'a>(d: &'a [u8], encap: &mut Option<Encap>) -> Result<(u16, &'a [u8]), Skip> {
+    let session = be16(d, 2)?;
+    note(encap, EncapKind::Pppoe, None, u32::from(session));
+    match be16(d, 6)? {
+        0x0021 => Ok((ETHERTYPE_IPV4, &d[8..])),
+        0x0057 => Ok((ETHERTYPE_IPV6, &d[8..])),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// Encapsulations mirrored traffic arrives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncapKind {
+    Mpls,
+    Pppoe,
+    Gre,
+    ErspanII,
+    ErspanIII,
+    Vxlan,
+    GtpU,
+    IpInIp,
+}
+
+impl EncapKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EncapKind::Mpls => "mpls",
+            EncapKind::Pppoe => "pppoe",
+            EncapKind::Gre => "gre",
+            EncapKind::ErspanII => "erspan2",
+            EncapKind::ErspanIII => "erspan3",
+            EncapKind::Vxlan => "vxlan",
+            EncapKind::GtpU => "gtpu",
+            EncapKind::IpInIp => "ipip",
+        }
+    }
+}
+
+/// The outermost encapsulation a packet came in, and how many layers there were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encap {
+    pub kind: EncapKind,
+    /// Tunnel endpoints, for IP tunnels.
+    pub outer: Option<(std::net::IpAddr, std::net::IpAddr)>,
+    /// Label, session, key, VNI or TEID.
+    pub id: u32,
+    pub layers: u8,
+}
+
+/// Records an encapsulation layer: the first one seen (the outermost) is kept.
+pub fn note(
+    encap: &mut Option<Encap>,
+    kind: EncapKind,
+    outer: Option<(std::net::IpAddr, std::net::IpAddr)>,
+    id: u32,
+) {
+    match encap {
+        Some(e) => e.layers = e.layers.saturating_add(1),
+        None => {
+            *encap = Some(Encap {
+                kind,
+                outer,
+                id,
+                layers: 1,
+            })
+        }
+    }
+}
+
+pub fn by_version(d: &[u8]) -> Result<(u16, &[u8]), Skip> {
     match d.first().map(|b| b >> 4) {
         Some(4) => Ok((ETHERTYPE_IPV4, d)),
         Some(6) => Ok((ETHERTYPE_IPV6, d)),

@@ -10,8 +10,13 @@ mod frag;
 mod ip;
 mod link;
 mod transport;
+mod tunnel;
 
 pub use frag::{FragLimits, FragPool, FragStats};
+pub use link::{Encap, EncapKind};
+
+/// Encapsulation layers unwrapped at most.
+const MAX_ENCAP: usize = 4;
 
 use std::net::IpAddr;
 
@@ -63,6 +68,8 @@ pub struct Decoded<'a> {
     pub proto: u8,
     pub tcp: Tcp,
     pub payload: Payload<'a>,
+    /// The tunnel or label stack the packet came in, when there was one.
+    pub encap: Option<Encap>,
 }
 
 /// Why a packet was not decoded to TCP/UDP. Each reason has a counter.
@@ -167,16 +174,34 @@ impl Decoder {
 
     /// Decodes one captured frame of link type `link` down to its TCP/UDP payload.
     pub fn decode<'a>(&mut self, link: u16, data: &'a [u8], ts: u64) -> Result<Decoded<'a>, Skip> {
-        let (ethertype, l3) = link::strip(link, data)?;
-        let l3 = match ethertype {
-            link::ETHERTYPE_IPV4 => ip::v4(l3)?,
-            link::ETHERTYPE_IPV6 => ip::v6(l3)?,
-            _ => return Err(Skip::NotIp),
+        let mut encap = None;
+        let (mut ethertype, mut bytes) = link::strip(link, data, &mut encap)?;
+        let mut layers = 0;
+        let l3 = loop {
+            let l3 = match ethertype {
+                link::ETHERTYPE_IPV4 => ip::v4(bytes)?,
+                link::ETHERTYPE_IPV6 => ip::v6(bytes)?,
+                _ => return Err(Skip::NotIp),
+            };
+            // Tunnels are unwrapped; a fragmented tunnel packet is taken as it is.
+            let inner = match l3.fragment {
+                None => tunnel::inner(&l3, &mut encap)?,
+                Some(_) => None,
+            };
+            match inner {
+                Some((et, b)) if layers < MAX_ENCAP => {
+                    layers += 1;
+                    ethertype = et;
+                    bytes = b;
+                }
+                Some(_) => return Err(Skip::TooManyHeaders),
+                None => break l3,
+            }
         };
         if l3.proto != PROTO_TCP && l3.proto != PROTO_UDP {
             return Err(Skip::OtherTransport);
         }
-        match l3.fragment {
+        let d = match l3.fragment {
             None => transport::decode(&l3, Payload::Slice(l3.payload)),
             Some(f) => {
                 let key = frag::FragKey {
@@ -190,7 +215,8 @@ impl Decoder {
                     None => Err(Skip::FragmentHeld),
                 }
             }
-        }
+        };
+        d.map(|d| Decoded { encap, ..d })
     }
 }
 

@@ -176,3 +176,51 @@ fn non_ip_and_unknown_links_have_their_own_reasons() {
         Skip::OtherTransport
     );
 }
+
+#[test]
+fn nested_tunnels_keep_the_outermost_and_count_layers() {
+    use crate::synth::capture::Tunnel;
+    // A VXLAN frame whose inner Ethernet carries an MPLS-labelled packet.
+    let inner = L2::Mpls(42).wrap(&tcp_ip(b"deep"));
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0x13, 0x89, 0];
+    vx.extend_from_slice(&inner);
+    let outer = L2::Ethernet.wrap(&udp_packet(
+        sa("192.0.2.1:40000"),
+        sa("192.0.2.2:4789"),
+        &vx,
+    ));
+    let d = Decoder::default().decode(1, &outer, 0).unwrap();
+    assert_eq!(d.payload.bytes(), b"deep");
+    let e = d.encap.unwrap();
+    assert_eq!((e.kind, e.id, e.layers), (EncapKind::Vxlan, 0x1389, 2));
+    // Every encapsulation the generator makes decodes to the same inner segment.
+    for t in [
+        Tunnel::Gre(1),
+        Tunnel::ErspanII(2),
+        Tunnel::ErspanIII(3),
+        Tunnel::Vxlan(4),
+        Tunnel::GtpU(5),
+        Tunnel::IpIp,
+    ] {
+        let f = L2::Tunnel(t).wrap(&tcp_ip(b"inner"));
+        let d = Decoder::default().decode(1, &f, 0).unwrap();
+        assert_eq!(d.payload.bytes(), b"inner", "{t:?}");
+        assert_eq!(d.dport, 3333);
+        // Cut anywhere, never a panic.
+        for cut in 0..f.len() {
+            let _ = Decoder::default().decode(1, &f[..cut], 0);
+        }
+    }
+}
+
+#[test]
+fn gtp_control_messages_and_plain_udp_to_tunnel_ports_are_not_unwrapped() {
+    // A GTP echo request (type 1) is not user data: it stays a UDP packet.
+    let echo = udp_packet(
+        sa("192.0.2.1:2152"),
+        sa("192.0.2.2:2152"),
+        &[0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0],
+    );
+    let d = Decoder::default().decode(101, &echo, 0).unwrap();
+    assert_eq!((d.proto, d.dport, d.encap), (PROTO_UDP, 2152, None));
+}

@@ -51,6 +51,7 @@ pub fn decode<'a>(l3: &L3<'_>, seg: Payload<'a>) -> Result<Decoded<'a>, Skip> {
         proto: l3.proto,
         tcp,
         payload,
+        encap: None,
     })
 }
 

@@ -44,4 +44,6 @@ pub struct PacketMeta {
     pub tcp: crate::decode::Tcp,
     /// Bytes on the wire.
     pub wire_len: u32,
+    /// The tunnel or label stack the packet came in.
+    pub encap: Option<crate::decode::Encap>,
 }

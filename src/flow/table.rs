@@ -74,6 +74,8 @@ pub struct FlowRecord {
     pub finding: Option<Finding>,
     /// The flow's traffic shape, for behaviour analysis.
     pub shape: Shape,
+    /// The tunnel its first packet came in.
+    pub encap: Option<crate::decode::Encap>,
 }
 
 /// Timing and sizes of a flow's payload-carrying packets, per direction (indexed by
@@ -234,6 +236,7 @@ impl Detectors {
 
 struct Flow {
     shape: Shape,
+    encap: Option<crate::decode::Encap>,
     /// A finding kept from detectors that finished before the flow did.
     saved: Option<Box<Finding>>,
     key: FlowKey,
@@ -320,6 +323,7 @@ impl Table {
             let mid_stream = is_tcp && p.tcp.flags & tcp_flags::SYN == 0;
             let flow = Flow {
                 shape: Shape::default(),
+                encap: p.encap,
                 saved: None,
                 key,
                 hash: p.hash,
@@ -561,6 +565,7 @@ fn conclude(
         end: reason,
         finding,
         shape: f.shape,
+        encap: f.encap,
     });
 }
 
@@ -595,6 +600,7 @@ mod tests {
             from_lo,
             tcp: Tcp { seq, ack: 0, flags },
             wire_len: 60,
+            encap: None,
         }
     }
 

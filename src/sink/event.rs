@@ -34,6 +34,23 @@ pub struct Event {
     pub crypto_node: Option<CryptoNode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// The tunnel or label stack the flow was mirrored in (the inner flow is what is described).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Tunnel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tunnel {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_ip: Option<IpAddr>,
+    /// MPLS label, PPPoE session, GRE key, ERSPAN session, VXLAN VNI or GTP-U TEID.
+    pub id: u32,
+    /// Encapsulation layers around the flow.
+    pub layers: u8,
 }
 
 #[derive(Debug, Serialize)]
@@ -333,6 +350,13 @@ impl Event {
                 version: t.version,
                 ja4: t.ja4,
                 cert_names: t.cert_names,
+            }),
+            tunnel: r.encap.map(|e| Tunnel {
+                kind: e.kind.name(),
+                src_ip: e.outer.map(|o| o.0),
+                dest_ip: e.outer.map(|o| o.1),
+                id: e.id,
+                layers: e.layers,
             }),
         }
     }

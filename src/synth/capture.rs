@@ -19,12 +19,115 @@ pub enum L2 {
     Raw,
     /// BSD loopback (4-byte address family, host order).
     Null,
+    /// Ethernet with an MPLS label (bottom of stack).
+    Mpls(u32),
+    /// Ethernet with a PPPoE session.
+    Pppoe(u16),
+    /// Ethernet, outer IPv4 between the tunnel endpoints, and the tunnel.
+    Tunnel(Tunnel),
+}
+
+/// IP tunnels the generator can wrap packets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tunnel {
+    /// GRE carrying IP, with a key.
+    Gre(u32),
+    /// GRE carrying ERSPAN type II (session id), then Ethernet.
+    ErspanII(u16),
+    /// GRE carrying ERSPAN type III (session id), then Ethernet.
+    ErspanIII(u16),
+    /// VXLAN (VNI), then Ethernet.
+    Vxlan(u32),
+    /// GTP-U G-PDU (TEID).
+    GtpU(u32),
+    /// IPv4 in IPv4.
+    IpIp,
+}
+
+/// The tunnel endpoints the generator uses.
+pub const TUNNEL_SRC: [u8; 4] = [192, 0, 2, 250];
+pub const TUNNEL_DST: [u8; 4] = [192, 0, 2, 251];
+
+/// An IPv4 packet with a raw payload of protocol `proto`.
+fn ipv4_raw(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let h = etherparse::Ipv4Header::new(
+        payload.len() as u16,
+        64,
+        etherparse::IpNumber(proto),
+        TUNNEL_SRC,
+        TUNNEL_DST,
+    )
+    .expect("payload fits an IPv4 packet");
+    let mut v = Vec::with_capacity(20 + payload.len());
+    h.write(&mut v).expect("writing to a Vec");
+    v.extend_from_slice(payload);
+    v
+}
+
+impl Tunnel {
+    /// Wraps an inner IP packet: outer IPv4 (and GRE or UDP) between the tunnel endpoints.
+    fn wrap(self, ip: &[u8]) -> Vec<u8> {
+        let eth = |ip: &[u8]| L2::Ethernet.wrap(ip);
+        let udp = |port: u16, body: &[u8]| {
+            udp_packet(
+                std::net::SocketAddr::from((TUNNEL_SRC, 40_000)),
+                std::net::SocketAddr::from((TUNNEL_DST, port)),
+                body,
+            )
+        };
+        let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
+        match self {
+            Tunnel::Gre(key) => {
+                let mut g = vec![0x20, 0];
+                g.extend_from_slice(&(if v6 { 0x86DDu16 } else { 0x0800 }).to_be_bytes());
+                g.extend_from_slice(&key.to_be_bytes());
+                g.extend_from_slice(ip);
+                ipv4_raw(47, &g)
+            }
+            Tunnel::ErspanII(session) => {
+                let mut g = vec![0x10, 0, 0x88, 0xBE, 0, 0, 0, 1]; // sequence present
+                g.extend_from_slice(&[0x10, 0x00]); // version 1, VLAN 0
+                g.extend_from_slice(&(session & 0x03ff).to_be_bytes());
+                g.extend_from_slice(&[0, 0, 0, 0]);
+                g.extend(eth(ip));
+                ipv4_raw(47, &g)
+            }
+            Tunnel::ErspanIII(session) => {
+                let mut g = vec![0x10, 0, 0x22, 0xEB, 0, 0, 0, 1];
+                g.extend_from_slice(&[0x20, 0x00]); // version 2, VLAN 0
+                g.extend_from_slice(&(session & 0x03ff).to_be_bytes());
+                g.extend_from_slice(&[0, 0, 0, 0]); // timestamp
+                g.extend_from_slice(&[0, 0, 0, 0]); // SGT, P, FT, hw id, D, Gra, O = 0
+                g.extend(eth(ip));
+                ipv4_raw(47, &g)
+            }
+            Tunnel::Vxlan(vni) => {
+                let mut body = vec![0x08, 0, 0, 0];
+                body.extend_from_slice(&(vni << 8).to_be_bytes());
+                body.extend(eth(ip));
+                udp(4789, &body)
+            }
+            Tunnel::GtpU(teid) => {
+                let mut body = vec![0x30, 0xff];
+                body.extend_from_slice(&(ip.len() as u16).to_be_bytes());
+                body.extend_from_slice(&teid.to_be_bytes());
+                body.extend_from_slice(ip);
+                udp(2152, &body)
+            }
+            Tunnel::IpIp => ipv4_raw(4, ip),
+        }
+    }
 }
 
 impl L2 {
     pub fn linktype(self) -> u16 {
         match self {
-            L2::Ethernet | L2::Vlan(_) | L2::QinQ(..) => linktype::ETHERNET,
+            L2::Ethernet
+            | L2::Vlan(_)
+            | L2::QinQ(..)
+            | L2::Mpls(_)
+            | L2::Pppoe(_)
+            | L2::Tunnel(_) => linktype::ETHERNET,
             L2::Sll => linktype::LINUX_SLL,
             L2::Sll2 => linktype::LINUX_SLL2,
             L2::Raw => linktype::RAW,
@@ -34,6 +137,30 @@ impl L2 {
 
     /// Prepends this link header to an IP packet.
     pub fn wrap(self, ip: &[u8]) -> Vec<u8> {
+        match self {
+            L2::Tunnel(t) => return L2::Ethernet.wrap(&t.wrap(ip)),
+            L2::Mpls(label) => {
+                let mut f = L2::Ethernet.wrap(&[]);
+                let n = f.len();
+                f[n - 2..].copy_from_slice(&0x8847u16.to_be_bytes());
+                f.extend_from_slice(&((label << 12) | 0x100 | 64).to_be_bytes());
+                f.extend_from_slice(ip);
+                return f;
+            }
+            L2::Pppoe(session) => {
+                let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
+                let mut f = L2::Ethernet.wrap(&[]);
+                let n = f.len();
+                f[n - 2..].copy_from_slice(&0x8864u16.to_be_bytes());
+                f.extend_from_slice(&[0x11, 0x00]);
+                f.extend_from_slice(&session.to_be_bytes());
+                f.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+                f.extend_from_slice(&(if v6 { 0x0057u16 } else { 0x0021 }).to_be_bytes());
+                f.extend_from_slice(ip);
+                return f;
+            }
+            _ => {}
+        }
         let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
         let et: u16 = if v6 { 0x86DD } else { 0x0800 };
         let mut f = Vec::with_capacity(ip.len() + 24);
@@ -67,6 +194,7 @@ impl L2 {
             }
             L2::Raw => {}
             L2::Null => f.extend_from_slice(&(if v6 { 30u32 } else { 2u32 }).to_le_bytes()),
+            L2::Mpls(_) | L2::Pppoe(_) | L2::Tunnel(_) => unreachable!("handled above"),
         }
         f.extend_from_slice(ip);
         f

@@ -1,6 +1,6 @@
 //! The sample captures in `pcaps/`: what each holds is documented in `pcaps/README.md`.
 
-use super::capture::{udp_packet, Format, Frame, L2};
+use super::capture::{udp_packet, Format, Frame, Tunnel, L2};
 use super::dialects;
 use super::opaque;
 use super::session::{disorder, TcpSession};
@@ -416,6 +416,36 @@ pub fn all() -> Vec<Sample> {
         (1400, 300),
     ));
     add("benign-tls-web.pcap", Format::Pcap, web);
+
+    // The same short Stratum session in each encapsulation mirrored traffic arrives in.
+    let short = Script {
+        jobs: 2,
+        ..Script::default()
+    };
+    let encaps: [(&'static str, L2); 8] = [
+        ("encap-mpls.pcap", L2::Mpls(16_001)),
+        ("encap-pppoe.pcap", L2::Pppoe(0x1234)),
+        ("encap-gre.pcap", L2::Tunnel(Tunnel::Gre(77))),
+        ("encap-erspan2.pcap", L2::Tunnel(Tunnel::ErspanII(12))),
+        ("encap-erspan3.pcap", L2::Tunnel(Tunnel::ErspanIII(13))),
+        ("encap-vxlan.pcap", L2::Tunnel(Tunnel::Vxlan(5001))),
+        ("encap-gtpu.pcap", L2::Tunnel(Tunnel::GtpU(0x00c0_ffee))),
+        ("encap-ipip.pcap", L2::Tunnel(Tunnel::IpIp)),
+    ];
+    for (i, (file, l2)) in encaps.into_iter().enumerate() {
+        let client = format!("10.45.0.{}:4{i}000", 10 + i);
+        add(
+            file,
+            Format::Pcap,
+            stratum_session(
+                &client,
+                POOL,
+                START_NS + 3 * hour + i as u64 * minute,
+                l2,
+                &short,
+            ),
+        );
+    }
     out
 }
 
