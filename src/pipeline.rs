@@ -1,10 +1,12 @@
-//! Wires the stages together for a run over capture inputs.
+//! Wires the stages together, for a run over capture files (`scan`) or interfaces (`live`).
 //!
-//! The calling thread reads inputs (source) and decodes each packet (decode), then hands it to
-//! one of the workers chosen by the symmetric flow hash, so that both directions of a flow meet
-//! in the same worker's flow table. Packets travel in batches that point into the shared input
-//! blocks (no copy of packet bytes). Each worker runs flow → detect → verdict and passes
-//! finished records to the caller's sink on the calling thread's side of a channel.
+//! A reader (one per input stream: the calling thread for files, one thread per interface)
+//! reads packets (source) and decodes them (decode), then hands each to one of the workers
+//! chosen by the symmetric hash of its two addresses, so that every flow between two hosts meets
+//! in the same worker's flow table. Packets travel in batches that point into shared input
+//! blocks (no copy of packet bytes from files). Each worker runs flow → detect → verdict and
+//! passes records to the sink thread. A `Shared` block carries what the threads publish for
+//! monitoring (counters, latency histograms), the stop flag and the current rules.
 
 use crate::decode::{Decoder, FragLimits, FragStats, Payload, SkipCounts};
 use crate::detect::dns;
@@ -13,7 +15,8 @@ use crate::source::{open_input, Block, Damage, InputError, InputName};
 use crate::verdict::intel::Intel;
 use crate::verdict::{EventType, Judge, Verdict};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Packets per batch handed to a worker.
@@ -34,6 +37,77 @@ pub struct ScanConfig {
     pub intel: Arc<Intel>,
     /// The estimation tables.
     pub tables: Arc<crate::verdict::tables::Tables>,
+}
+
+/// The rules in force: pool intelligence and estimation tables.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub intel: Arc<Intel>,
+    pub tables: Arc<crate::verdict::tables::Tables>,
+}
+
+/// Per-stage latency, as histograms (nanoseconds).
+pub struct Latency {
+    /// From a packet's capture time to its processing by a worker (live only).
+    pub queue: hdrhistogram::Histogram<u64>,
+    /// Worker time per packet (flow, detect), per batch.
+    pub packet: hdrhistogram::Histogram<u64>,
+    /// Time to judge an ended flow.
+    pub verdict: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        let h = || {
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("constant, valid histogram bounds")
+        };
+        Latency {
+            queue: h(),
+            packet: h(),
+            verdict: h(),
+        }
+    }
+}
+
+/// What the threads of a run share: the stop flag, the rules (replaceable while running),
+/// and counters for periodic statistics. Written once per batch, never per packet.
+#[derive(Default)]
+pub struct Shared {
+    pub stop: AtomicBool,
+    rules: RwLock<Rules>,
+    rules_gen: AtomicU64,
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub kernel_drops: AtomicU64,
+    pub flows: AtomicU64,
+    pub active_flows: AtomicU64,
+    pub evicted: AtomicU64,
+    pub verdicts: AtomicU64,
+    pub latency: Mutex<Latency>,
+}
+
+impl Shared {
+    pub fn new(rules: Rules) -> Self {
+        Shared {
+            rules: RwLock::new(rules),
+            ..Shared::default()
+        }
+    }
+
+    /// Replaces the rules; workers take them up at their next batch. Flows are kept.
+    pub fn replace_rules(&self, rules: Rules) {
+        if let Ok(mut r) = self.rules.write() {
+            *r = rules;
+        }
+        self.rules_gen.fetch_add(1, Ordering::Release);
+    }
+
+    fn rules(&self) -> (u64, Rules) {
+        let gen = self.rules_gen.load(Ordering::Acquire);
+        let r = self.rules.read().map(|r| r.clone()).unwrap_or_default();
+        (gen, r)
+    }
 }
 
 impl Default for ScanConfig {
@@ -134,6 +208,9 @@ struct WorkerResult {
     flows: FlowStats,
 }
 
+/// A stream of packets for one reader thread.
+pub type ReaderJob<'a> = Box<dyn FnOnce(&mut Reader<'_>) + Send + 'a>;
+
 /// Reads every input and calls `sink` for each flow found to be mining, with its verdict.
 pub fn scan(
     inputs: Vec<InputName>,
@@ -141,15 +218,38 @@ pub fn scan(
     progress: &dyn Progress,
     sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
 ) -> RunStats {
+    let shared = Shared::new(Rules {
+        intel: cfg.intel.clone(),
+        tables: cfg.tables.clone(),
+    });
+    run(
+        cfg,
+        &shared,
+        sink,
+        vec![Box::new(move |reader: &mut Reader<'_>| {
+            for name in inputs {
+                reader.input(name, progress);
+            }
+        })],
+        None,
+    )
+}
+
+/// Runs the pipeline: one reader thread per job (the first on the calling thread), the workers,
+/// the sink thread, and `ticker` (called every interval until the readers are done).
+pub fn run<'a>(
+    cfg: &ScanConfig,
+    shared: &Shared,
+    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+    mut jobs: Vec<ReaderJob<'a>>,
+    ticker: Option<(Duration, &mut (dyn FnMut(&Shared) + Send))>,
+) -> RunStats {
     let started = Instant::now();
     let workers = cfg.workers.max(1);
     let mut stats = RunStats::default();
     let mut flow_cfg = cfg.flow;
     flow_cfg.max_flows = (flow_cfg.max_flows / workers).max(1);
-    let ctx = crate::detect::Context {
-        limits: cfg.detect,
-        intel: cfg.intel.clone(),
-    };
+    let readers_done = AtomicBool::new(false);
 
     std::thread::scope(|s| {
         let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<(FlowRecord, Verdict)>();
@@ -161,9 +261,8 @@ pub fn scan(
             senders.push(tx);
             let rec_tx = rec_tx.clone();
             let recycle_tx = recycle_tx.clone();
-            let ctx = ctx.clone();
-            let tables = cfg.tables.clone();
-            handles.push(s.spawn(move || worker(rx, flow_cfg, ctx, tables, rec_tx, recycle_tx)));
+            let limits = cfg.detect;
+            handles.push(s.spawn(move || worker(rx, flow_cfg, limits, shared, rec_tx, recycle_tx)));
         }
         drop(rec_tx);
         drop(recycle_tx);
@@ -179,22 +278,54 @@ pub fn scan(
             }
             n
         });
+        let done = &readers_done;
+        let tick = ticker.map(|(every, f)| {
+            s.spawn(move || {
+                let mut next = Instant::now() + every;
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(20).min(every));
+                    if Instant::now() >= next {
+                        f(shared);
+                        next += every;
+                    }
+                }
+            })
+        });
 
-        let mut reader = Reader {
+        let new_reader = |stats: RunStats| Reader {
+            shared,
+            rules_gen: u64::MAX,
             intel: cfg.intel.clone(),
             decoder: Decoder::new(cfg.frag),
             batches: (0..workers).map(|_| Batch::default()).collect(),
-            senders,
-            recycle: recycle_rx,
-            stats: &mut stats,
+            senders: senders.clone(),
+            recycle: recycle_rx.clone(),
+            stats,
+            published: (0, 0),
         };
-        for name in inputs {
-            reader.input(name, progress);
+        let first = (!jobs.is_empty()).then(|| jobs.remove(0));
+        let others: Vec<_> = jobs
+            .into_iter()
+            .map(|job| {
+                let mut reader = new_reader(RunStats::default());
+                s.spawn(move || {
+                    job(&mut reader);
+                    reader.finish()
+                })
+            })
+            .collect();
+        if let Some(job) = first {
+            let mut reader = new_reader(RunStats::default());
+            job(&mut reader);
+            stats = reader.finish();
         }
-        reader.flush_all();
-        let frags = reader.decoder.frags.stats;
-        drop(reader);
-        stats.frags = frags;
+        for h in others {
+            if let Ok(r) = h.join() {
+                stats.merge(r);
+            }
+        }
+        drop(senders);
+        drop(recycle_rx);
         for h in handles {
             if let Ok(r) = h.join() {
                 stats.flows.merge(&r.flows);
@@ -204,21 +335,72 @@ pub fn scan(
         stats.mining_flows = mining;
         stats.dns_events = dns;
         stats.node_events = nodes;
+        readers_done.store(true, Ordering::Release);
+        if let Some(t) = tick {
+            let _ = t.join();
+        }
     });
     stats.elapsed = started.elapsed();
     stats
 }
 
-struct Reader<'a> {
+impl RunStats {
+    fn merge(&mut self, o: RunStats) {
+        self.inputs.extend(o.inputs);
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.skipped.merge(&o.skipped);
+        self.frags.fragments += o.frags.fragments;
+        self.frags.reassembled += o.frags.reassembled;
+        self.frags.expired += o.frags.expired;
+        self.frags.evicted += o.frags.evicted;
+        self.frags.oversized += o.frags.oversized;
+    }
+}
+
+/// One input stream's reader: decodes packets and hands them to the workers in batches.
+pub struct Reader<'a> {
+    shared: &'a Shared,
+    rules_gen: u64,
     intel: Arc<Intel>,
     decoder: Decoder,
     batches: Vec<Batch>,
     senders: Vec<Sender<Batch>>,
     recycle: Receiver<Batch>,
-    stats: &'a mut RunStats,
+    stats: RunStats,
+    /// Packets and bytes already added to the shared counters.
+    published: (u64, u64),
 }
 
 impl Reader<'_> {
+    /// Whether the run has been asked to stop.
+    pub fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    fn finish(mut self) -> RunStats {
+        self.flush_all();
+        self.stats.frags = self.decoder.frags.stats;
+        std::mem::take(&mut self.stats)
+    }
+
+    /// Adds what was read since the last call to the shared counters, and takes up new rules.
+    fn publish(&mut self) {
+        let (p, b) = (self.stats.packets, self.stats.bytes);
+        self.shared
+            .packets
+            .fetch_add(p - self.published.0, Ordering::Relaxed);
+        self.shared
+            .bytes
+            .fetch_add(b - self.published.1, Ordering::Relaxed);
+        self.published = (p, b);
+        if self.shared.rules_gen.load(Ordering::Acquire) != self.rules_gen {
+            let (gen, rules) = self.shared.rules();
+            self.rules_gen = gen;
+            self.intel = rules.intel;
+        }
+    }
+
     fn input(&mut self, name: InputName, progress: &dyn Progress) {
         let mut input = match open_input(name) {
             Ok(i) => i,
@@ -245,6 +427,66 @@ impl Reader<'_> {
         });
     }
 
+    /// Captures from a live interface until the run is asked to stop. Frames are copied into
+    /// blocks of their own, handed on every `max_delay` at the latest.
+    #[cfg(target_os = "linux")]
+    pub fn capture(&mut self, iface: &str, opts: &LiveOptions) -> std::io::Result<()> {
+        use crate::source::live::AfPacket;
+        use crate::source::{linktype, Bytes, RawPacket};
+        const BLOCK: usize = 1 << 20;
+        const SNAP: usize = 65_536;
+        let mut sock = AfPacket::open(iface, opts.rcvbuf, Duration::from_millis(20))?;
+        self.stats.inputs.push(InputReport::Read {
+            name: InputName::Path(iface.into()),
+            packets: 0,
+            damage: None,
+        });
+        let mut buf = vec![0u8; BLOCK];
+        let mut used = 0;
+        let mut frames: Vec<(usize, usize, u64, u32)> = Vec::new();
+        let mut since = Instant::now();
+        loop {
+            let stop = self.stopping();
+            let quiet = match sock.recv(&mut buf[used..used + SNAP]) {
+                Ok(Some(f)) => {
+                    frames.push((used, f.len, f.ts_ns, f.orig_len));
+                    used += f.len;
+                    false
+                }
+                Ok(None) => true,
+                Err(e) => return Err(e),
+            };
+            let full = used + SNAP > BLOCK;
+            if full || stop || (quiet || since.elapsed() >= opts.max_delay) && !frames.is_empty() {
+                let block: Block =
+                    Arc::new(Bytes::Owned(std::mem::replace(&mut buf, vec![0u8; BLOCK])));
+                for &(off, len, ts_ns, orig_len) in &frames {
+                    self.packet(
+                        &block,
+                        RawPacket {
+                            ts_ns,
+                            link: linktype::ETHERNET,
+                            data: &block[off..off + len],
+                            orig_len,
+                        },
+                    );
+                }
+                frames.clear();
+                used = 0;
+            }
+            if quiet || since.elapsed() >= opts.max_delay || stop {
+                self.flush_all();
+                self.publish();
+                self.shared
+                    .kernel_drops
+                    .store(sock.drops(), Ordering::Relaxed);
+                since = Instant::now();
+            }
+            if stop {
+                return Ok(());
+            }
+        }
+    }
     fn packet(&mut self, block: &Block, raw: crate::source::RawPacket<'_>) {
         self.stats.packets += 1;
         self.stats.bytes += raw.orig_len as u64;
@@ -330,25 +572,62 @@ impl Reader<'_> {
     }
 }
 
+/// Options of live capture.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveOptions {
+    /// Kernel receive buffer per interface, bytes.
+    pub rcvbuf: usize,
+    /// Longest a captured packet waits before it is handed to a worker.
+    pub max_delay: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            rcvbuf: 64 << 20,
+            max_delay: Duration::from_millis(50),
+        }
+    }
+}
+
 fn worker(
     rx: Receiver<Batch>,
     cfg: FlowConfig,
-    ctx: crate::detect::Context,
-    tables: Arc<crate::verdict::tables::Tables>,
+    limits: crate::detect::Limits,
+    shared: &Shared,
     out: Sender<(FlowRecord, Verdict)>,
     recycle: Sender<Batch>,
 ) -> WorkerResult {
-    let mut judge = Judge::new(ctx.intel.clone(), tables);
-    let mut table = Table::new(cfg, ctx);
+    let (mut gen, rules) = shared.rules();
+    let context = |rules: &Rules| crate::detect::Context {
+        limits,
+        intel: rules.intel.clone(),
+    };
+    let mut judge = Judge::new(rules.intel.clone(), rules.tables.clone());
+    let mut table = Table::new(cfg, context(&rules));
     let mut ended = Vec::new();
-    let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge| {
+    let mut verdict_ns = Vec::new();
+    let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge, times: &mut Vec<u64>| {
         for r in ended.drain(..) {
-            if let Some(v) = judge.judge(&r) {
+            let t = Instant::now();
+            let v = judge.judge(&r);
+            times.push(t.elapsed().as_nanos() as u64);
+            if let Some(v) = v {
                 let _ = out.send((r, v));
             }
         }
     };
+    let mut published = FlowStats::default();
+    let mut published_len = 0u64;
     for mut batch in rx {
+        if shared.rules_gen.load(Ordering::Acquire) != gen {
+            let (g, rules) = shared.rules();
+            gen = g;
+            judge.set_rules(rules.intel.clone(), rules.tables.clone());
+            table.set_context(context(&rules));
+        }
+        let started = Instant::now();
+        let first_ts = batch.items.first().map(|i| i.meta.ts_ns);
         let learned = std::mem::take(&mut batch.learned);
         let mut next = 0;
         let mut learn_upto = |judge: &mut Judge, i: usize| {
@@ -361,16 +640,48 @@ fn worker(
             learn_upto(&mut judge, i);
             table.packet(&it.meta, batch.payload(it), &mut ended);
             if !ended.is_empty() {
-                emit(&mut ended, &mut judge);
+                emit(&mut ended, &mut judge, &mut verdict_ns);
             }
         }
         learn_upto(&mut judge, usize::MAX);
+        // Once per batch: latency and counters for the periodic statistics.
+        let n = batch.items.len().max(1) as u64;
+        if let Ok(mut l) = shared.latency.lock() {
+            let _ = l
+                .packet
+                .record((started.elapsed().as_nanos() as u64 / n).max(1));
+            if let Some(ts) = first_ts {
+                let now = crate::source::now_ns();
+                if now > ts && now - ts < 3_600_000_000_000 {
+                    let _ = l.queue.record(now - ts);
+                }
+            }
+            for t in verdict_ns.drain(..) {
+                let _ = l.verdict.record(t.max(1));
+            }
+        }
+        let st = table.stats;
+        shared
+            .flows
+            .fetch_add(st.flows - published.flows, Ordering::Relaxed);
+        shared
+            .evicted
+            .fetch_add(st.evicted - published.evicted, Ordering::Relaxed);
+        published = st;
+        let len = table.len() as u64;
+        shared
+            .active_flows
+            .fetch_add(len.wrapping_sub(published_len), Ordering::Relaxed);
+        published_len = len;
         batch.items.clear();
         batch.blocks.clear();
         batch.arena.clear();
         let _ = recycle.try_send(batch);
     }
     table.finish(&mut ended);
-    emit(&mut ended, &mut judge);
+    emit(&mut ended, &mut judge, &mut verdict_ns);
+    shared
+        .active_flows
+        .fetch_sub(published_len, Ordering::Relaxed);
     WorkerResult { flows: table.stats }
 }

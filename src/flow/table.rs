@@ -20,6 +20,9 @@ pub struct FlowConfig {
     pub inspect_budget: usize,
     /// How long after giving up on a flow it is looked at again.
     pub resample_after_ns: u64,
+    /// Report a flow as soon as a mining protocol is recognised on it (an early record), not
+    /// only when it ends.
+    pub early_records: bool,
 }
 
 impl Default for FlowConfig {
@@ -31,6 +34,7 @@ impl Default for FlowConfig {
             max_held: 64 * 1024,
             inspect_budget: 16 * 1024,
             resample_after_ns: 300_000_000_000,
+            early_records: false,
         }
     }
 }
@@ -46,6 +50,8 @@ pub enum EndReason {
     Evicted,
     /// Still open when the input ended.
     RunEnd,
+    /// Not ended: an early record, sent when the flow was first recognised.
+    Ongoing,
 }
 
 /// Packets and bytes sent in one direction.
@@ -290,6 +296,11 @@ impl Table {
         }
     }
 
+    /// New detectors consult `ctx` (new rules); flows and their detectors are kept.
+    pub fn set_context(&mut self, ctx: detect::Context) {
+        self.ctx = ctx;
+    }
+
     /// Flows currently tracked.
     pub fn len(&self) -> usize {
         self.flows.len()
@@ -421,6 +432,10 @@ impl Table {
                         if !flow.matched {
                             insp.detectors.keep_matched();
                             flow.matched = true;
+                            if self.cfg.early_records {
+                                let finding = insp.detectors.best_finding();
+                                out.push(record(flow, EndReason::Ongoing, finding));
+                            }
                         }
                     }
                     Interest::NotThis | Interest::Done => give_up(flow, &mut self.stats, &self.cfg),
@@ -551,9 +566,13 @@ fn conclude(
     if finding.is_none() && !(talked && f.key.proto == PROTO_TCP) {
         return;
     }
+    out.push(record(f, reason, finding));
+}
+
+fn record(f: &Flow, end: EndReason, finding: Option<Finding>) -> FlowRecord {
     let (lo, hi) = (f.key.lo, f.key.hi);
     let (fwd, rev) = if f.fwd_is_lo { (lo, hi) } else { (hi, lo) };
-    out.push(FlowRecord {
+    FlowRecord {
         id: flow_id(f.hash, f.first_ts),
         proto: f.key.proto,
         fwd,
@@ -562,11 +581,11 @@ fn conclude(
         last_ts: f.last_ts,
         counters: f.counters,
         syn_from: f.syn_from,
-        end: reason,
+        end,
         finding,
         shape: f.shape,
         encap: f.encap,
-    });
+    }
 }
 
 fn give_up(flow: &mut Flow, stats: &mut FlowStats, cfg: &FlowConfig) {

@@ -26,6 +26,10 @@ pub struct Event {
     pub proto: &'static str,
     pub app_proto: &'static str,
     pub schema: &'static str,
+    /// false for an early event sent when the flow was first recognised; the flow's final
+    /// record follows when it ends.
+    #[serde(rename = "final")]
+    pub is_final: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mining: Option<Mining>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +221,7 @@ fn end_name(e: EndReason) -> &'static str {
         EndReason::Timeout => "timeout",
         EndReason::Evicted => "evicted",
         EndReason::RunEnd => "run_end",
+        EndReason::Ongoing => "ongoing",
     }
 }
 
@@ -341,6 +346,7 @@ impl Event {
             },
             app_proto: f.app_proto,
             schema: SCHEMA,
+            is_final: r.end != EndReason::Ongoing,
             mining,
             dns,
             crypto_node,

@@ -6,6 +6,8 @@
 //! without copying them. A record that is damaged stops that input with a [`Damage`] naming the
 //! byte offset: the packets before it still count.
 
+#[cfg(target_os = "linux")]
+pub mod live;
 mod pcap;
 mod pcapng;
 mod stream;
@@ -146,4 +148,11 @@ impl Endian {
             Endian::Big => u32::from_be_bytes(a),
         }
     }
+}
+
+/// Now, in nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -126,6 +126,12 @@ impl Judge {
         }
     }
 
+    /// Takes up new rules; what was learned (DNS answers, confirmed pairs) is kept.
+    pub fn set_rules(&mut self, intel: Arc<Intel>, tables: Arc<tables::Tables>) {
+        self.intel = intel;
+        self.tables = tables;
+    }
+
     /// Remembers a pool address from a DNS answer seen at `ts`.
     pub fn learn_dns(&mut self, addr: IpAddr, domain: String, ttl_s: u32, ts: u64) {
         let ttl = u64::from(ttl_s.clamp(60, 86_400)) * 1_000_000_000;
