@@ -211,6 +211,9 @@ struct WorkerResult {
 /// A stream of packets for one reader thread.
 pub type ReaderJob<'a> = Box<dyn FnOnce(&mut Reader<'_>) + Send + 'a>;
 
+/// Something to call every interval while a run goes on.
+pub type Ticker<'t> = (Duration, &'t mut (dyn FnMut(&Shared) + Send));
+
 /// Reads every input and calls `sink` for each flow found to be mining, with its verdict.
 pub fn scan(
     inputs: Vec<InputName>,
@@ -242,7 +245,7 @@ pub fn run<'a>(
     shared: &Shared,
     sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
     mut jobs: Vec<ReaderJob<'a>>,
-    ticker: Option<(Duration, &mut (dyn FnMut(&Shared) + Send))>,
+    ticker: Option<Ticker<'_>>,
 ) -> RunStats {
     let started = Instant::now();
     let workers = cfg.workers.max(1);
@@ -269,11 +272,14 @@ pub fn run<'a>(
         let sink_thread = s.spawn(move || {
             let mut n = [0u64; 3];
             for (r, v) in rec_rx {
-                n[match v.event {
-                    EventType::Mining => 0,
-                    EventType::Dns => 1,
-                    EventType::CryptoNode => 2,
-                }] += 1;
+                // Early records are followed by the flow's final one: count that.
+                if r.end != crate::flow::EndReason::Ongoing {
+                    n[match v.event {
+                        EventType::Mining => 0,
+                        EventType::Dns => 1,
+                        EventType::CryptoNode => 2,
+                    }] += 1;
+                }
                 sink(r, v);
             }
             n
@@ -430,14 +436,16 @@ impl Reader<'_> {
     /// Captures from a live interface until the run is asked to stop. Frames are copied into
     /// blocks of their own, handed on every `max_delay` at the latest.
     #[cfg(target_os = "linux")]
-    pub fn capture(&mut self, iface: &str, opts: &LiveOptions) -> std::io::Result<()> {
-        use crate::source::live::AfPacket;
+    pub fn capture(
+        &mut self,
+        mut sock: crate::source::live::AfPacket,
+        opts: &LiveOptions,
+    ) -> std::io::Result<()> {
         use crate::source::{linktype, Bytes, RawPacket};
         const BLOCK: usize = 1 << 20;
         const SNAP: usize = 65_536;
-        let mut sock = AfPacket::open(iface, opts.rcvbuf, Duration::from_millis(20))?;
         self.stats.inputs.push(InputReport::Read {
-            name: InputName::Path(iface.into()),
+            name: InputName::Path(sock.name.clone().into()),
             packets: 0,
             damage: None,
         });

@@ -1,7 +1,12 @@
 //! Stage 8, **cli**: command-line arguments in; a run of the pipeline, events on stdout or in a
 //! file, a summary and clear error lines on stderr, and the exit status out.
 
+#[cfg(target_os = "linux")]
+mod live;
+#[cfg(target_os = "linux")]
+mod replay;
 mod scan;
+mod settings;
 
 use clap::{Parser, Subcommand};
 
@@ -20,9 +25,28 @@ struct Cli {
 enum Command {
     /// Scan capture files, directories of captures, or a pcap stream on stdin (`-`).
     Scan(scan::ScanArgs),
+    /// Capture from network interfaces and report mining as it is seen, until stopped.
+    #[cfg(target_os = "linux")]
+    Live(live::LiveArgs),
+    /// Send the frames of Ethernet captures out of an interface (for tests and acceptance runs
+    /// on an interface you choose; nothing else is sent).
+    #[cfg(target_os = "linux")]
+    Replay(replay::ReplayArgs),
+    /// Check a configuration file and show the settings it makes.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Work with the pool rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Parse and validate a TOML configuration file (and the rules it names).
+    Check {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +64,12 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(a) => scan::run(a),
-        Command::Rules(RulesCommand::Check { dir }) => match scan::load_rules(Some(&dir), false) {
+        #[cfg(target_os = "linux")]
+        Command::Live(a) => live::run(a),
+        #[cfg(target_os = "linux")]
+        Command::Replay(a) => replay::run(a),
+        Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
+        Command::Rules(RulesCommand::Check { dir }) => match settings::load_rules(Some(&dir)) {
             Ok((i, t)) => {
                 let c = i.counts();
                 println!(

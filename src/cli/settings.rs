@@ -1,0 +1,285 @@
+//! What `scan` and `live` share: the flow and output flags, the TOML config file that can set
+//! every one of them (flags win over the file), and turning them into a pipeline configuration,
+//! rules and an event writer.
+
+use super::scan::MinLevel;
+use crate::pipeline::ScanConfig;
+use crate::sink::Event;
+use crate::verdict::intel::{Intel, RuleError};
+use crate::verdict::tables::Tables;
+use crate::verdict::{Level, Verdict};
+use clap::Args;
+use serde::Deserialize;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Flags for the flow table, detectors, rules and output.
+#[derive(Debug, Args, Default)]
+pub struct FlowArgs {
+    /// Read settings from a TOML file (flags given here win over it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write events to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Report only flows at this level or above [default: suspect].
+    #[arg(long, value_enum)]
+    pub min_level: Option<MinLevel>,
+    /// Flow-processing threads [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Most flows tracked at once [default: 200000].
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<usize>,
+    /// Out-of-order bytes held per flow direction [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    pub max_flow_buffer: Option<usize>,
+    /// Idle seconds after which a TCP flow ends [default: 600].
+    #[arg(long, value_name = "SECS")]
+    pub tcp_timeout: Option<u64>,
+    /// Idle seconds after which a UDP flow ends [default: 120].
+    #[arg(long, value_name = "SECS")]
+    pub udp_timeout: Option<u64>,
+    /// Bytes of a flow shown to the detectors before it is given up on [default: 16384].
+    #[arg(long, value_name = "BYTES")]
+    pub inspect_budget: Option<usize>,
+    /// Folder of pool rules and estimation tables [default: ./rules when it exists].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
+    pub rules: Option<PathBuf>,
+    /// Use no pool rules.
+    #[arg(long)]
+    pub no_rules: bool,
+}
+
+/// The config file: every flag of `scan` and `live`, by the flag's name with `_`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub events: Option<PathBuf>,
+    pub min_level: Option<String>,
+    pub workers: Option<usize>,
+    pub max_flows: Option<usize>,
+    pub max_flow_buffer: Option<usize>,
+    pub tcp_timeout: Option<u64>,
+    pub udp_timeout: Option<u64>,
+    pub inspect_budget: Option<usize>,
+    pub rules: Option<PathBuf>,
+    pub no_rules: Option<bool>,
+    // live only
+    pub interfaces: Option<Vec<String>>,
+    pub stats: Option<PathBuf>,
+    pub stats_interval: Option<u64>,
+    pub rcvbuf: Option<usize>,
+    pub max_delay_ms: Option<u64>,
+    pub early_events: Option<bool>,
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let s: Settings = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(l) = &s.min_level {
+            if !["suspect", "likely", "confirmed"].contains(&l.as_str()) {
+                return Err(format!(
+                    "{}: min_level must be suspect, likely or confirmed, not '{l}'",
+                    path.display()
+                ));
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Flags and config merged.
+pub struct Effective {
+    pub cfg: ScanConfig,
+    pub min: Level,
+    pub events: Option<PathBuf>,
+    pub rules_dir: Option<PathBuf>,
+    pub settings: Settings,
+}
+
+impl FlowArgs {
+    /// Merges the flags with the config file and loads the rules.
+    pub fn resolve(&self) -> Result<Effective, String> {
+        let settings = match &self.config {
+            Some(p) => Settings::load(p)?,
+            None => Settings::default(),
+        };
+        let s = &settings;
+        let mut cfg = ScanConfig::default();
+        if let Some(w) = self.workers.or(s.workers) {
+            cfg.workers = w.max(1);
+        }
+        if let Some(n) = self.max_flows.or(s.max_flows) {
+            cfg.flow.max_flows = n.max(1);
+        }
+        if let Some(n) = self.max_flow_buffer.or(s.max_flow_buffer) {
+            cfg.flow.max_held = n;
+        }
+        if let Some(t) = self.tcp_timeout.or(s.tcp_timeout) {
+            cfg.flow.tcp_timeout_ns = t.saturating_mul(1_000_000_000);
+        }
+        if let Some(t) = self.udp_timeout.or(s.udp_timeout) {
+            cfg.flow.udp_timeout_ns = t.saturating_mul(1_000_000_000);
+        }
+        if let Some(b) = self.inspect_budget.or(s.inspect_budget) {
+            cfg.flow.inspect_budget = b;
+        }
+        let min = match self.min_level {
+            Some(m) => m.into(),
+            None => match s.min_level.as_deref() {
+                Some("likely") => Level::Likely,
+                Some("confirmed") => Level::Confirmed,
+                _ => Level::Suspect,
+            },
+        };
+        let no_rules = self.no_rules || s.no_rules == Some(true);
+        let rules_dir = match (no_rules, self.rules.clone().or(s.rules.clone())) {
+            (true, _) => None,
+            (false, Some(d)) => Some(d),
+            (false, None) => Path::new("rules").is_dir().then(|| PathBuf::from("rules")),
+        };
+        let (intel, tables) = load_rules(rules_dir.as_deref()).map_err(|e| e.to_string())?;
+        cfg.intel = std::sync::Arc::new(intel);
+        cfg.tables = std::sync::Arc::new(tables);
+        Ok(Effective {
+            cfg,
+            min,
+            events: self.events.clone().or(s.events.clone()),
+            rules_dir,
+            settings,
+        })
+    }
+}
+
+/// The pool rules and estimation tables of a folder (none without one).
+pub fn load_rules(dir: Option<&Path>) -> Result<(Intel, Tables), RuleError> {
+    match dir {
+        Some(d) => Ok((Intel::load_dir(d)?, Tables::load_dir(d)?)),
+        None => Ok(Default::default()),
+    }
+}
+
+/// Writes events as JSON lines, remembering the first write error (a closed pipe ends output
+/// quietly). With `flush_each`, every event is flushed as it is written (live capture).
+pub struct EventWriter {
+    out: Mutex<BufWriter<Box<dyn Write + Send>>>,
+    error: Mutex<Option<io::Error>>,
+    min: Level,
+    flush_each: bool,
+}
+
+impl EventWriter {
+    pub fn open(path: Option<&Path>, min: Level, flush_each: bool) -> Result<EventWriter, String> {
+        let out: Box<dyn Write + Send> = match path {
+            Some(p) => Box::new(
+                File::create(p)
+                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
+            ),
+            None => Box::new(io::stdout()),
+        };
+        Ok(EventWriter {
+            out: Mutex::new(BufWriter::with_capacity(1 << 16, out)),
+            error: Mutex::new(None),
+            min,
+            flush_each,
+        })
+    }
+
+    pub fn write(&self, r: &crate::flow::FlowRecord, v: &Verdict) {
+        let event = Event::new(r, v);
+        if event.level() < self.min {
+            return;
+        }
+        let line = event.to_json();
+        let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        if err.is_none() {
+            let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            let res =
+                writeln!(w, "{line}").and_then(
+                    |_| {
+                        if self.flush_each {
+                            w.flush()
+                        } else {
+                            Ok(())
+                        }
+                    },
+                );
+            if let Err(e) = res {
+                *err = Some(e);
+            }
+        }
+    }
+
+    /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
+    pub fn finish(self) -> i32 {
+        let flushed = self
+            .out
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .flush();
+        let err = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
+        match err.or(flushed.err()) {
+            Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                eprintln!("minetap: error: writing events: {e}");
+                2
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// `minetap config check FILE`: parses the file, loads the rules it names, prints the settings.
+pub fn check(file: &Path) -> i32 {
+    let args = FlowArgs {
+        config: Some(file.to_path_buf()),
+        ..FlowArgs::default()
+    };
+    match args.resolve() {
+        Ok(eff) => {
+            let s = &eff.settings;
+            let c = eff.cfg.intel.counts();
+            println!("{}: ok", file.display());
+            println!(
+                "  interfaces: {}",
+                s.interfaces
+                    .as_deref()
+                    .map_or("(none)".into(), |i| i.join(", "))
+            );
+            println!(
+                "  events: {}",
+                eff.events
+                    .as_deref()
+                    .map_or("stdout".into(), |p| p.display().to_string())
+            );
+            println!("  min_level: {:?}", eff.min);
+            println!(
+                "  workers: {}  max_flows: {}  max_flow_buffer: {}",
+                eff.cfg.workers, eff.cfg.flow.max_flows, eff.cfg.flow.max_held
+            );
+            println!(
+                "  tcp_timeout: {} s  udp_timeout: {} s  inspect_budget: {}",
+                eff.cfg.flow.tcp_timeout_ns / 1_000_000_000,
+                eff.cfg.flow.udp_timeout_ns / 1_000_000_000,
+                eff.cfg.flow.inspect_budget
+            );
+            println!(
+                "  rules: {} ({} domains, {} address ranges, {} ports)",
+                eff.rules_dir
+                    .as_deref()
+                    .map_or("none".into(), |p| p.display().to_string()),
+                c.domains,
+                c.ranges,
+                c.ports
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            1
+        }
+    }
+}
