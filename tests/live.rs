@@ -85,7 +85,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.jsonl");
+    let events_file = dir.path().join("events.jsonl");
     let stats = dir.path().join("stats.jsonl");
     let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let mut live = ns
@@ -96,7 +96,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
             "--rules",
             rules.to_str().unwrap(),
             "--events",
-            events.to_str().unwrap(),
+            events_file.to_str().unwrap(),
             "--stats",
             stats.to_str().unwrap(),
             "--stats-interval",
@@ -160,7 +160,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     assert!(status.success(), "live exited with {status}: {seen}");
     assert!(seen.contains("rules reloaded: 32 domains"), "{seen}");
 
-    let text = std::fs::read_to_string(&events).unwrap();
+    let text = std::fs::read_to_string(&events_file).unwrap();
     let live_events: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
