@@ -433,47 +433,131 @@ impl Reader<'_> {
         });
     }
 
-    /// Captures from a live interface until the run is asked to stop. Frames are copied into
-    /// blocks of their own, handed on every `max_delay` at the latest.
+    /// Captures from a live interface (AF_PACKET) until the run is asked to stop.
     #[cfg(target_os = "linux")]
     pub fn capture(
         &mut self,
         mut sock: crate::source::live::AfPacket,
         opts: &LiveOptions,
     ) -> std::io::Result<()> {
-        use crate::source::{linktype, Bytes, RawPacket};
+        let name = sock.name.clone();
+        let drops = std::cell::Cell::new(0u64);
+        self.capture_loop(
+            &name,
+            opts,
+            |buf| {
+                let f = sock.recv(buf)?;
+                drops.set(sock.drops());
+                Ok(f.map(|f| {
+                    (
+                        f.len,
+                        f.ts_ns,
+                        f.orig_len,
+                        crate::source::linktype::ETHERNET,
+                    )
+                }))
+            },
+            &drops,
+        )
+    }
+
+    /// Captures through libpcap, with an optional BPF filter, until the run is asked to stop.
+    #[cfg(feature = "libpcap")]
+    pub fn capture_pcap(
+        &mut self,
+        iface: &str,
+        bpf: Option<&str>,
+        opts: &LiveOptions,
+    ) -> std::io::Result<()> {
+        let err = |e: pcap::Error| std::io::Error::other(format!("{iface}: {e}"));
+        let mut cap = pcap::Capture::from_device(iface)
+            .map_err(err)?
+            .promisc(true)
+            .buffer_size(opts.rcvbuf.min(i32::MAX as usize) as i32)
+            .immediate_mode(true)
+            .open()
+            .map_err(err)?
+            // Non-blocking: libpcap's read timeout may never fire on a quiet link.
+            .setnonblock()
+            .map_err(err)?;
+        if let Some(f) = bpf {
+            cap.filter(f, true).map_err(err)?;
+        }
+        let link = cap.get_datalink().0 as u16;
+        let drops = std::cell::Cell::new(0u64);
+        let mut seen = 0u64;
+        self.capture_loop(
+            iface,
+            opts,
+            |buf| {
+                let got = match cap.next_packet() {
+                    Ok(p) => {
+                        let n = p.data.len().min(buf.len());
+                        buf[..n].copy_from_slice(&p.data[..n]);
+                        let ts = p.header.ts.tv_sec as u64 * 1_000_000_000
+                            + p.header.ts.tv_usec as u64 * 1000;
+                        Some((n, ts, p.header.len, link))
+                    }
+                    Err(pcap::Error::TimeoutExpired) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        None
+                    }
+                    Err(e) => return Err(err(e)),
+                };
+                seen += 1;
+                if got.is_none() || seen % 4096 == 0 {
+                    if let Ok(s) = cap.stats() {
+                        drops.set(u64::from(s.dropped) + u64::from(s.if_dropped));
+                    }
+                }
+                Ok(got)
+            },
+            &drops,
+        )
+    }
+
+    /// The capture loop shared by the capture back-ends: frames are copied into blocks of their
+    /// own, handed on every `max_delay` at the latest (or when the link is quiet).
+    fn capture_loop(
+        &mut self,
+        name: &str,
+        opts: &LiveOptions,
+        mut recv: impl FnMut(&mut [u8]) -> std::io::Result<Option<(usize, u64, u32, u16)>>,
+        drops: &std::cell::Cell<u64>,
+    ) -> std::io::Result<()> {
+        use crate::source::{Bytes, RawPacket};
         const BLOCK: usize = 1 << 20;
         const SNAP: usize = 65_536;
         self.stats.inputs.push(InputReport::Read {
-            name: InputName::Path(sock.name.clone().into()),
+            name: InputName::Path(name.into()),
             packets: 0,
             damage: None,
         });
         let mut buf = vec![0u8; BLOCK];
         let mut used = 0;
-        let mut frames: Vec<(usize, usize, u64, u32)> = Vec::new();
+        let mut frames: Vec<(usize, usize, u64, u32, u16)> = Vec::new();
         let mut since = Instant::now();
         loop {
             let stop = self.stopping();
-            let quiet = match sock.recv(&mut buf[used..used + SNAP]) {
-                Ok(Some(f)) => {
-                    frames.push((used, f.len, f.ts_ns, f.orig_len));
-                    used += f.len;
+            let quiet = match recv(&mut buf[used..used + SNAP])? {
+                Some((len, ts_ns, orig_len, link)) => {
+                    frames.push((used, len, ts_ns, orig_len, link));
+                    used += len;
                     false
                 }
-                Ok(None) => true,
-                Err(e) => return Err(e),
+                None => true,
             };
             let full = used + SNAP > BLOCK;
-            if full || stop || (quiet || since.elapsed() >= opts.max_delay) && !frames.is_empty() {
+            let due = since.elapsed() >= opts.max_delay;
+            if full || stop || ((quiet || due) && !frames.is_empty()) {
                 let block: Block =
                     Arc::new(Bytes::Owned(std::mem::replace(&mut buf, vec![0u8; BLOCK])));
-                for &(off, len, ts_ns, orig_len) in &frames {
+                for &(off, len, ts_ns, orig_len, link) in &frames {
                     self.packet(
                         &block,
                         RawPacket {
                             ts_ns,
-                            link: linktype::ETHERNET,
+                            link,
                             data: &block[off..off + len],
                             orig_len,
                         },
@@ -482,12 +566,12 @@ impl Reader<'_> {
                 frames.clear();
                 used = 0;
             }
-            if quiet || since.elapsed() >= opts.max_delay || stop {
+            if quiet || due || stop {
                 self.flush_all();
                 self.publish();
                 self.shared
                     .kernel_drops
-                    .store(sock.drops(), Ordering::Relaxed);
+                    .store(drops.get(), Ordering::Relaxed);
                 since = Instant::now();
             }
             if stop {
@@ -495,6 +579,7 @@ impl Reader<'_> {
             }
         }
     }
+
     fn packet(&mut self, block: &Block, raw: crate::source::RawPacket<'_>) {
         self.stats.packets += 1;
         self.stats.bytes += raw.orig_len as u64;

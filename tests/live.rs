@@ -194,3 +194,63 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     assert_eq!(last["kernel_drops"], 0);
     assert!(last["latency_ns"]["packet"]["p99"].as_u64().unwrap() > 0);
 }
+
+/// The libpcap back-end with a BPF filter: only the filtered flow is seen. Built and run with
+/// `cargo test --features libpcap --test live` (needs libpcap's development files).
+#[cfg(feature = "libpcap")]
+#[test]
+fn libpcap_backend_applies_the_bpf_filter() {
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED libpcap capture test: cannot create a network namespace ({why})");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events_file = dir.path().join("events.jsonl");
+    let mut live = ns
+        .exec(&[
+            "live",
+            "-i",
+            "mt-b",
+            "--no-rules",
+            "--bpf",
+            "tcp port 10128",
+            "--events",
+            events_file.to_str().unwrap(),
+            "--stats",
+            "/dev/null",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let files = [pcap("stratum-v1.pcap"), pcap("cryptonote-xmrig.pcap")];
+    let out = ns
+        .exec(&[
+            "replay",
+            "-i",
+            "mt-a",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(1000));
+    unsafe {
+        libc::kill(live.id() as i32, libc::SIGTERM);
+    }
+    assert!(live.wait().unwrap().success());
+    let text = std::fs::read_to_string(&events_file).unwrap();
+    let ev: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!ev.is_empty());
+    assert!(
+        ev.iter().all(|e| e["mining"]["protocol"] == "cryptonote"),
+        "{text}"
+    );
+}

@@ -33,6 +33,9 @@ pub struct LiveArgs {
     /// Longest a captured packet waits before processing, milliseconds [default: 50].
     #[arg(long, value_name = "MS")]
     max_delay_ms: Option<u64>,
+    /// Capture through libpcap with this BPF filter (needs a build with `--features libpcap`).
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
     /// Write mining flows only when they end (no early `final: false` events).
     #[arg(long)]
     no_early_events: bool,
@@ -110,13 +113,19 @@ pub fn run(a: LiveArgs) -> i32 {
     let mut cfg = eff.cfg;
     cfg.flow.early_records = early;
 
+    if a.bpf.is_some() && !cfg!(feature = "libpcap") {
+        eprintln!("minetap: error: --bpf needs libpcap: this minetap was built without it (cargo build --release --features libpcap)");
+        return 2;
+    }
     let mut sockets = Vec::new();
-    for i in &interfaces {
-        match AfPacket::open(i, opts.rcvbuf, Duration::from_millis(20)) {
-            Ok(sock) => sockets.push(sock),
-            Err(e) => {
-                eprintln!("minetap: error: {e}");
-                return 1;
+    if a.bpf.is_none() {
+        for i in &interfaces {
+            match AfPacket::open(i, opts.rcvbuf, Duration::from_millis(20)) {
+                Ok(sock) => sockets.push(sock),
+                Err(e) => {
+                    eprintln!("minetap: error: {e}");
+                    return 1;
+                }
             }
         }
     }
@@ -159,7 +168,8 @@ pub fn run(a: LiveArgs) -> i32 {
     });
     let started = Instant::now();
     let capture_errors = std::sync::Mutex::new(Vec::new());
-    let jobs: Vec<ReaderJob<'_>> = sockets
+    #[allow(unused_mut)]
+    let mut jobs: Vec<ReaderJob<'_>> = sockets
         .into_iter()
         .map(|sock| {
             let errors = &capture_errors;
@@ -175,6 +185,17 @@ pub fn run(a: LiveArgs) -> i32 {
             job
         })
         .collect();
+    #[cfg(feature = "libpcap")]
+    if let Some(bpf) = &a.bpf {
+        for iface in &interfaces {
+            let errors = &capture_errors;
+            jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
+                if let Err(e) = reader.capture_pcap(iface, Some(bpf), &opts) {
+                    errors.lock().map(|mut v| v.push(e.to_string())).ok();
+                }
+            }));
+        }
+    }
     eprintln!("minetap: capturing on {}", interfaces.join(", "));
     let rules_dir = eff.rules_dir.clone();
     let mut next_stats = Instant::now() + interval;

@@ -136,11 +136,17 @@ impl FlowArgs {
                 _ => Level::Suspect,
             },
         };
-        let no_rules = self.no_rules || s.no_rules == Some(true);
-        let rules_dir = match (no_rules, self.rules.clone().or(s.rules.clone())) {
-            (true, _) => None,
-            (false, Some(d)) => Some(d),
-            (false, None) => Path::new("rules").is_dir().then(|| PathBuf::from("rules")),
+        // A flag wins over the file: --no-rules, then --rules, then the file's settings.
+        let rules_dir = if self.no_rules {
+            None
+        } else if let Some(d) = &self.rules {
+            Some(d.clone())
+        } else if s.no_rules == Some(true) {
+            None
+        } else if let Some(d) = &s.rules {
+            Some(d.clone())
+        } else {
+            Path::new("rules").is_dir().then(|| PathBuf::from("rules"))
         };
         let (intel, tables) = load_rules(rules_dir.as_deref()).map_err(|e| e.to_string())?;
         cfg.intel = std::sync::Arc::new(intel);
