@@ -4,6 +4,7 @@
 //! [`source`] → [`decode`] → [`flow`] → [`detect`] → [`verdict`] → [`sink`], driven by
 //! [`pipeline`] and exposed by [`cli`]. [`synth`] is the project's traffic generator.
 
+pub mod attrib;
 pub mod cli;
 pub mod decode;
 pub mod detect;

@@ -129,7 +129,7 @@ pub fn run(a: LiveArgs) -> i32 {
             }
         }
     }
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true) {
+    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

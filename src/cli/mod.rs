@@ -7,6 +7,7 @@ mod live;
 mod replay;
 mod scan;
 mod settings;
+mod subscribers;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,9 @@ enum Command {
     /// on an interface you choose; nothing else is sent).
     #[cfg(target_os = "linux")]
     Replay(replay::ReplayArgs),
+    /// Build the subscriber store and look addresses up.
+    #[command(subcommand)]
+    Subscribers(subscribers::SubscribersCommand),
     /// Check a configuration file and show the settings it makes.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -69,6 +73,7 @@ pub fn main() -> i32 {
         #[cfg(target_os = "linux")]
         Command::Replay(a) => replay::run(a),
         Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
+        Command::Subscribers(c) => subscribers::run(c),
         Command::Rules(RulesCommand::Check { dir }) => match settings::load_rules(Some(&dir)) {
             Ok((i, t)) => {
                 let c = i.counts();

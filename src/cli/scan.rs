@@ -91,7 +91,7 @@ pub fn run(a: ScanArgs) -> i32 {
             return 2;
         }
     };
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false) {
+    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false, eff.attribution) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

@@ -10,7 +10,6 @@ use crate::verdict::tables::Tables;
 use crate::verdict::{Level, Verdict};
 use clap::Args;
 use serde::Deserialize;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -51,6 +50,15 @@ pub struct FlowArgs {
     /// Use no pool rules.
     #[arg(long)]
     pub no_rules: bool,
+    /// Fill `subscriber` in events from this store (see `minetap subscribers import`).
+    #[arg(long, value_name = "DB")]
+    pub subscribers: Option<PathBuf>,
+    /// Lowest event level that carries subscriber data [default: likely].
+    #[arg(long, value_enum)]
+    pub subscriber_min_level: Option<MinLevel>,
+    /// Seconds of slack at the edges of an assignment's validity [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub attribution_tolerance: Option<i64>,
 }
 
 /// The config file: every flag of `scan` and `live`, by the flag's name with `_`.
@@ -67,6 +75,9 @@ pub struct Settings {
     pub inspect_budget: Option<usize>,
     pub rules: Option<PathBuf>,
     pub no_rules: Option<bool>,
+    pub subscribers: Option<PathBuf>,
+    pub subscriber_min_level: Option<String>,
+    pub attribution_tolerance: Option<i64>,
     // live only
     pub interfaces: Option<Vec<String>>,
     pub stats: Option<PathBuf>,
@@ -96,6 +107,8 @@ impl Settings {
 pub struct Effective {
     pub cfg: ScanConfig,
     pub min: Level,
+    /// The subscriber index and the lowest level whose events carry subscriber data.
+    pub attribution: Option<(crate::attrib::Resolver, Level)>,
     pub events: Option<PathBuf>,
     pub rules_dir: Option<PathBuf>,
     pub settings: Settings,
@@ -151,9 +164,29 @@ impl FlowArgs {
         let (intel, tables) = load_rules(rules_dir.as_deref()).map_err(|e| e.to_string())?;
         cfg.intel = std::sync::Arc::new(intel);
         cfg.tables = std::sync::Arc::new(tables);
+        let attribution = match self.subscribers.clone().or(s.subscribers.clone()) {
+            Some(db) => {
+                let tol = self
+                    .attribution_tolerance
+                    .or(s.attribution_tolerance)
+                    .unwrap_or(60);
+                let r = crate::attrib::Resolver::load(&db, tol)?;
+                let lvl = match self.subscriber_min_level {
+                    Some(m) => m.into(),
+                    None => match s.subscriber_min_level.as_deref() {
+                        Some("suspect") => Level::Suspect,
+                        Some("confirmed") => Level::Confirmed,
+                        _ => Level::Likely,
+                    },
+                };
+                Some((r, lvl))
+            }
+            None => None,
+        };
         Ok(Effective {
             cfg,
             min,
+            attribution,
             events: self.events.clone().or(s.events.clone()),
             rules_dir,
             settings,
@@ -176,15 +209,31 @@ pub struct EventWriter {
     error: Mutex<Option<io::Error>>,
     min: Level,
     flush_each: bool,
+    attribution: Option<(crate::attrib::Resolver, Level)>,
 }
 
 impl EventWriter {
-    pub fn open(path: Option<&Path>, min: Level, flush_each: bool) -> Result<EventWriter, String> {
+    /// Opens the output; with subscriber data in it, a file is created readable by its owner
+    /// only.
+    pub fn open(
+        path: Option<&Path>,
+        min: Level,
+        flush_each: bool,
+        attribution: Option<(crate::attrib::Resolver, Level)>,
+    ) -> Result<EventWriter, String> {
+        use std::os::unix::fs::OpenOptionsExt;
         let out: Box<dyn Write + Send> = match path {
-            Some(p) => Box::new(
-                File::create(p)
-                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
-            ),
+            Some(p) => {
+                let mut o = std::fs::OpenOptions::new();
+                o.write(true).create(true).truncate(true);
+                if attribution.is_some() {
+                    o.mode(0o600);
+                }
+                Box::new(
+                    o.open(p)
+                        .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
+                )
+            }
             None => Box::new(io::stdout()),
         };
         Ok(EventWriter {
@@ -192,13 +241,20 @@ impl EventWriter {
             error: Mutex::new(None),
             min,
             flush_each,
+            attribution,
         })
     }
 
     pub fn write(&self, r: &crate::flow::FlowRecord, v: &Verdict) {
-        let event = Event::new(r, v);
+        let mut event = Event::new(r, v);
         if event.level() < self.min {
             return;
+        }
+        if let Some((resolver, lvl)) = &self.attribution {
+            if event.level() >= *lvl {
+                let t = (r.first_ts / 1_000_000_000) as i64;
+                event.subscriber = Some(resolver.lookup(event.src_ip, Some(event.src_port), t));
+            }
         }
         let line = event.to_json();
         let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());

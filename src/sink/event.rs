@@ -41,6 +41,10 @@ pub struct Event {
     /// The tunnel or label stack the flow was mirrored in (the inner flow is what is described).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<Tunnel>,
+    /// Who held the miner's address (and port) at the flow's start, when a subscriber store is
+    /// in use and the event's level allows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<crate::attrib::Attribution>,
 }
 
 #[derive(Debug, Serialize)]
@@ -357,6 +361,7 @@ impl Event {
                 ja4: t.ja4,
                 cert_names: t.cert_names,
             }),
+            subscriber: None,
             tunnel: r.encap.map(|e| Tunnel {
                 kind: e.kind.name(),
                 src_ip: e.outer.map(|o| o.0),

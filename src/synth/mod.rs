@@ -9,6 +9,7 @@ pub mod opaque;
 pub mod samples;
 pub mod session;
 pub mod stratum;
+pub mod subscribers;
 pub mod tls;
 
 pub use capture::{Format, Frame, L2};

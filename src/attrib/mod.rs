@@ -1,0 +1,319 @@
+//! Stage 6, **attrib**: the miner's address and port at the flow's time in; the subscriber out
+//! (id, enterprise, registration number, address, the record that matched), or `unknown`, or
+//! `ambiguous` with the candidates — never a silent choice.
+//!
+//! Operators' records (see [`formats`]) are imported into a SQLite store ([`store`]); at start
+//! an in-memory index is built from it: per address the assignments sorted by time, per public
+//! address the CGNAT port blocks, prefixes in a sorted list. An address behind CGNAT resolves
+//! through its port block to the private address, which then resolves like any other.
+
+pub mod formats;
+pub mod store;
+pub mod time;
+
+use formats::Subscriber;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+struct Span {
+    start: i64,
+    end: Option<i64>,
+    identity: String,
+    kind: String,
+    source: String,
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    port_lo: u16,
+    port_hi: u16,
+    private: IpAddr,
+    start: i64,
+    end: Option<i64>,
+    source: String,
+}
+
+/// The record an attribution rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Matched {
+    /// static, radius, dhcp, kea
+    pub kind: String,
+    pub source: String,
+    pub valid_from: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub registration_number: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub address: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account_type: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub circuit: String,
+    /// False when the record names an identity the registry does not know.
+    pub registered: bool,
+    pub matched: Matched,
+}
+
+/// How a public address and port were followed through CGNAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViaCgnat {
+    pub public_ip: IpAddr,
+    pub public_port: u16,
+    pub private_ip: IpAddr,
+    pub block: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attribution {
+    /// matched, ambiguous or unknown
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_cgnat: Option<ViaCgnat>,
+}
+
+/// The in-memory index over the store.
+#[derive(Default)]
+pub struct Resolver {
+    singles: HashMap<IpAddr, Vec<Span>>,
+    /// (network start, prefix length, span), for assignments wider than one address.
+    prefixes: Vec<(u128, u8, bool, Span)>,
+    blocks: HashMap<IpAddr, Vec<Block>>,
+    subscribers: HashMap<String, Subscriber>,
+    identities: HashMap<String, String>,
+    /// Seconds of slack at the edges of a validity period.
+    pub tolerance: i64,
+}
+
+fn bits(a: IpAddr) -> (u128, bool) {
+    match a {
+        IpAddr::V4(v) => (u128::from(u32::from(v)), true),
+        IpAddr::V6(v) => (u128::from(v), false),
+    }
+}
+
+fn in_prefix(a: IpAddr, net: u128, len: u8, v4: bool) -> bool {
+    let (x, is4) = bits(a);
+    let width: u32 = if v4 { 32 } else { 128 };
+    if is4 != v4 || u32::from(len) > width {
+        return false;
+    }
+    let shift = width - u32::from(len);
+    len == 0 || (shift < 128 && x >> shift == net >> shift)
+}
+
+impl Resolver {
+    /// Builds the index from a store file.
+    pub fn load(path: &Path, tolerance: i64) -> Result<Resolver, String> {
+        let st = store::Store::open(path)?;
+        let c = &st.conn;
+        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
+        let mut r = Resolver {
+            tolerance,
+            ..Resolver::default()
+        };
+        let mut q = c.prepare("SELECT id, name, reg_no, address, contact, account_type, circuit, extra FROM subscribers").map_err(e)?;
+        let rows = q
+            .query_map([], |row| {
+                let extra: String = row.get(7)?;
+                Ok(Subscriber {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    reg_no: row.get(2)?,
+                    address: row.get(3)?,
+                    contact: row.get(4)?,
+                    account_type: row.get(5)?,
+                    circuit: row.get(6)?,
+                    identities: Vec::new(),
+                    extra: serde_json::from_str(&extra).unwrap_or_default(),
+                })
+            })
+            .map_err(e)?;
+        for s in rows.flatten() {
+            r.subscribers.insert(s.id.clone(), s);
+        }
+        let mut q = c
+            .prepare("SELECT identity, subscriber FROM identities")
+            .map_err(e)?;
+        for (i, s) in q
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(e)?
+            .flatten()
+        {
+            r.identities.insert(i, s);
+        }
+        let mut q = c
+            .prepare("SELECT kind, identity, addr, prefix, start, end, source FROM assignments")
+            .map_err(e)?;
+        let rows = q
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, u8>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(e)?;
+        for (kind, identity, addr, prefix, start, end, source) in rows.flatten() {
+            let Ok(a) = addr.parse::<IpAddr>() else {
+                continue;
+            };
+            let span = Span {
+                start,
+                end,
+                identity,
+                kind,
+                source,
+            };
+            let (n, v4) = bits(a);
+            if prefix == if v4 { 32 } else { 128 } {
+                r.singles.entry(a).or_default().push(span);
+            } else {
+                r.prefixes.push((n, prefix, v4, span));
+            }
+        }
+        // Sessions without an end stay open until the next start for the same address.
+        for spans in r.singles.values_mut() {
+            spans.sort_by_key(|s| s.start);
+            for i in 0..spans.len().saturating_sub(1) {
+                if spans[i].end.is_none() && spans[i].kind == "radius" {
+                    spans[i].end = Some(spans[i + 1].start);
+                }
+            }
+        }
+        let mut q = c
+            .prepare("SELECT public, port_lo, port_hi, private, start, end, source FROM blocks")
+            .map_err(e)?;
+        let rows = q
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u16>(1)?,
+                    row.get::<_, u16>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(e)?;
+        for (public, port_lo, port_hi, private, start, end, source) in rows.flatten() {
+            let (Ok(p), Ok(v)) = (public.parse::<IpAddr>(), private.parse::<IpAddr>()) else {
+                continue;
+            };
+            r.blocks.entry(p).or_default().push(Block {
+                port_lo,
+                port_hi,
+                private: v,
+                start,
+                end,
+                source,
+            });
+        }
+        Ok(r)
+    }
+
+    pub fn assignments(&self) -> usize {
+        self.singles.values().map(Vec::len).sum::<usize>() + self.prefixes.len()
+    }
+
+    fn valid(&self, start: i64, end: Option<i64>, t: i64) -> bool {
+        start - self.tolerance <= t && end.is_none_or(|e| t <= e + self.tolerance)
+    }
+
+    fn candidate(&self, s: &Span) -> Candidate {
+        let id = self
+            .identities
+            .get(&s.identity)
+            .cloned()
+            .unwrap_or_else(|| s.identity.clone());
+        let sub = self.subscribers.get(&id);
+        Candidate {
+            registered: sub.is_some(),
+            name: sub.map(|s| s.name.clone()).unwrap_or_default(),
+            registration_number: sub.map(|s| s.reg_no.clone()).unwrap_or_default(),
+            address: sub.map(|s| s.address.clone()).unwrap_or_default(),
+            account_type: sub.map(|s| s.account_type.clone()).unwrap_or_default(),
+            circuit: sub.map(|s| s.circuit.clone()).unwrap_or_default(),
+            id,
+            matched: Matched {
+                kind: s.kind.clone(),
+                source: s.source.clone(),
+                valid_from: s.start,
+                valid_to: s.end,
+            },
+        }
+    }
+
+    /// Who held `addr` at time `t` (seconds): through CGNAT when a port block covers `port`.
+    pub fn lookup(&self, addr: IpAddr, port: Option<u16>, t: i64) -> Attribution {
+        let mut via = None;
+        let mut target = addr;
+        if let (Some(blocks), Some(port)) = (self.blocks.get(&addr), port) {
+            let hits: Vec<&Block> = blocks
+                .iter()
+                .filter(|b| b.port_lo <= port && port <= b.port_hi && self.valid(b.start, b.end, t))
+                .collect();
+            let mut privs: Vec<IpAddr> = hits.iter().map(|b| b.private).collect();
+            privs.sort();
+            privs.dedup();
+            if privs.len() > 1 {
+                return Attribution {
+                    status: "ambiguous",
+                    candidates: Vec::new(),
+                    via_cgnat: None,
+                };
+            }
+            if let Some(b) = hits.first() {
+                target = b.private;
+                via = Some(ViaCgnat {
+                    public_ip: addr,
+                    public_port: port,
+                    private_ip: b.private,
+                    block: b.source.clone(),
+                });
+            }
+        }
+        let mut cands: Vec<Candidate> = Vec::new();
+        let spans = self.singles.get(&target).into_iter().flatten();
+        let wide = self
+            .prefixes
+            .iter()
+            .filter(|(n, l, v4, _)| in_prefix(target, *n, *l, *v4))
+            .map(|p| &p.3);
+        for s in spans.chain(wide).filter(|s| self.valid(s.start, s.end, t)) {
+            let c = self.candidate(s);
+            if !cands.iter().any(|x| x.id == c.id) {
+                cands.push(c);
+            }
+        }
+        let status = match cands.len() {
+            0 => "unknown",
+            1 => "matched",
+            _ => "ambiguous",
+        };
+        Attribution {
+            status,
+            candidates: cands,
+            via_cgnat: via,
+        }
+    }
+}

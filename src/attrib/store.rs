@@ -1,0 +1,141 @@
+//! The subscriber store: one SQLite file, created on first use, readable by its owner only.
+//! Importing the same record twice changes nothing; a RADIUS session's Stop arriving in a later
+//! file closes the session it belongs to.
+
+use super::formats::{self, Format, LineError, Record};
+use rusqlite::{params, Connection};
+use std::path::Path;
+
+pub struct Store {
+    pub conn: Connection,
+}
+
+/// What one import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub taken: u64,
+    pub skipped: u64,
+    pub errors: Vec<LineError>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS subscribers (
+  id TEXT PRIMARY KEY, name TEXT, reg_no TEXT, address TEXT, contact TEXT,
+  account_type TEXT, circuit TEXT, extra TEXT);
+CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, subscriber TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assignments (
+  kind TEXT NOT NULL, identity TEXT NOT NULL, addr TEXT NOT NULL, prefix INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER, source TEXT NOT NULL,
+  UNIQUE (kind, identity, addr, prefix, start));
+CREATE TABLE IF NOT EXISTS blocks (
+  public TEXT NOT NULL, port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL, private TEXT NOT NULL,
+  start INTEGER NOT NULL, end INTEGER, source TEXT NOT NULL,
+  UNIQUE (public, port_lo, private, start));
+";
+
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+impl Store {
+    /// Opens (or creates, owner-readable only) the store.
+    pub fn open(path: &Path) -> Result<Store, String> {
+        let e = |x: &dyn std::fmt::Display| format!("{}: {x}", path.display());
+        owner_only(path).map_err(|x| e(&x))?;
+        let conn = Connection::open(path).map_err(|x| e(&x))?;
+        conn.execute_batch(SCHEMA).map_err(|x| e(&x))?;
+        Ok(Store { conn })
+    }
+
+    /// Imports one file of the given format.
+    pub fn import(&mut self, format: Format, path: &Path) -> Result<ImportReport, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (records, errors) = formats::parse(format, &text, &name);
+        let mut report = ImportReport {
+            skipped: errors.len() as u64,
+            errors,
+            ..ImportReport::default()
+        };
+        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
+        {
+            let mut sub = tx.prepare_cached("INSERT INTO subscribers VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE SET name=excluded.name, reg_no=excluded.reg_no, address=excluded.address, contact=excluded.contact, account_type=excluded.account_type, circuit=excluded.circuit, extra=excluded.extra").map_err(|e| e.to_string())?;
+            let mut ident = tx.prepare_cached("INSERT INTO identities VALUES (?1, ?2) ON CONFLICT(identity) DO UPDATE SET subscriber=excluded.subscriber").map_err(|e| e.to_string())?;
+            let mut asg = tx.prepare_cached("INSERT INTO assignments VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET end=COALESCE(excluded.end, end)").map_err(|e| e.to_string())?;
+            let mut blk = tx.prepare_cached("INSERT INTO blocks VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET end=COALESCE(excluded.end, end)").map_err(|e| e.to_string())?;
+            let mut rel = tx.prepare_cached("UPDATE blocks SET end=?1 WHERE public=?2 AND port_lo=?3 AND private=?4 AND end IS NULL AND start<=?1").map_err(|e| e.to_string())?;
+            for r in records {
+                let res = match &r {
+                    Record::Subscriber(s) => {
+                        let extra = serde_json::to_string(&s.extra).unwrap_or_default();
+                        let r = sub.execute(params![
+                            s.id,
+                            s.name,
+                            s.reg_no,
+                            s.address,
+                            s.contact,
+                            s.account_type,
+                            s.circuit,
+                            extra
+                        ]);
+                        for i in s
+                            .identities
+                            .iter()
+                            .chain(std::iter::once(&s.id.to_ascii_lowercase()))
+                        {
+                            let _ = ident.execute(params![i, s.id]);
+                        }
+                        r
+                    }
+                    Record::Assignment(a) => asg.execute(params![
+                        a.kind,
+                        a.identity,
+                        a.addr.to_string(),
+                        a.prefix,
+                        a.start,
+                        a.end,
+                        a.source
+                    ]),
+                    Record::Block(b) => blk.execute(params![
+                        b.public.to_string(),
+                        b.port_lo,
+                        b.port_hi,
+                        b.private.to_string(),
+                        b.start,
+                        b.end,
+                        b.source
+                    ]),
+                    Record::Release(b) => rel.execute(params![
+                        b.end,
+                        b.public.to_string(),
+                        b.port_lo,
+                        b.private.to_string()
+                    ]),
+                };
+                match res {
+                    Ok(_) => report.taken += 1,
+                    Err(e) => {
+                        report.skipped += 1;
+                        report.errors.push(LineError {
+                            line: 0,
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(report)
+    }
+}

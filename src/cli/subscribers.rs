@@ -1,0 +1,194 @@
+//! `minetap subscribers`: build the subscriber store from operators' records, and look an
+//! address up (each look-up written to an append-only audit log).
+
+use crate::attrib::formats::Format;
+use crate::attrib::store::Store;
+use crate::attrib::{time, Resolver};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Import records into the store (created on first use). Re-importing a file changes nothing.
+    Import(ImportArgs),
+    /// Who held an address (and port, behind CGNAT) at a time.
+    Lookup(LookupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The store (a SQLite file, created readable by its owner only).
+    #[arg(long, value_name = "FILE", required = true)]
+    db: PathBuf,
+    /// Subscriber registry, CSV with a header (id, name, registration_number, address, ...).
+    #[arg(long, value_name = "FILE")]
+    registry: Vec<PathBuf>,
+    /// Subscriber registry, JSON lines.
+    #[arg(long, value_name = "FILE")]
+    registry_jsonl: Vec<PathBuf>,
+    /// Static assignments, CSV: address (or CIDR), subscriber, start, end.
+    #[arg(long = "static", value_name = "FILE")]
+    statics: Vec<PathBuf>,
+    /// FreeRADIUS accounting `detail` file.
+    #[arg(long, value_name = "FILE")]
+    radius: Vec<PathBuf>,
+    /// RADIUS accounting, CSV: timestamp, status, username, framed_ip_address, session_id, ...
+    #[arg(long, value_name = "FILE")]
+    radius_csv: Vec<PathBuf>,
+    /// ISC dhcpd.leases.
+    #[arg(long, value_name = "FILE")]
+    dhcpd: Vec<PathBuf>,
+    /// Kea lease file (CSV, v4 or v6).
+    #[arg(long, value_name = "FILE")]
+    kea: Vec<PathBuf>,
+    /// CGNAT port blocks, CSV: public_ip, port_start, port_end, private_ip, start, end.
+    #[arg(long, value_name = "FILE")]
+    cgnat: Vec<PathBuf>,
+    /// CGNAT syslog lines (allocated/released PRIVATE -> PUBLIC:FIRST-LAST).
+    #[arg(long, value_name = "FILE")]
+    cgnat_syslog: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    #[arg(long, value_name = "FILE", required = true)]
+    db: PathBuf,
+    /// The address.
+    ip: IpAddr,
+    /// When (RFC 3339, or seconds since the epoch) [default: now].
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// The source port, to follow CGNAT port blocks.
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// Seconds of slack at the edges of a validity period.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    tolerance: i64,
+}
+
+pub fn run(cmd: SubscribersCommand) -> i32 {
+    match cmd {
+        SubscribersCommand::Import(a) => import(a),
+        SubscribersCommand::Lookup(a) => lookup(a),
+    }
+}
+
+fn import(a: ImportArgs) -> i32 {
+    let mut store = match Store::open(&a.db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            return 2;
+        }
+    };
+    let jobs: Vec<(Format, &PathBuf)> = [
+        (Format::RegistryCsv, &a.registry),
+        (Format::RegistryJsonl, &a.registry_jsonl),
+        (Format::StaticCsv, &a.statics),
+        (Format::RadiusDetail, &a.radius),
+        (Format::RadiusCsv, &a.radius_csv),
+        (Format::DhcpdLeases, &a.dhcpd),
+        (Format::KeaCsv, &a.kea),
+        (Format::CgnatCsv, &a.cgnat),
+        (Format::CgnatSyslog, &a.cgnat_syslog),
+    ]
+    .into_iter()
+    .flat_map(|(f, files)| files.iter().map(move |p| (f, p)))
+    .collect();
+    if jobs.is_empty() {
+        eprintln!(
+            "minetap: error: nothing to import (give --registry, --radius, --dhcpd, ... files)"
+        );
+        return 2;
+    }
+    let mut status = 0;
+    for (format, path) in jobs {
+        match store.import(format, path) {
+            Ok(r) => {
+                for e in &r.errors {
+                    if e.line > 0 {
+                        eprintln!(
+                            "minetap: warning: {}:{}: {}; line skipped",
+                            path.display(),
+                            e.line,
+                            e.message
+                        );
+                    } else {
+                        eprintln!(
+                            "minetap: warning: {}: {}; record skipped",
+                            path.display(),
+                            e.message
+                        );
+                    }
+                }
+                println!(
+                    "{}: {} record(s) taken, {} skipped",
+                    path.display(),
+                    r.taken,
+                    r.skipped
+                );
+            }
+            Err(e) => {
+                eprintln!("minetap: error: {e}");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+/// Appends one line to the audit log beside the store (created owner-only, append-only).
+fn audit(db: &Path, line: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut path = db.as_os_str().to_owned();
+    path.push(".audit.log");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{line}")
+}
+
+fn lookup(a: LookupArgs) -> i32 {
+    let t = match a.at.as_deref().map(time::parse) {
+        Some(Some(t)) => t,
+        Some(None) => {
+            eprintln!(
+                "minetap: error: '{}' is not a time (RFC 3339 or seconds since the epoch)",
+                a.at.unwrap_or_default()
+            );
+            return 2;
+        }
+        None => (crate::source::now_ns() / 1_000_000_000) as i64,
+    };
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }));
+    let r = match Resolver::load(&a.db, a.tolerance) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            return 2;
+        }
+    };
+    let result = r.lookup(a.ip, a.port, t);
+    let entry = serde_json::json!({
+        "timestamp": crate::sink::time::rfc3339_micros(crate::source::now_ns()),
+        "who": who,
+        "query": {"ip": a.ip, "at": t, "port": a.port},
+        "status": result.status,
+        "candidates": result.candidates.len(),
+    });
+    if let Err(e) = audit(&a.db, &entry.to_string()) {
+        eprintln!("minetap: error: cannot write the audit log, so no answer is given: {e}");
+        return 2;
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).unwrap_or_default()
+    );
+    0
+}

@@ -1,0 +1,237 @@
+//! Subscriber attribution: importing every record format, resolving the sample captures'
+//! miners (CGNAT, reassignment, static prefix, ambiguity, unknown), privacy, the audit log.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn records(dir: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    for (name, text) in minetap::synth::subscribers::files() {
+        std::fs::write(dir.join(name), text).unwrap();
+        let flag = match name {
+            "registry.csv" => "--registry",
+            "registry.jsonl" => "--registry-jsonl",
+            "static.csv" => "--static",
+            "radius.detail" => "--radius",
+            "radius.csv" => "--radius-csv",
+            "dhcpd.leases" => "--dhcpd",
+            "kea-leases4.csv" => "--kea",
+            "cgnat.csv" => "--cgnat",
+            "cgnat.log" => "--cgnat-syslog",
+            other => panic!("no flag for {other}"),
+        };
+        args.push(flag.to_string());
+        args.push(dir.join(name).to_str().unwrap().to_string());
+    }
+    args
+}
+
+fn import(db: &Path, dir: &Path) -> std::process::Output {
+    let mut args = vec![
+        "subscribers".to_string(),
+        "import".into(),
+        "--db".into(),
+        db.to_str().unwrap().into(),
+    ];
+    args.extend(records(dir));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&a)
+}
+
+fn store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let out = import(&db, dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, db)
+}
+
+fn counts(db: &Path) -> (i64, i64, i64) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let n = |t: &str| {
+        c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    (n("subscribers"), n("assignments"), n("blocks"))
+}
+
+#[test]
+fn every_format_imports_and_a_second_import_changes_nothing() {
+    let (dir, db) = store();
+    let first = counts(&db);
+    assert_eq!(first, (7, 8, 2));
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the store is readable by its owner only");
+    let out = import(&db, dir.path());
+    assert!(out.status.success());
+    assert_eq!(counts(&db), first);
+}
+
+#[test]
+fn a_malformed_line_is_named_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let f = dir.path().join("radius.csv");
+    std::fs::write(&f, "timestamp,status,username,framed_ip_address,session_id\n2026-03-02T05:00:00Z,Start,u1,198.51.100.7,A\nnot-a-time,Start,u2,198.51.100.8,B\n2026-03-02T05:00:00Z,Start,u3,300.1.1.1,C\n").unwrap();
+    let out = run(&[
+        "subscribers",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--radius-csv",
+        f.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{}:3: 'not-a-time' is not a time; line skipped",
+            f.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:4: '300.1.1.1' is not an address or prefix; line skipped",
+            f.display()
+        )),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 record(s) taken, 2 skipped"));
+}
+
+fn attributed(db: &Path) -> Vec<Value> {
+    let files = [
+        "stratum-v1.pcap",
+        "stratum-v1-vlan.pcap",
+        "stratum-v1-segmented.pcap",
+        "stratum-v1-bip310.pcap",
+        "stratum-v1-sll.pcap",
+        "cryptonote-xmrig.pcap",
+        "behaviour-opaque.pcap",
+    ];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| pcap(f).to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["scan", "-q", "--subscribers", db.to_str().unwrap()];
+    args.extend(paths.iter().map(String::as_str));
+    events(&run(&args))
+}
+
+fn by_src<'a>(ev: &'a [Value], ip: &str) -> &'a Value {
+    ev.iter()
+        .find(|e| e["src_ip"] == ip)
+        .unwrap_or_else(|| panic!("no event from {ip}"))
+}
+
+#[test]
+fn the_sample_miners_resolve_to_their_subscribers() {
+    let (_dir, db) = store();
+    let ev = attributed(&db);
+    // RADIUS session, the enterprise and its address.
+    let s = &by_src(&ev, "203.0.113.10")["subscriber"];
+    assert_eq!(s["status"], "matched");
+    assert_eq!(s["candidates"][0]["id"], "ENT-001");
+    assert_eq!(s["candidates"][0]["name"], "Hengda Mining Co.");
+    assert_eq!(
+        s["candidates"][0]["registration_number"],
+        "91110000MA01ABCD1X"
+    );
+    assert_eq!(s["candidates"][0]["address"], "12 Industrial Road, Zone 3");
+    assert_eq!(s["candidates"][0]["matched"]["kind"], "radius");
+    assert_eq!(
+        s["candidates"][0]["matched"]["source"],
+        "radius.detail:1 session S-1001"
+    );
+    // Behind CGNAT: public address and port to the private address, then its Kea lease.
+    let s = &by_src(&ev, "203.0.113.13")["subscriber"];
+    assert_eq!(s["status"], "matched");
+    assert_eq!(s["via_cgnat"]["private_ip"], "100.64.5.6");
+    assert_eq!(s["via_cgnat"]["public_port"], 47310);
+    assert_eq!(s["via_cgnat"]["block"], "cgnat.log:1");
+    assert_eq!(s["candidates"][0]["id"], "ENT-003");
+    assert_eq!(s["candidates"][0]["matched"]["kind"], "kea");
+    // dhcpd lease, by MAC; a static IPv6 prefix.
+    assert_eq!(
+        by_src(&ev, "203.0.113.12")["subscriber"]["candidates"][0]["id"],
+        "ENT-004"
+    );
+    assert_eq!(
+        by_src(&ev, "2001:db8::10")["subscriber"]["candidates"][0]["id"],
+        "ENT-005"
+    );
+    // Two subscribers hold the address at once: ambiguous, both named.
+    let s = &by_src(&ev, "203.0.113.16")["subscriber"];
+    assert_eq!(s["status"], "ambiguous");
+    assert_eq!(s["candidates"].as_array().unwrap().len(), 2);
+    // In no record: unknown, still reported.
+    assert_eq!(
+        by_src(&ev, "203.0.113.20")["subscriber"]["status"],
+        "unknown"
+    );
+    // Privacy: a suspect event carries no subscriber data.
+    let suspect = by_src(&ev, "203.0.113.34");
+    assert_eq!(suspect["mining"]["level"], "suspect");
+    assert!(suspect.get("subscriber").is_none());
+}
+
+#[test]
+fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
+    let (_dir, db) = store();
+    let look = |at: &str| -> Value {
+        let out = run(&[
+            "subscribers",
+            "lookup",
+            "--db",
+            db.to_str().unwrap(),
+            "203.0.113.10",
+            "--at",
+            at,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        look("2026-03-02T08:13:24Z")["candidates"][0]["id"],
+        "ENT-001"
+    );
+    assert_eq!(
+        look("2026-03-02T13:00:00Z")["candidates"][0]["id"],
+        "ENT-002"
+    );
+    // Between the two sessions (beyond the tolerance): nobody.
+    assert_eq!(look("2026-03-02T11:00:00Z")["status"], "unknown");
+    let mut audit = db.clone().into_os_string();
+    audit.push(".audit.log");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(log.lines().count(), 3);
+    let first: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(first["query"]["ip"], "203.0.113.10");
+    assert!(first["who"].as_str().is_some());
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn an_events_file_with_subscriber_data_is_owner_only() {
+    let (dir, db) = store();
+    let out_file = dir.path().join("events.jsonl");
+    let p = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--subscribers",
+        db.to_str().unwrap(),
+        "--events",
+        out_file.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let mode = std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
