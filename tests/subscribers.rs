@@ -19,7 +19,7 @@ fn records(dir: &Path) -> Vec<String> {
             "radius.detail" => "--radius",
             "radius.csv" => "--radius-csv",
             "dhcpd.leases" => "--dhcpd",
-            "kea-leases4.csv" => "--kea",
+            "kea-leases4.csv" | "kea-leases6.csv" => "--kea",
             "cgnat.csv" => "--cgnat",
             "cgnat.log" => "--cgnat-syslog",
             other => panic!("no flag for {other}"),
@@ -63,7 +63,7 @@ fn counts(db: &Path) -> (i64, i64, i64) {
 fn every_format_imports_and_a_second_import_changes_nothing() {
     let (dir, db) = store();
     let first = counts(&db);
-    assert_eq!(first, (7, 8, 2));
+    assert_eq!(first, (7, 10, 2));
     let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the store is readable by its owner only");
     let out = import(&db, dir.path());
@@ -206,10 +206,25 @@ fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
     );
     // Between the two sessions (beyond the tolerance): nobody.
     assert_eq!(look("2026-03-02T11:00:00Z")["status"], "unknown");
+    // IPv6: an address inside a RADIUS delegated prefix, and a Kea v6 lease found by DUID.
+    let v6 = |ip: &str| -> Value {
+        let out = run(&[
+            "subscribers",
+            "lookup",
+            "--db",
+            db.to_str().unwrap(),
+            ip,
+            "--at",
+            "2026-03-02T13:00:00Z",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(v6("2001:db8:100:2a::1")["candidates"][0]["id"], "ENT-002");
+    assert_eq!(v6("2001:db8:200::5")["candidates"][0]["id"], "ENT-007");
     let mut audit = db.clone().into_os_string();
     audit.push(".audit.log");
     let log = std::fs::read_to_string(&audit).unwrap();
-    assert_eq!(log.lines().count(), 3);
+    assert_eq!(log.lines().count(), 5);
     let first: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(first["query"]["ip"], "203.0.113.10");
     assert!(first["who"].as_str().is_some());
@@ -234,4 +249,39 @@ fn an_events_file_with_subscriber_data_is_owner_only() {
     assert!(out.status.success());
     let mode = std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_session_without_stop_stays_open_until_the_next_start_for_its_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let f = dir.path().join("r.csv");
+    std::fs::write(&f, "timestamp,status,username,framed_ip_address,session_id\n2026-03-02T06:00:00Z,Start,alice,192.0.2.33,A\n2026-03-02T12:00:00Z,Start,bob,192.0.2.33,B\n").unwrap();
+    let out = run(&[
+        "subscribers",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--radius-csv",
+        f.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let who = |at: &str| -> Value {
+        let out = run(&[
+            "subscribers",
+            "lookup",
+            "--db",
+            db.to_str().unwrap(),
+            "192.0.2.33",
+            "--at",
+            at,
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let a = who("2026-03-02T11:00:00Z");
+    assert_eq!(a["candidates"][0]["id"], "alice");
+    assert_eq!(a["candidates"][0]["registered"], false);
+    assert_eq!(who("2026-03-02T13:00:00Z")["candidates"][0]["id"], "bob");
+    // Within the tolerance of the hand-over both are possible: reported as ambiguous.
+    assert_eq!(who("2026-03-02T12:00:30Z")["status"], "ambiguous");
 }

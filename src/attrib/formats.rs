@@ -137,11 +137,15 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, LineError> {
     Ok(rows)
 }
 
+/// The first of `names` with a non-empty value (all of them are removed from the row).
 fn take(row: &mut BTreeMap<String, String>, names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| row.remove(*n))
-        .filter(|v| !v.is_empty())
+    let mut found = None;
+    for n in names {
+        if let Some(v) = row.remove(*n).filter(|v| !v.is_empty()) {
+            found.get_or_insert(v);
+        }
+    }
+    found
 }
 
 fn subscriber_from(mut row: BTreeMap<String, String>) -> Result<Subscriber, String> {

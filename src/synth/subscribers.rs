@@ -10,7 +10,9 @@
 //! - 203.0.113.12 (stratum-v1-segmented.pcap) is leased by dhcpd to North Ridge Hosting;
 //! - 2001:db8::/48 (stratum-v1-bip310.pcap) is statically routed to Eastern Farm Cooperative;
 //! - 203.0.113.16 (stratum-v1-sll.pcap) is statically assigned to two subscribers at once: ambiguous;
-//! - 203.0.113.20 (cryptonote-xmrig.pcap) is in no record: unknown.
+//! - 203.0.113.20 (cryptonote-xmrig.pcap) is in no record: unknown;
+//! - IPv6: Riverside Café's RADIUS session also delegates 2001:db8:100::/56; a Kea v6 lease gives
+//!   2001:db8:200::5 to Silver Lake School's host (by DUID).
 
 /// (file name, contents)
 pub fn files() -> Vec<(&'static str, String)> {
@@ -25,7 +27,7 @@ ENT-003,Blue Valley Data Ltd,91440300MA03IJKL3Z,\"Building 5, Science Park\",+86
 {\"id\":\"ENT-004\",\"name\":\"North Ridge Hosting\",\"registration_number\":\"91210100MA04MNOP4A\",\"address\":\"88 Data Avenue\",\"account_type\":\"data-centre\",\"mac\":\"aa:bb:cc:00:00:12\"}
 {\"id\":\"ENT-005\",\"name\":\"Eastern Farm Cooperative\",\"registration_number\":\"93330000MA05QRST5B\",\"address\":\"Village 9, East County\",\"account_type\":\"enterprise\"}
 {\"id\":\"ENT-006\",\"name\":\"Golden Gate Logistics\",\"registration_number\":\"91310000MA06UVWX6C\",\"address\":\"3 Harbour Road\",\"account_type\":\"enterprise\"}
-{\"id\":\"ENT-007\",\"name\":\"Silver Lake School\",\"registration_number\":\"12310000MA07YZAB7D\",\"address\":\"1 Lake Road\",\"account_type\":\"education\"}
+{\"id\":\"ENT-007\",\"name\":\"Silver Lake School\",\"registration_number\":\"12310000MA07YZAB7D\",\"address\":\"1 Lake Road\",\"account_type\":\"education\",\"duid\":\"00:01:00:01:2b:3c:4d:5e:aa:bb:cc:00:00:07\"}
 ".into()),
         ("static.csv", "\
 address,subscriber,start,end
@@ -53,6 +55,7 @@ Mon Mar  2 12:00:00 2026
 \tUser-Name = \"riverside-ppp\"
 \tAcct-Session-Id = \"S-1002\"
 \tFramed-IP-Address = 203.0.113.10
+\tDelegated-IPv6-Prefix = 2001:db8:100::/56
 \tEvent-Timestamp = \"Mar  2 2026 12:00:00 UTC\"
 
 ".into()),
@@ -73,6 +76,10 @@ lease 203.0.113.12 {
         ("kea-leases4.csv", "\
 address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context
 100.64.5.6,aa:bb:cc:00:00:06,,86400,1772496000,1,0,0,bv-router,0,
+".into()),
+        ("kea-leases6.csv", "\
+address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context
+2001:db8:200::5,00:01:00:01:2b:3c:4d:5e:aa:bb:cc:00:00:07,86400,1772496000,2,43200,0,1,128,0,0,lab-host,,0,
 ".into()),
         ("cgnat.csv", "\
 public_ip,port_start,port_end,private_ip,start,end
