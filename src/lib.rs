@@ -8,6 +8,7 @@ pub mod attrib;
 pub mod cli;
 pub mod decode;
 pub mod detect;
+pub mod evidence;
 pub mod flow;
 pub mod pipeline;
 pub mod sink;

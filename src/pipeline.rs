@@ -180,6 +180,10 @@ struct Item {
     src: u32,
     off: usize,
     len: usize,
+    /// The whole captured frame (in the same block) and its link type.
+    frame_off: usize,
+    frame_len: usize,
+    link: u16,
 }
 
 const ARENA: u32 = u32::MAX;
@@ -195,6 +199,16 @@ struct Batch {
 }
 
 impl Batch {
+    /// The captured frame of an item (none for datagrams rebuilt from fragments).
+    fn frame(&self, it: &Item) -> Option<(&[u8], u16)> {
+        (it.src != ARENA).then(|| {
+            (
+                &self.blocks[it.src as usize][it.frame_off..it.frame_off + it.frame_len],
+                it.link,
+            )
+        })
+    }
+
     fn payload(&self, it: &Item) -> &[u8] {
         if it.src == ARENA {
             &self.arena[it.off..it.off + it.len]
@@ -628,11 +642,15 @@ impl Reader<'_> {
                 (ARENA, off, v.len())
             }
         };
+        let frame_off = raw.data.as_ptr() as usize - block.as_ptr() as usize;
         b.items.push(Item {
             meta,
             src,
             off,
             len,
+            frame_off,
+            frame_len: raw.data.len(),
+            link: raw.link,
         });
         if b.items.len() >= BATCH {
             self.flush(w);
@@ -731,7 +749,11 @@ fn worker(
         };
         for (i, it) in batch.items.iter().enumerate() {
             learn_upto(&mut judge, i);
-            table.packet(&it.meta, batch.payload(it), &mut ended);
+            if cfg.evidence_packets > 0 {
+                table.packet_with_frame(&it.meta, batch.payload(it), batch.frame(it), &mut ended);
+            } else {
+                table.packet(&it.meta, batch.payload(it), &mut ended);
+            }
             if !ended.is_empty() {
                 emit(&mut ended, &mut judge, &mut verdict_ns);
             }

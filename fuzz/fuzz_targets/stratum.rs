@@ -8,6 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_line: 512,
         max_depth: 8,
+        transcript: 16,
     };
     let mut s = stratum::detector(&limits, data.first().is_some_and(|b| b & 1 == 1));
     // Each chunk: one control byte (direction, gap, length), then that many bytes.

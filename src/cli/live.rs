@@ -129,7 +129,9 @@ pub fn run(a: LiveArgs) -> i32 {
             }
         }
     }
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution) {
+    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution)
+        .map(|w| w.with_evidence(eff.evidence, format!("live: {}", interfaces.join(", "))))
+    {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

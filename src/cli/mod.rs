@@ -33,6 +33,14 @@ enum Command {
     /// on an interface you choose; nothing else is sent).
     #[cfg(target_os = "linux")]
     Replay(replay::ReplayArgs),
+    /// Make the sensor key that signs evidence bundles (the public key goes to FILE.pub).
+    Keygen {
+        #[arg(value_name = "FILE")]
+        key: std::path::PathBuf,
+    },
+    /// Check or pack evidence bundles.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Build the subscriber store and look addresses up.
     #[command(subcommand)]
     Subscribers(subscribers::SubscribersCommand),
@@ -42,6 +50,27 @@ enum Command {
     /// Work with the pool rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCommand {
+    /// Check every file's hash and the manifest's signature; say exactly what differs.
+    Verify {
+        /// Bundle folders or packed `.tar.zst` files.
+        #[arg(required = true, value_name = "BUNDLE")]
+        bundles: Vec<std::path::PathBuf>,
+        /// The sensor's public key (FILE.pub from keygen); without it, the key the manifest
+        /// names is used and the output says so.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<std::path::PathBuf>,
+    },
+    /// Pack a bundle folder into one `.tar.zst` file.
+    Pack {
+        #[arg(value_name = "BUNDLE")]
+        bundle: std::path::PathBuf,
+        #[arg(short, long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +103,55 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::run(a),
         Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
         Command::Subscribers(c) => subscribers::run(c),
+        Command::Keygen { key } => match crate::evidence::keygen(&key) {
+            Ok(public) => {
+                println!(
+                    "{}: sensor key written (owner-only); public key {public} in {}.pub",
+                    key.display(),
+                    key.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("minetap: error: {e}");
+                1
+            }
+        },
+        Command::Evidence(EvidenceCommand::Pack { bundle, out }) => {
+            match crate::evidence::pack(&bundle, &out) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("minetap: error: {e}");
+                    1
+                }
+            }
+        }
+        Command::Evidence(EvidenceCommand::Verify { bundles, pubkey }) => {
+            let key = match pubkey
+                .as_deref()
+                .map(crate::evidence::load_public)
+                .transpose()
+            {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("minetap: error: {e}");
+                    return 2;
+                }
+            };
+            let mut status = 0;
+            for b in bundles {
+                match crate::evidence::verify(&b, key.as_ref()) {
+                    Ok(what) => println!("{}: ok: {what}", b.display()),
+                    Err(problems) => {
+                        status = 1;
+                        for p in problems {
+                            println!("{}: FAILED: {p}", b.display());
+                        }
+                    }
+                }
+            }
+            status
+        }
         Command::Rules(RulesCommand::Check { dir }) => match settings::load_rules(Some(&dir)) {
             Ok((i, t)) => {
                 let c = i.counts();

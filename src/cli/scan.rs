@@ -91,7 +91,17 @@ pub fn run(a: ScanArgs) -> i32 {
             return 2;
         }
     };
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false, eff.attribution) {
+    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false, eff.attribution)
+        .map(|w| {
+            w.with_evidence(
+                eff.evidence,
+                a.inputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        }) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

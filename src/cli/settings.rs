@@ -59,6 +59,21 @@ pub struct FlowArgs {
     /// Seconds of slack at the edges of an assignment's validity [default: 60].
     #[arg(long, value_name = "SECS")]
     pub attribution_tolerance: Option<i64>,
+    /// Write an evidence bundle per mining flow into DIR (signed with --evidence-key).
+    #[arg(long, value_name = "DIR", requires = "evidence_key")]
+    pub evidence: Option<PathBuf>,
+    /// The sensor key that signs bundles (make one with `minetap keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub evidence_key: Option<PathBuf>,
+    /// Lowest level of the flows that get a bundle [default: likely].
+    #[arg(long, value_enum)]
+    pub evidence_min_level: Option<MinLevel>,
+    /// Frames kept per flow for its bundle [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub evidence_packets: Option<usize>,
+    /// This sensor's name in bundles [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub sensor_id: Option<String>,
 }
 
 /// The config file: every flag of `scan` and `live`, by the flag's name with `_`.
@@ -78,6 +93,11 @@ pub struct Settings {
     pub subscribers: Option<PathBuf>,
     pub subscriber_min_level: Option<String>,
     pub attribution_tolerance: Option<i64>,
+    pub evidence: Option<PathBuf>,
+    pub evidence_key: Option<PathBuf>,
+    pub evidence_min_level: Option<String>,
+    pub evidence_packets: Option<usize>,
+    pub sensor_id: Option<String>,
     // live only
     pub interfaces: Option<Vec<String>>,
     pub stats: Option<PathBuf>,
@@ -109,6 +129,8 @@ pub struct Effective {
     pub min: Level,
     /// The subscriber index and the lowest level whose events carry subscriber data.
     pub attribution: Option<(crate::attrib::Resolver, Level)>,
+    /// The bundle writer and the lowest level that gets a bundle.
+    pub evidence: Option<(crate::evidence::Bundler, Level)>,
     pub events: Option<PathBuf>,
     pub rules_dir: Option<PathBuf>,
     pub settings: Settings,
@@ -183,10 +205,55 @@ impl FlowArgs {
             }
             None => None,
         };
+        let evidence = match self.evidence.clone().or(s.evidence.clone()) {
+            Some(dir) => {
+                let key_path =
+                    self.evidence_key.clone().or(s.evidence_key.clone()).ok_or(
+                        "--evidence needs --evidence-key (make one with `minetap keygen`)",
+                    )?;
+                let key = crate::evidence::load_key(&key_path)?;
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let lvl = match self.evidence_min_level {
+                    Some(m) => m.into(),
+                    None => match s.evidence_min_level.as_deref() {
+                        Some("suspect") => Level::Suspect,
+                        Some("confirmed") => Level::Confirmed,
+                        _ => Level::Likely,
+                    },
+                };
+                cfg.flow.evidence_packets = self
+                    .evidence_packets
+                    .or(s.evidence_packets)
+                    .unwrap_or(1000)
+                    .max(1);
+                cfg.detect.transcript = 256;
+                let sensor = self
+                    .sensor_id
+                    .clone()
+                    .or(s.sensor_id.clone())
+                    .unwrap_or_else(|| {
+                        std::fs::read_to_string("/etc/hostname")
+                            .map(|h| h.trim().to_string())
+                            .unwrap_or_else(|_| "sensor".into())
+                    });
+                Some((
+                    crate::evidence::Bundler {
+                        dir,
+                        key,
+                        sensor,
+                        rules_digest: cfg.intel.digest_hex(),
+                        source: String::new(),
+                    },
+                    lvl,
+                ))
+            }
+            None => None,
+        };
         Ok(Effective {
             cfg,
             min,
             attribution,
+            evidence,
             events: self.events.clone().or(s.events.clone()),
             rules_dir,
             settings,
@@ -210,9 +277,23 @@ pub struct EventWriter {
     min: Level,
     flush_each: bool,
     attribution: Option<(crate::attrib::Resolver, Level)>,
+    evidence: Option<(crate::evidence::Bundler, Level)>,
 }
 
 impl EventWriter {
+    /// Also writes an evidence bundle for each final mining event at or above its level.
+    pub fn with_evidence(
+        mut self,
+        evidence: Option<(crate::evidence::Bundler, Level)>,
+        source: String,
+    ) -> Self {
+        self.evidence = evidence.map(|(mut b, l)| {
+            b.source = source;
+            (b, l)
+        });
+        self
+    }
+
     /// Opens the output; with subscriber data in it, a file is created readable by its owner
     /// only.
     pub fn open(
@@ -242,6 +323,7 @@ impl EventWriter {
             min,
             flush_each,
             attribution,
+            evidence: None,
         })
     }
 
@@ -254,6 +336,17 @@ impl EventWriter {
             if event.level() >= *lvl {
                 let t = (r.first_ts / 1_000_000_000) as i64;
                 event.subscriber = Some(resolver.lookup(event.src_ip, Some(event.src_port), t));
+            }
+        }
+        if let Some((b, lvl)) = &self.evidence {
+            if event.is_final
+                && event.mining.is_some()
+                && event.level() >= *lvl
+                && r.evidence.is_some()
+            {
+                if let Err(e) = b.write(&event, r, v.client) {
+                    eprintln!("minetap: warning: evidence bundle for flow {}: {e}", r.id);
+                }
             }
         }
         let line = event.to_json();

@@ -64,6 +64,8 @@ impl Side {
 pub struct HttpJson<D> {
     name: &'static str,
     max_depth: usize,
+    transcript_cap: usize,
+    transcript: Vec<(u64, Dir, String)>,
     sides: [Side; 2],
     other: u32,
     foreign: bool,
@@ -99,6 +101,8 @@ impl<D: Dialect> HttpJson<D> {
         HttpJson {
             name,
             max_depth: limits.max_depth,
+            transcript_cap: limits.transcript,
+            transcript: Vec::new(),
             sides: [Side::new(mid_stream), Side::new(mid_stream)],
             other: 0,
             foreign: false,
@@ -164,7 +168,9 @@ impl<D: Dialect> HttpJson<D> {
         }
         match jsonrpc::parse(body, self.max_depth) {
             Ok(msg) => match self.dialect.on_message(dir, &msg, ts) {
-                Seen::Mine => {}
+                Seen::Mine => {
+                    super::keep_message(&mut self.transcript, self.transcript_cap, ts, dir, body)
+                }
                 Seen::Foreign => self.foreign = true,
                 Seen::Unknown => self.other += 1,
             },
@@ -323,7 +329,9 @@ impl<D: Dialect> Detector for HttpJson<D> {
     }
 
     fn finding(&self) -> Option<Finding> {
-        self.dialect.finding()
+        let mut f = self.dialect.finding()?;
+        f.transcript = self.transcript.clone();
+        Some(f)
     }
 }
 

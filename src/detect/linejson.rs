@@ -28,6 +28,8 @@ enum DirState {
 /// Per-flow probing state, apart from the framers so that both can be borrowed at once.
 struct Probe<D> {
     max_depth: usize,
+    transcript_cap: usize,
+    transcript: Vec<(u64, Dir, String)>,
     dirs: [DirState; 2],
     unknown: u32,
     foreign: bool,
@@ -47,6 +49,8 @@ impl<D: Dialect> LineJson<D> {
             framers: [framer(limits.max_line), framer(limits.max_line)],
             probe: Probe {
                 max_depth: limits.max_depth,
+                transcript_cap: limits.transcript,
+                transcript: Vec::new(),
                 dirs: [DirState::Fresh; 2],
                 unknown: 0,
                 foreign: false,
@@ -82,7 +86,9 @@ impl<D: Dialect> Probe<D> {
         };
         self.dirs[d] = DirState::Json;
         match self.dialect.on_message(dir, &msg, ts) {
-            Seen::Mine => {}
+            Seen::Mine => {
+                super::keep_message(&mut self.transcript, self.transcript_cap, ts, dir, line)
+            }
             Seen::Foreign => self.foreign = true,
             Seen::Unknown => self.unknown += 1,
         }
@@ -120,6 +126,8 @@ impl<D: Dialect> Detector for LineJson<D> {
     }
 
     fn finding(&self) -> Option<Finding> {
-        self.probe.dialect.finding()
+        let mut f = self.probe.dialect.finding()?;
+        f.transcript = self.probe.transcript.clone();
+        Some(f)
     }
 }

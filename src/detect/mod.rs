@@ -130,6 +130,8 @@ pub struct Limits {
     pub max_line: usize,
     /// Deepest JSON nesting parsed.
     pub max_depth: usize,
+    /// Messages kept per flow for an evidence transcript (0: none kept).
+    pub transcript: usize,
 }
 
 impl Default for Limits {
@@ -137,6 +139,7 @@ impl Default for Limits {
         Limits {
             max_line: 32 * 1024,
             max_depth: 32,
+            transcript: 0,
         }
     }
 }
@@ -249,6 +252,19 @@ pub struct Finding {
     pub work: Work,
     /// Difficulty (or target) changes as the pool announced them: (capture time, value).
     pub difficulty_changes: Vec<(u64, ShareValue)>,
+    /// The protocol messages, as sent, for evidence: (capture time, direction, message).
+    pub transcript: Vec<(u64, Dir, String)>,
+}
+
+/// Longest message kept in a transcript, bytes.
+pub const TRANSCRIPT_MESSAGE: usize = 4096;
+
+/// Keeps a message for the transcript, within the caps.
+pub fn keep_message(t: &mut Vec<(u64, Dir, String)>, cap: usize, ts: u64, dir: Dir, msg: &[u8]) {
+    if t.len() < cap {
+        let m = &msg[..msg.len().min(TRANSCRIPT_MESSAGE)];
+        t.push((ts, dir, String::from_utf8_lossy(m).into_owned()));
+    }
 }
 
 impl Finding {
@@ -278,6 +294,7 @@ impl Finding {
             dns_answers: Vec::new(),
             work: Work::default(),
             difficulty_changes: Vec::new(),
+            transcript: Vec::new(),
         }
     }
 }

@@ -23,6 +23,10 @@ pub struct FlowConfig {
     /// Report a flow as soon as a mining protocol is recognised on it (an early record), not
     /// only when it ends.
     pub early_records: bool,
+    /// Frames kept per flow for evidence (0: none): its first ones until its verdict is known,
+    /// then, for a mining flow, the ones after them up to this count and `evidence_bytes`.
+    pub evidence_packets: usize,
+    pub evidence_bytes: usize,
 }
 
 impl Default for FlowConfig {
@@ -35,6 +39,8 @@ impl Default for FlowConfig {
             inspect_budget: 16 * 1024,
             resample_after_ns: 300_000_000_000,
             early_records: false,
+            evidence_packets: 0,
+            evidence_bytes: 1 << 20,
         }
     }
 }
@@ -82,6 +88,48 @@ pub struct FlowRecord {
     pub shape: Shape,
     /// The tunnel its first packet came in.
     pub encap: Option<crate::decode::Encap>,
+    /// The frames kept for evidence.
+    pub evidence: Option<Box<Evidence>>,
+}
+
+/// A flow's frames, as captured, for an evidence bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// LINKTYPE_* of the frames (of the first; frames of other link types are not kept).
+    pub link: u16,
+    /// (capture time, length on the wire, offset and length in `data`)
+    pub frames: Vec<(u64, u32, u32, u32)>,
+    pub data: Vec<u8>,
+}
+
+impl Evidence {
+    fn keep(
+        &mut self,
+        ts: u64,
+        wire: u32,
+        link: u16,
+        frame: &[u8],
+        max_frames: usize,
+        max_bytes: usize,
+    ) {
+        if self.frames.is_empty() {
+            self.link = link;
+        }
+        if link != self.link
+            || self.frames.len() >= max_frames
+            || self.data.len() + frame.len() > max_bytes
+        {
+            return;
+        }
+        self.frames
+            .push((ts, wire, self.data.len() as u32, frame.len() as u32));
+        self.data.extend_from_slice(frame);
+    }
+
+    pub fn frame(&self, i: usize) -> Option<&[u8]> {
+        let &(_, _, off, len) = self.frames.get(i)?;
+        self.data.get(off as usize..(off + len) as usize)
+    }
 }
 
 /// Timing and sizes of a flow's payload-carrying packets, per direction (indexed by
@@ -242,6 +290,7 @@ impl Detectors {
 
 struct Flow {
     shape: Shape,
+    evidence: Option<Box<Evidence>>,
     encap: Option<crate::decode::Encap>,
     /// A finding kept from detectors that finished before the flow did.
     saved: Option<Box<Finding>>,
@@ -312,6 +361,18 @@ impl Table {
 
     /// Takes one packet; flows that end are appended to `out` when something was found on them.
     pub fn packet(&mut self, p: &PacketMeta, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        self.packet_with_frame(p, payload, None, out)
+    }
+
+    /// As [`Table::packet`], with the captured frame and its link type, kept for evidence when
+    /// the table is configured to.
+    pub fn packet_with_frame(
+        &mut self,
+        p: &PacketMeta,
+        payload: &[u8],
+        frame: Option<(&[u8], u16)>,
+        out: &mut Vec<FlowRecord>,
+    ) {
         if p.ts_ns >= self.next_sweep {
             self.sweep(p.ts_ns, out);
         }
@@ -334,6 +395,7 @@ impl Table {
             let mid_stream = is_tcp && p.tcp.flags & tcp_flags::SYN == 0;
             let flow = Flow {
                 shape: Shape::default(),
+                evidence: None,
                 encap: p.encap,
                 saved: None,
                 key,
@@ -359,6 +421,22 @@ impl Table {
         if flow.closed {
             flow.last_ts = flow.last_ts.max(p.ts_ns);
             return;
+        }
+        if let Some((bytes, link)) = frame {
+            // Kept while the verdict is open, and for mining flows after it.
+            let open = flow.matched || !matches!(flow.inspect, Inspect::Stopped { .. });
+            if self.cfg.evidence_packets > 0 && open {
+                flow.evidence.get_or_insert_with(Default::default).keep(
+                    p.ts_ns,
+                    p.wire_len,
+                    link,
+                    bytes,
+                    self.cfg.evidence_packets,
+                    self.cfg.evidence_bytes,
+                );
+            } else if !flow.matched {
+                flow.evidence = None;
+            }
         }
         let dir = if p.from_lo == flow.fwd_is_lo {
             Dir::Fwd
@@ -566,7 +644,9 @@ fn conclude(
     if finding.is_none() && !(talked && f.key.proto == PROTO_TCP) {
         return;
     }
-    out.push(record(f, reason, finding));
+    let mut r = record(f, reason, finding);
+    r.evidence = f.evidence.take();
+    out.push(r);
 }
 
 fn record(f: &Flow, end: EndReason, finding: Option<Finding>) -> FlowRecord {
@@ -585,6 +665,7 @@ fn record(f: &Flow, end: EndReason, finding: Option<Finding>) -> FlowRecord {
         finding,
         shape: f.shape,
         encap: f.encap,
+        evidence: None,
     }
 }
 

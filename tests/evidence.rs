@@ -1,0 +1,225 @@
+//! Evidence bundles: written for mining flows, verified, tampering named, packed, and the
+//! bundle's pcap giving the same event again.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    key: PathBuf,
+    bundles: PathBuf,
+}
+
+fn setup(captures: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("sensor.key");
+    let out = run(&["keygen", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let bundles = dir.path().join("bundles");
+    let paths: Vec<String> = captures
+        .iter()
+        .map(|c| pcap(c).to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec![
+        "scan",
+        "-q",
+        "--evidence",
+        bundles.to_str().unwrap(),
+        "--evidence-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    Setup {
+        _dir: dir,
+        key,
+        bundles,
+    }
+}
+
+fn bundles(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn verify(bundle: &Path, key: &Path) -> std::process::Output {
+    let mut pubkey = key.as_os_str().to_owned();
+    pubkey.push(".pub");
+    run(&[
+        "evidence",
+        "verify",
+        bundle.to_str().unwrap(),
+        "--pubkey",
+        Path::new(&pubkey).to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_bundle_verifies_and_every_tampering_is_named() {
+    let s = setup(&["stratum-v1.pcap"]);
+    let b = bundles(&s.bundles);
+    assert_eq!(
+        b.len(),
+        1,
+        "one mining flow, one bundle, no temporary folder left"
+    );
+    let b = &b[0];
+    let out = verify(b, &s.key);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("ok: 3 files, signature good (the given public key)"));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "minetap-evidence/1");
+    assert!(manifest["rules_digest"].as_str().unwrap().len() == 64);
+    assert_eq!(
+        manifest["time_range"]["first"],
+        "2026-03-02T08:13:24.000000Z"
+    );
+    assert_eq!(
+        std::fs::metadata(b.join("flow.pcap"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    for file in [
+        "flow.pcap",
+        "event.json",
+        "transcript.jsonl",
+        "manifest.json",
+    ] {
+        let path = b.join(file);
+        let original = std::fs::read(&path).unwrap();
+        let mut bytes = original.clone();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let out = verify(b, &s.key);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if file == "manifest.json" {
+            assert!(
+                text.contains("FAILED: manifest.json: the signature does not verify"),
+                "{text}"
+            );
+        } else {
+            assert!(
+                text.contains(&format!("FAILED: {file}: SHA-256 is")),
+                "{file}: {text}"
+            );
+        }
+        std::fs::write(&path, &original).unwrap();
+    }
+    // A file slipped in is named too.
+    std::fs::write(b.join("extra.txt"), b"x").unwrap();
+    let text = String::from_utf8_lossy(&verify(b, &s.key).stdout).into_owned();
+    assert!(
+        text.contains("FAILED: extra.txt: not in the manifest"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_bundle_pcap_gives_the_same_event_and_the_transcript_the_messages() {
+    let s = setup(&["stratum-v1.pcap"]);
+    let b = &bundles(&s.bundles)[0];
+    let original: Value =
+        serde_json::from_slice(&std::fs::read(b.join("event.json")).unwrap()).unwrap();
+    let out = run(&["scan", "-q", b.join("flow.pcap").to_str().unwrap()]);
+    let again = events(&out);
+    assert_eq!(again.len(), 1);
+    for f in ["src_ip", "src_port", "dest_ip", "dest_port", "flow_id"] {
+        assert_eq!(again[0][f], original[f], "{f}");
+    }
+    for f in [
+        "protocol",
+        "agent",
+        "workers",
+        "difficulty",
+        "jobs",
+        "shares",
+        "first_seen",
+        "last_seen",
+        "to_server",
+    ] {
+        assert_eq!(again[0]["mining"][f], original["mining"][f], "{f}");
+    }
+    let t = std::fs::read_to_string(b.join("transcript.jsonl")).unwrap();
+    let lines: Vec<Value> = t
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 36); // 14 requests, 22 pool messages
+    assert_eq!(lines[0]["direction"], "to_server");
+    assert!(lines[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mining.subscribe"));
+}
+
+#[test]
+fn packed_bundles_verify_and_a_wrong_key_is_refused() {
+    let s = setup(&["cryptonote-xmrig.pcap", "benign-jsonrpc.pcap"]);
+    let b = bundles(&s.bundles);
+    assert_eq!(b.len(), 1, "benign flows get no bundle");
+    let packed = s.bundles.with_extension("tar.zst");
+    let out = run(&[
+        "evidence",
+        "pack",
+        b[0].to_str().unwrap(),
+        "-o",
+        packed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verify(&packed, &s.key).status.success());
+    // Another sensor's key does not verify this sensor's bundle.
+    let other = s.key.with_file_name("other.key");
+    run(&["keygen", other.to_str().unwrap()]);
+    let out = verify(&b[0], &other);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("the signature does not verify with the given public key"));
+}
+
+#[test]
+fn the_bundle_pcap_opens_in_tshark_when_it_is_installed() {
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED tshark check: tshark is not installed");
+        return;
+    }
+    let s = setup(&["stratum-v1.pcap"]);
+    let b = &bundles(&s.bundles)[0];
+    let out = std::process::Command::new("tshark")
+        .args(["-r", b.join("flow.pcap").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 77);
+}
