@@ -486,6 +486,7 @@ mod tests {
             &Limits {
                 max_line: 64,
                 max_depth: 4,
+                transcript: 8,
             },
             true,
         );
