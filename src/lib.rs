@@ -10,6 +10,7 @@ pub mod decode;
 pub mod detect;
 pub mod evidence;
 pub mod flow;
+pub mod inventory;
 pub mod pipeline;
 pub mod sink;
 pub mod source;

@@ -1,6 +1,7 @@
 //! Stage 8, **cli**: command-line arguments in; a run of the pipeline, events on stdout or in a
 //! file, a summary and clear error lines on stderr, and the exit status out.
 
+mod inventory;
 #[cfg(target_os = "linux")]
 mod live;
 #[cfg(target_os = "linux")]
@@ -41,6 +42,8 @@ enum Command {
     /// Check or pack evidence bundles.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Build the list of mining sites (CSV, JSON, a report) from the events of one or more runs.
+    Inventory(inventory::InventoryArgs),
     /// Build the subscriber store and look addresses up.
     #[command(subcommand)]
     Subscribers(subscribers::SubscribersCommand),
@@ -103,6 +106,7 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::run(a),
         Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
         Command::Subscribers(c) => subscribers::run(c),
+        Command::Inventory(a) => inventory::run(a),
         Command::Keygen { key } => match crate::evidence::keygen(&key) {
             Ok(public) => {
                 println!(

@@ -93,8 +93,8 @@ pub fn normalise(name: &str) -> String {
 }
 
 impl Intel {
-    /// Loads every file in `dir` (not recursive, sorted by name; hidden files, `.md` and the
-    /// estimation tables, `.table`, skipped).
+    /// Loads every file in `dir` (not recursive, sorted by name; hidden files, `.md`, the
+    /// estimation tables `.table` and settings `.toml` skipped).
     pub fn load_dir(dir: &Path) -> Result<Intel, RuleError> {
         let err = |message: String| RuleError {
             file: dir.to_path_buf(),
@@ -110,7 +110,12 @@ impl Intel {
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with('.'))
             })
-            .filter(|p| !matches!(p.extension().and_then(|e| e.to_str()), Some("md" | "table")))
+            .filter(|p| {
+                !matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("md" | "table" | "toml")
+                )
+            })
             .collect();
         files.sort();
         let mut intel = Intel::default();

@@ -1,0 +1,92 @@
+//! `minetap inventory`: the weekly list of mining sites from the events of one or more runs.
+
+use crate::inventory::{self, Site, Thresholds};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Event files (JSON lines) of one or more runs.
+    #[arg(required = true, value_name = "EVENTS")]
+    events: Vec<PathBuf>,
+    /// Folder for inventory.json, inventory.csv, report.md and hashrate.svg.
+    #[arg(long, value_name = "DIR", required = true)]
+    out: PathBuf,
+    /// Last week's inventory.json, to mark sites new, continuing, grown, shrunk or gone.
+    #[arg(long, value_name = "FILE")]
+    previous: Option<PathBuf>,
+    /// Classification thresholds [default: rules/inventory.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<PathBuf>,
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(a: InventoryArgs) -> i32 {
+    match build(&a) {
+        Ok(n) => {
+            println!("{}: {n} site(s)", a.out.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            1
+        }
+    }
+}
+
+fn build(a: &InventoryArgs) -> Result<usize, String> {
+    let th = match &a.thresholds {
+        Some(p) => Thresholds::load(p)?,
+        None if Path::new("rules/inventory.toml").exists() => {
+            Thresholds::load(Path::new("rules/inventory.toml"))?
+        }
+        None => Thresholds::default(),
+    };
+    let mut events = Vec::new();
+    for f in &a.events {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for (i, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v) => events.push(v),
+                Err(e) => eprintln!(
+                    "minetap: warning: {}:{}: not an event ({e}); line skipped",
+                    f.display(),
+                    i + 1
+                ),
+            }
+        }
+    }
+    let mut sites = inventory::build(&events, &th);
+    if let Some(p) = &a.previous {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let prev: Vec<Site> = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not an inventory: {e}", p.display()))?;
+        inventory::compare(&mut sites, &prev, &th);
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    write_private(
+        &a.out.join("inventory.json"),
+        &serde_json::to_string_pretty(&sites).unwrap_or_default(),
+    )?;
+    write_private(&a.out.join("inventory.csv"), &inventory::to_csv(&sites))?;
+    write_private(&a.out.join("report.md"), &inventory::report(&sites))?;
+    write_private(&a.out.join("hashrate.svg"), &inventory::chart(&sites))?;
+    Ok(sites.len())
+}

@@ -1,0 +1,364 @@
+//! Stage 8, **inventory**: events of one or more runs in; the list of mining sites the
+//! regulation asks for out — per subscriber (or, unattributed, per address): enterprise, address,
+//! addresses seen, first and last seen, connections, workers, devices, pools, coins, wallets,
+//! estimated hashrate with its interval and power with its range, and a classification (mining
+//! farm, small-scale mining, single compromised host). Written as CSV and JSON for machines and
+//! a Markdown report with an SVG chart for people; `--previous` marks sites new, continuing,
+//! grown, shrunk or gone.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Classification thresholds (`rules/inventory.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub farm_min_power_kw: f64,
+    pub farm_min_workers: usize,
+    pub farm_min_connections: usize,
+    pub cpu_algorithms: Vec<String>,
+    pub cpu_max_hashrate_hs: f64,
+    pub cryptojacking_agents: Vec<String>,
+    pub change_threshold: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            farm_min_power_kw: 10.0,
+            farm_min_workers: 10,
+            farm_min_connections: 20,
+            cpu_algorithms: vec!["randomx".into(), "cryptonight".into()],
+            cpu_max_hashrate_hs: 50_000.0,
+            cryptojacking_agents: vec!["xmrig".into(), "xmr-stak".into(), "cpuminer".into()],
+            change_threshold: 0.25,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn load(path: &Path) -> Result<Thresholds, String> {
+        let t = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&t).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// One mining site.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Site {
+    /// Subscriber id, or `unattributed:ADDRESS`.
+    pub site: String,
+    pub name: String,
+    pub registration_number: String,
+    pub address: String,
+    pub addresses: BTreeSet<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub connections: u64,
+    pub workers: BTreeSet<String>,
+    pub devices: BTreeSet<String>,
+    pub agents: BTreeSet<String>,
+    pub pools: BTreeSet<String>,
+    pub coins: BTreeSet<String>,
+    pub algorithms: BTreeSet<String>,
+    pub wallets: BTreeSet<String>,
+    /// Sum over the site's flows of each flow's estimate (H/s), with the intervals' ends summed.
+    pub hashrate_hs: f64,
+    pub hashrate_hs_low: f64,
+    pub hashrate_hs_high: f64,
+    pub power_kw: f64,
+    pub power_kw_low: f64,
+    pub power_kw_high: f64,
+    /// mining_farm, small_scale, cryptojacking
+    pub classification: String,
+    /// new, continuing, grown, shrunk, gone (with --previous)
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub change: String,
+}
+
+fn s(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string).filter(|x| !x.is_empty())
+}
+
+/// Builds the inventory from event lines (final mining events count; others are ignored).
+pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
+    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    for e in events {
+        let Some(m) = e.get("mining") else { continue };
+        if e["final"] == false {
+            continue;
+        }
+        let src = e["src_ip"].as_str().unwrap_or_default().to_string();
+        let sub = e
+            .get("subscriber")
+            .filter(|s| s["status"] == "matched")
+            .map(|s| &s["candidates"][0]);
+        let key = sub
+            .and_then(|c| s(&c["id"]))
+            .unwrap_or_else(|| format!("unattributed:{src}"));
+        let site = sites.entry(key.clone()).or_insert_with(|| Site {
+            site: key,
+            ..Site::default()
+        });
+        if let Some(c) = sub {
+            site.name = s(&c["name"]).unwrap_or_default();
+            site.registration_number = s(&c["registration_number"]).unwrap_or_default();
+            site.address = s(&c["address"]).unwrap_or_default();
+        }
+        site.addresses.insert(src);
+        let (first, last) = (
+            s(&m["first_seen"]).unwrap_or_default(),
+            s(&m["last_seen"]).unwrap_or_default(),
+        );
+        if site.first_seen.is_empty() || first < site.first_seen {
+            site.first_seen = first;
+        }
+        if last > site.last_seen {
+            site.last_seen = last;
+        }
+        site.connections += 1;
+        for w in m["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str())
+        {
+            site.workers.insert(w.to_string());
+            // An account name "WALLET.worker": the part before the dot is the wallet.
+            if let Some((wallet, _)) = w.split_once(['.', '/']) {
+                if wallet.len() >= 20 {
+                    site.wallets.insert(wallet.to_string());
+                }
+            }
+        }
+        if let Some(d) = m["device"].as_object() {
+            let id = ["hw-id", "device-id"]
+                .iter()
+                .find_map(|k| d.get(*k).and_then(|v| v.as_str()));
+            let model = ["hw-version"]
+                .iter()
+                .find_map(|k| d.get(*k).and_then(|v| v.as_str()));
+            if let Some(x) = id.or(model) {
+                site.devices.insert(x.to_string());
+            }
+        }
+        if let Some(a) = s(&m["agent"]) {
+            site.agents.insert(a);
+        }
+        let pool = m["pool"]["name"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!(
+                    "{}:{}",
+                    e["dest_ip"].as_str().unwrap_or_default(),
+                    e["dest_port"]
+                )
+            });
+        site.pools.insert(pool);
+        if let Some(c) = s(&m["coin"]) {
+            site.coins.insert(c);
+        }
+        if let Some(a) = s(&m["algorithm"]) {
+            site.algorithms.insert(a);
+        }
+        if let Some(h) = m.get("hashrate") {
+            site.hashrate_hs += h["hashrate_hs"].as_f64().unwrap_or(0.0);
+            site.hashrate_hs_low += h["hashrate_hs_low"].as_f64().unwrap_or(0.0);
+            site.hashrate_hs_high += h["hashrate_hs_high"].as_f64().unwrap_or(0.0);
+        }
+        if let Some(p) = m.get("power") {
+            site.power_kw += p["watts"].as_f64().unwrap_or(0.0) / 1000.0;
+            site.power_kw_low += p["watts_low"].as_f64().unwrap_or(0.0) / 1000.0;
+            site.power_kw_high += p["watts_high"].as_f64().unwrap_or(0.0) / 1000.0;
+        }
+    }
+    let mut out: Vec<Site> = sites.into_values().collect();
+    for site in &mut out {
+        site.classification = classify(site, th).into();
+    }
+    out.sort_by(|a, b| {
+        b.hashrate_hs
+            .total_cmp(&a.hashrate_hs)
+            .then(a.site.cmp(&b.site))
+    });
+    out
+}
+
+fn classify(s: &Site, th: &Thresholds) -> &'static str {
+    if s.power_kw >= th.farm_min_power_kw
+        || s.workers.len() >= th.farm_min_workers
+        || s.connections as usize >= th.farm_min_connections
+    {
+        return "mining_farm";
+    }
+    let cpu =
+        !s.algorithms.is_empty() && s.algorithms.iter().all(|a| th.cpu_algorithms.contains(a));
+    let agent = s.agents.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        th.cryptojacking_agents
+            .iter()
+            .any(|x| a.contains(x.as_str()))
+    });
+    if s.addresses.len() == 1 && cpu && agent && s.hashrate_hs < th.cpu_max_hashrate_hs {
+        return "cryptojacking";
+    }
+    "small_scale"
+}
+
+/// Marks each site against last week's inventory; sites that are gone are added.
+pub fn compare(now: &mut Vec<Site>, previous: &[Site], th: &Thresholds) {
+    let prev: BTreeMap<&str, &Site> = previous.iter().map(|s| (s.site.as_str(), s)).collect();
+    for s in now.iter_mut() {
+        s.change = match prev.get(s.site.as_str()) {
+            None => "new",
+            Some(p)
+                if p.hashrate_hs > 0.0
+                    && s.hashrate_hs > p.hashrate_hs * (1.0 + th.change_threshold) =>
+            {
+                "grown"
+            }
+            Some(p)
+                if p.hashrate_hs > 0.0
+                    && s.hashrate_hs < p.hashrate_hs * (1.0 - th.change_threshold) =>
+            {
+                "shrunk"
+            }
+            Some(_) => "continuing",
+        }
+        .into();
+    }
+    let present: BTreeSet<String> = now.iter().map(|s| s.site.clone()).collect();
+    for p in previous.iter().filter(|p| !present.contains(&p.site)) {
+        now.push(Site {
+            change: "gone".into(),
+            ..(*p).clone()
+        });
+    }
+}
+
+fn join(v: &BTreeSet<String>) -> String {
+    v.iter().cloned().collect::<Vec<_>>().join(";")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn to_csv(sites: &[Site]) -> String {
+    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
+    for s in sites {
+        let row = [
+            s.site.clone(),
+            s.name.clone(),
+            s.registration_number.clone(),
+            s.address.clone(),
+            join(&s.addresses),
+            s.first_seen.clone(),
+            s.last_seen.clone(),
+            s.connections.to_string(),
+            s.workers.len().to_string(),
+            s.devices.len().to_string(),
+            join(&s.agents),
+            join(&s.pools),
+            join(&s.coins),
+            join(&s.algorithms),
+            join(&s.wallets),
+            format!("{:.6e}", s.hashrate_hs),
+            format!("{:.6e}", s.hashrate_hs_low),
+            format!("{:.6e}", s.hashrate_hs_high),
+            format!("{:.3}", s.power_kw),
+            format!("{:.3}", s.power_kw_low),
+            format!("{:.3}", s.power_kw_high),
+            s.classification.clone(),
+            s.change.clone(),
+        ];
+        out.push_str(
+            &row.iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+fn si(v: f64) -> String {
+    let units = [
+        ("E", 1e18),
+        ("P", 1e15),
+        ("T", 1e12),
+        ("G", 1e9),
+        ("M", 1e6),
+        ("k", 1e3),
+    ];
+    for (u, f) in units {
+        if v >= f {
+            return format!("{:.2} {u}", v / f);
+        }
+    }
+    format!("{v:.2} ")
+}
+
+/// An SVG bar chart of hashrate by site (log scale, with the interval as a whisker).
+pub fn chart(sites: &[Site]) -> String {
+    let rows: Vec<&Site> = sites
+        .iter()
+        .filter(|s| s.hashrate_hs > 0.0)
+        .take(30)
+        .collect();
+    let h = 30 + rows.len() * 22;
+    let max = rows
+        .iter()
+        .map(|s| s.hashrate_hs_high.max(s.hashrate_hs))
+        .fold(1.0f64, f64::max)
+        .log10();
+    let x = |v: f64| 260.0 + 420.0 * (v.max(1.0).log10() / max.max(1.0));
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"10\" y=\"18\">Estimated hashrate by site (H/s, log scale; whiskers: 95 % interval)</text>\n");
+    for (i, s) in rows.iter().enumerate() {
+        let y = 30 + i * 22;
+        let label = if s.name.is_empty() {
+            s.site.clone()
+        } else {
+            s.name.clone()
+        };
+        svg.push_str(&format!(
+            "<text x=\"10\" y=\"{}\">{}</text><rect x=\"260\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"#4a7ab5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{}\">{}H/s</text>\n",
+            y + 11,
+            label.replace('&', "&amp;").replace('<', "&lt;"),
+            x(s.hashrate_hs) - 260.0,
+            x(s.hashrate_hs_low),
+            x(s.hashrate_hs_high),
+            y + 7,
+            y + 7,
+            x(s.hashrate_hs_high) + 4.0,
+            y + 11,
+            si(s.hashrate_hs)
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+pub fn report(sites: &[Site]) -> String {
+    let mut r =
+        String::from("# Mining site inventory\n\n![Estimated hashrate by site](hashrate.svg)\n\n");
+    r.push_str("| site | enterprise | registration number | address | addresses | first seen | last seen | connections | workers | coins | hashrate (95 % interval) | power kW (range) | class | change |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for s in sites {
+        r.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}H/s ({}–{}) | {:.3} ({:.3}–{:.3}) | {} | {} |\n",
+            s.site, s.name, s.registration_number, s.address, join(&s.addresses), s.first_seen, s.last_seen, s.connections,
+            s.workers.len(), join(&s.coins), si(s.hashrate_hs), si(s.hashrate_hs_low), si(s.hashrate_hs_high),
+            s.power_kw, s.power_kw_low, s.power_kw_high, s.classification, s.change
+        ));
+    }
+    r.push_str("\nHashrates and power are estimates from the shares seen, never exact: see each event's share count and interval.\n");
+    r
+}
