@@ -131,6 +131,8 @@ pub fn run(a: LiveArgs) -> i32 {
     }
     let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution)
         .map(|w| w.with_evidence(eff.evidence, format!("live: {}", interfaces.join(", "))))
+        .map(|w| w.with_rotation(eff.rotate))
+        .and_then(|w| w.with_feed(eff.feed.clone()))
     {
         Ok(w) => w,
         Err(e) => {

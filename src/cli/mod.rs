@@ -42,6 +42,9 @@ enum Command {
     /// Check or pack evidence bundles.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Send the batches a feed spool still holds to the data platform.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Build the list of mining sites (CSV, JSON, a report) from the events of one or more runs.
     Inventory(inventory::InventoryArgs),
     /// Build the subscriber store and look addresses up.
@@ -77,6 +80,22 @@ enum EvidenceCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum FeedCommand {
+    /// Post every spooled batch, oldest first; what the platform does not take stays spooled.
+    Send {
+        #[arg(long, value_name = "DIR", required = true)]
+        spool: std::path::PathBuf,
+        #[arg(long, value_name = "URL", required = true)]
+        url: String,
+        /// Seconds to keep retrying.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        drain_secs: u64,
+        #[arg(long, value_name = "NAME", default_value = "sensor")]
+        sensor_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Parse and validate a TOML configuration file (and the rules it names).
     Check {
@@ -107,6 +126,31 @@ pub fn main() -> i32 {
         Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
         Command::Subscribers(c) => subscribers::run(c),
         Command::Inventory(a) => inventory::run(a),
+        Command::Feed(FeedCommand::Send {
+            spool,
+            url,
+            drain_secs,
+            sensor_id,
+        }) => {
+            let left = crate::sink::feed::flush(&crate::sink::feed::FeedConfig {
+                url,
+                spool: spool.clone(),
+                sensor: sensor_id,
+                batch: 100,
+                linger: std::time::Duration::from_secs(1),
+                drain: std::time::Duration::from_secs(drain_secs),
+            });
+            if left == 0 {
+                println!("{}: every batch delivered", spool.display());
+                0
+            } else {
+                eprintln!(
+                    "minetap: error: {}: {left} batch(es) not delivered; they stay spooled",
+                    spool.display()
+                );
+                1
+            }
+        }
         Command::Keygen { key } => match crate::evidence::keygen(&key) {
             Ok(public) => {
                 println!(

@@ -101,7 +101,10 @@ pub fn run(a: ScanArgs) -> i32 {
                     .collect::<Vec<_>>()
                     .join(", "),
             )
-        }) {
+        })
+        .map(|w| w.with_rotation(eff.rotate))
+        .and_then(|w| w.with_feed(eff.feed.clone()))
+    {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

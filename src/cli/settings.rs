@@ -71,9 +71,28 @@ pub struct FlowArgs {
     /// Frames kept per flow for its bundle [default: 1000].
     #[arg(long, value_name = "N")]
     pub evidence_packets: Option<usize>,
-    /// This sensor's name in bundles [default: the host name].
+    /// This sensor's name in bundles and the feed [default: the host name].
     #[arg(long, value_name = "NAME")]
     pub sensor_id: Option<String>,
+    /// Also push events in batches over HTTP POST to this URL (through --feed-spool).
+    #[arg(long, value_name = "URL", requires = "feed_spool")]
+    pub feed_url: Option<String>,
+    /// The feed's on-disk spool: events wait there until the platform has taken them.
+    #[arg(long, value_name = "DIR")]
+    pub feed_spool: Option<PathBuf>,
+    /// Events per feed batch [default: 100].
+    #[arg(long, value_name = "N")]
+    pub feed_batch: Option<usize>,
+    /// Seconds the end of a run waits for the platform before leaving batches spooled
+    /// [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub feed_drain_secs: Option<u64>,
+    /// Start a new events file when it reaches this many kilobytes.
+    #[arg(long, value_name = "KB")]
+    pub events_rotate_kb: Option<u64>,
+    /// Start a new events file after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub events_rotate_secs: Option<u64>,
 }
 
 /// The config file: every flag of `scan` and `live`, by the flag's name with `_`.
@@ -98,6 +117,12 @@ pub struct Settings {
     pub evidence_min_level: Option<String>,
     pub evidence_packets: Option<usize>,
     pub sensor_id: Option<String>,
+    pub feed_url: Option<String>,
+    pub feed_spool: Option<PathBuf>,
+    pub feed_batch: Option<usize>,
+    pub feed_drain_secs: Option<u64>,
+    pub events_rotate_kb: Option<u64>,
+    pub events_rotate_secs: Option<u64>,
     // live only
     pub interfaces: Option<Vec<String>>,
     pub stats: Option<PathBuf>,
@@ -131,6 +156,9 @@ pub struct Effective {
     pub attribution: Option<(crate::attrib::Resolver, Level)>,
     /// The bundle writer and the lowest level that gets a bundle.
     pub evidence: Option<(crate::evidence::Bundler, Level)>,
+    pub feed: Option<crate::sink::feed::FeedConfig>,
+    /// Rotation of the events file: (bytes, seconds).
+    pub rotate: (Option<u64>, Option<u64>),
     pub events: Option<PathBuf>,
     pub rules_dir: Option<PathBuf>,
     pub settings: Settings,
@@ -249,11 +277,44 @@ impl FlowArgs {
             }
             None => None,
         };
+        let sensor = self
+            .sensor_id
+            .clone()
+            .or(s.sensor_id.clone())
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| "sensor".into())
+            });
+        let feed = match (
+            self.feed_url.clone().or(s.feed_url.clone()),
+            self.feed_spool.clone().or(s.feed_spool.clone()),
+        ) {
+            (Some(url), Some(spool)) => Some(crate::sink::feed::FeedConfig {
+                url,
+                spool,
+                sensor,
+                batch: self.feed_batch.or(s.feed_batch).unwrap_or(100).max(1),
+                linger: std::time::Duration::from_secs(1),
+                drain: std::time::Duration::from_secs(
+                    self.feed_drain_secs.or(s.feed_drain_secs).unwrap_or(10),
+                ),
+            }),
+            (Some(_), None) => return Err("--feed-url needs --feed-spool".into()),
+            _ => None,
+        };
         Ok(Effective {
             cfg,
             min,
             attribution,
             evidence,
+            feed,
+            rotate: (
+                self.events_rotate_kb
+                    .or(s.events_rotate_kb)
+                    .map(|k| k << 10),
+                self.events_rotate_secs.or(s.events_rotate_secs),
+            ),
             events: self.events.clone().or(s.events.clone()),
             rules_dir,
             settings,
@@ -278,9 +339,75 @@ pub struct EventWriter {
     flush_each: bool,
     attribution: Option<(crate::attrib::Resolver, Level)>,
     evidence: Option<(crate::evidence::Bundler, Level)>,
+    feed: Option<crate::sink::feed::Feed>,
+    rotation: Mutex<Rotation>,
+}
+
+/// Rotation of the events file by size or age.
+#[derive(Default)]
+struct Rotation {
+    path: Option<PathBuf>,
+    max_bytes: Option<u64>,
+    max_age: Option<std::time::Duration>,
+    bytes: u64,
+    opened: Option<std::time::Instant>,
+    private: bool,
+}
+
+fn open_events(p: &Path, private: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    if private {
+        o.mode(0o600);
+    }
+    o.open(p)
 }
 
 impl EventWriter {
+    /// Also pushes every written event to the data platform's feed.
+    pub fn with_feed(mut self, cfg: Option<crate::sink::feed::FeedConfig>) -> Result<Self, String> {
+        self.feed = cfg.map(crate::sink::feed::Feed::start).transpose()?;
+        Ok(self)
+    }
+
+    /// Starts a new events file when the current one reaches `bytes` or `secs` seconds.
+    pub fn with_rotation(self, (bytes, secs): (Option<u64>, Option<u64>)) -> Self {
+        if let Ok(mut r) = self.rotation.lock() {
+            r.max_bytes = bytes;
+            r.max_age = secs.map(std::time::Duration::from_secs);
+            r.opened = Some(std::time::Instant::now());
+        }
+        self
+    }
+
+    fn rotate_if_due(&self, w: &mut BufWriter<Box<dyn Write + Send>>) -> io::Result<()> {
+        let Ok(mut r) = self.rotation.lock() else {
+            return Ok(());
+        };
+        let Some(path) = r.path.clone() else {
+            return Ok(());
+        };
+        let big = r.max_bytes.is_some_and(|m| r.bytes >= m);
+        let old = r
+            .max_age
+            .zip(r.opened)
+            .is_some_and(|(a, t)| t.elapsed() >= a);
+        if !(big || old) {
+            return Ok(());
+        }
+        w.flush()?;
+        let stamp =
+            crate::sink::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
+        let mut rotated = path.clone().into_os_string();
+        rotated.push(format!(".{stamp}"));
+        std::fs::rename(&path, &rotated)?;
+        *w = BufWriter::with_capacity(1 << 16, Box::new(open_events(&path, r.private)?));
+        r.bytes = 0;
+        r.opened = Some(std::time::Instant::now());
+        Ok(())
+    }
+
     /// Also writes an evidence bundle for each final mining event at or above its level.
     pub fn with_evidence(
         mut self,
@@ -302,19 +429,12 @@ impl EventWriter {
         flush_each: bool,
         attribution: Option<(crate::attrib::Resolver, Level)>,
     ) -> Result<EventWriter, String> {
-        use std::os::unix::fs::OpenOptionsExt;
+        let private = attribution.is_some();
         let out: Box<dyn Write + Send> = match path {
-            Some(p) => {
-                let mut o = std::fs::OpenOptions::new();
-                o.write(true).create(true).truncate(true);
-                if attribution.is_some() {
-                    o.mode(0o600);
-                }
-                Box::new(
-                    o.open(p)
-                        .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
-                )
-            }
+            Some(p) => Box::new(
+                open_events(p, private)
+                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
+            ),
             None => Box::new(io::stdout()),
         };
         Ok(EventWriter {
@@ -324,6 +444,12 @@ impl EventWriter {
             flush_each,
             attribution,
             evidence: None,
+            feed: None,
+            rotation: Mutex::new(Rotation {
+                path: path.map(Path::to_path_buf),
+                private,
+                ..Rotation::default()
+            }),
         })
     }
 
@@ -350,19 +476,21 @@ impl EventWriter {
             }
         }
         let line = event.to_json();
+        if let Some(feed) = &self.feed {
+            if let Err(e) = feed.push(&line) {
+                eprintln!("minetap: warning: feed spool: {e}");
+            }
+        }
         let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
         if err.is_none() {
             let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            let res =
-                writeln!(w, "{line}").and_then(
-                    |_| {
-                        if self.flush_each {
-                            w.flush()
-                        } else {
-                            Ok(())
-                        }
-                    },
-                );
+            if let Ok(mut r) = self.rotation.lock() {
+                r.bytes += line.len() as u64 + 1;
+            }
+            let res = self
+                .rotate_if_due(&mut w)
+                .and_then(|_| writeln!(w, "{line}"))
+                .and_then(|_| if self.flush_each { w.flush() } else { Ok(()) });
             if let Err(e) = res {
                 *err = Some(e);
             }
@@ -370,7 +498,13 @@ impl EventWriter {
     }
 
     /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
-    pub fn finish(self) -> i32 {
+    pub fn finish(mut self) -> i32 {
+        if let Some(feed) = self.feed.take() {
+            let left = feed.finish();
+            if left > 0 {
+                eprintln!("minetap: warning: the data platform did not take {left} batch(es) of events; they stay in the feed spool and are sent first next time");
+            }
+        }
         let flushed = self
             .out
             .into_inner()

@@ -2,6 +2,7 @@
 //! line (schema `minetap/1`, in `docs/event.schema.json`), and the run summary.
 
 pub mod event;
+pub mod feed;
 pub mod summary;
 pub mod time;
 

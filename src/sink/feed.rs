@@ -1,0 +1,228 @@
+//! The feed to the data platform: events pushed over HTTP POST in batches, through an on-disk
+//! spool so that nothing is lost while the platform is down.
+//!
+//! Events are appended to the spool's open segment; a segment is closed (renamed to a numbered
+//! batch file, synced) every `batch` events or `linger` time. A sender thread posts closed
+//! batches oldest first, one at a time (so in order per sensor), deletes a batch only after a
+//! 2xx answer, and otherwise retries with exponential backoff. Batches left in the spool when a
+//! run ends — or when the sensor restarts — are sent first next time: delivery is at least once.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const OPEN: &str = "open.jsonl";
+/// The next batch number, kept so that numbers never repeat across runs.
+const SEQ: &str = "next-batch";
+
+/// Settings of the feed.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub url: String,
+    pub spool: PathBuf,
+    pub sensor: String,
+    /// Events per batch.
+    pub batch: usize,
+    /// Longest an event waits in the open segment.
+    pub linger: Duration,
+    /// How long the end of a run waits for the platform before leaving batches in the spool.
+    pub drain: Duration,
+}
+
+struct Open {
+    file: Option<fs::File>,
+    events: usize,
+    since: Instant,
+    next_seq: u64,
+}
+
+/// The spool and its sender.
+pub struct Feed {
+    cfg: FeedConfig,
+    open: Arc<Mutex<Open>>,
+    stop: Arc<AtomicBool>,
+    sender: Option<std::thread::JoinHandle<()>>,
+}
+
+fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
+    let mut v: Vec<(u64, PathBuf)> = fs::read_dir(spool)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let n = p
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".batch")?
+                .parse()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Posts one batch; true on a 2xx answer.
+fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> bool {
+    let r = ureq::post(&cfg.url)
+        .timeout(Duration::from_secs(10))
+        .set("Content-Type", "application/x-ndjson")
+        .set("X-Minetap-Sensor", &cfg.sensor)
+        .set("X-Minetap-Batch", &seq.to_string())
+        .set("X-Minetap-Schema", super::SCHEMA)
+        .send_bytes(body);
+    matches!(r, Ok(resp) if (200..300).contains(&resp.status()))
+}
+
+/// Sends every closed batch in order; returns when the spool is empty or `give_up` says so.
+fn send_all(cfg: &FeedConfig, give_up: &dyn Fn() -> bool) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let Some((seq, path)) = batches(&cfg.spool).into_iter().next() else {
+            return true;
+        };
+        let body = fs::read(&path).unwrap_or_default();
+        if post(cfg, seq, &body) {
+            let _ = fs::remove_file(&path);
+            backoff = Duration::from_millis(200);
+            continue;
+        }
+        if give_up() {
+            return false;
+        }
+        let until = Instant::now() + backoff;
+        while Instant::now() < until && !give_up() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+impl Feed {
+    /// Opens the spool (created owner-only), closes a segment left open by an earlier run, and
+    /// starts the sender.
+    pub fn start(cfg: FeedConfig) -> Result<Feed, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&cfg.spool)
+            .map_err(|e| format!("{}: {e}", cfg.spool.display()))?;
+        let stored: u64 = fs::read_to_string(cfg.spool.join(SEQ))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(1);
+        let next_seq = batches(&cfg.spool)
+            .last()
+            .map_or(1, |(n, _)| n + 1)
+            .max(stored);
+        let feed_open = Open {
+            file: None,
+            events: 0,
+            since: Instant::now(),
+            next_seq,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut feed = Feed {
+            cfg,
+            open: Arc::new(Mutex::new(feed_open)),
+            stop: stop.clone(),
+            sender: None,
+        };
+        // A segment an earlier run left open becomes a batch like any other.
+        let left = feed.cfg.spool.join(OPEN);
+        if left.exists() {
+            let mut o = feed.open.lock().map_err(|_| "spool lock poisoned")?;
+            let seq = o.next_seq;
+            o.next_seq += 1;
+            fs::write(feed.cfg.spool.join(SEQ), o.next_seq.to_string())
+                .map_err(|e| e.to_string())?;
+            fs::rename(&left, feed.cfg.spool.join(format!("{seq:012}.batch")))
+                .map_err(|e| e.to_string())?;
+        }
+        let cfg = feed.cfg.clone();
+        let open = feed.open.clone();
+        feed.sender = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // A quiet sensor's events do not wait in the open segment past the linger time.
+                if let Ok(mut o) = open.lock() {
+                    if o.events > 0 && o.since.elapsed() >= cfg.linger {
+                        let _ = close(&cfg, &mut o);
+                    }
+                }
+                send_all(&cfg, &|| stop.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }));
+        Ok(feed)
+    }
+
+    /// Appends one event line.
+    pub fn push(&self, line: &str) -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(mut o) = self.open.lock() else {
+            return Ok(());
+        };
+        if o.file.is_none() {
+            o.file = Some(
+                fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(self.cfg.spool.join(OPEN))?,
+            );
+            o.since = Instant::now();
+        }
+        if let Some(f) = o.file.as_mut() {
+            writeln!(f, "{line}")?;
+        }
+        o.events += 1;
+        if o.events >= self.cfg.batch || o.since.elapsed() >= self.cfg.linger {
+            close(&self.cfg, &mut o)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open segment and waits up to the drain time for the platform; returns the
+    /// batches still in the spool (sent next time).
+    pub fn finish(mut self) -> usize {
+        if let Ok(mut o) = self.open.lock() {
+            let _ = close(&self.cfg, &mut o);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.sender.take() {
+            let _ = h.join();
+        }
+        let deadline = Instant::now() + self.cfg.drain;
+        send_all(&self.cfg, &|| Instant::now() >= deadline);
+        batches(&self.cfg.spool).len()
+    }
+}
+
+/// Closes the open segment into the next numbered batch.
+fn close(cfg: &FeedConfig, o: &mut Open) -> std::io::Result<()> {
+    if let Some(f) = o.file.take() {
+        f.sync_all()?;
+        let seq = o.next_seq;
+        o.next_seq += 1;
+        fs::write(cfg.spool.join(SEQ), o.next_seq.to_string())?;
+        fs::rename(
+            cfg.spool.join(OPEN),
+            cfg.spool.join(format!("{seq:012}.batch")),
+        )?;
+        o.events = 0;
+    }
+    Ok(())
+}
+
+/// Sends what a spool holds (for `minetap feed send`): returns the batches left.
+pub fn flush(cfg: &FeedConfig) -> usize {
+    let deadline = Instant::now() + cfg.drain;
+    send_all(cfg, &|| Instant::now() >= deadline);
+    batches(&cfg.spool).len()
+}

@@ -1,0 +1,219 @@
+//! The feed to the data platform: batches over HTTP POST through an on-disk spool, retried
+//! while the platform refuses, kept while it is away, delivered in order once it is back.
+//! The platform is a small HTTP server on 127.0.0.1 inside the test.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// An HTTP server that answers `refuse_first` requests with 503, then 200, recording bodies.
+fn platform(
+    listener: TcpListener,
+    refuse_first: usize,
+    got: Arc<Mutex<Vec<(u64, String)>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut served = 0;
+        listener.set_nonblocking(false).unwrap();
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let (mut len, mut batch) = (0usize, 0u64);
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                let l = line.to_ascii_lowercase();
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if let Some(v) = l.strip_prefix("x-minetap-batch:") {
+                    batch = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            if batch == 0 {
+                // The test's own request to stop the server.
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                break;
+            }
+            served += 1;
+            if served <= refuse_first {
+                let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            got.lock()
+                .unwrap()
+                .push((batch, String::from_utf8(body).unwrap()));
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if got.lock().unwrap().iter().any(|(_, b)| b.is_empty()) {
+                break;
+            }
+        }
+    })
+}
+
+fn events_in(got: &[(u64, String)]) -> Vec<Value> {
+    got.iter()
+        .flat_map(|(_, b)| {
+            b.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+#[test]
+fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/ingest");
+    let got = Arc::new(Mutex::new(Vec::new()));
+    // 1. The platform refuses the first two posts: the run retries until it takes them.
+    let server = platform(listener, 2, got.clone());
+    let a = pcap("stratum-v1.pcapng"); // two mining flows
+    let out = run(&[
+        "scan",
+        "-q",
+        "--feed-url",
+        &url,
+        "--feed-spool",
+        spool.to_str().unwrap(),
+        "--feed-batch",
+        "1",
+        a.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("did not take"), "{}", stderr(&out));
+    assert_eq!(events_in(&got.lock().unwrap()).len(), 2);
+    // Stop the platform: a post without a batch number ends the server thread; its port closes.
+    {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    server.join().unwrap();
+
+    // 2. The platform is away: events wait in the spool; the run says so and still exits 0.
+    let b = pcap("cryptonote-xmrig.pcap");
+    let c = pcap("stratum-v1-bip310.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--feed-url",
+        &url,
+        "--feed-spool",
+        spool.to_str().unwrap(),
+        "--feed-batch",
+        "1",
+        "--feed-drain-secs",
+        "1",
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("the data platform did not take 2 batch(es)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 3. It is back (same address): the spooled batches go, oldest first.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let server = platform(listener, 0, got.clone());
+    let out = run(&[
+        "feed",
+        "send",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--url",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events_in(&got.lock().unwrap());
+    assert_eq!(
+        ev.len(),
+        4,
+        "every event delivered once the platform is back"
+    );
+    let protocols: Vec<&str> = ev[2..]
+        .iter()
+        .map(|e| e["mining"]["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(protocols.len(), 2);
+    let batches: Vec<u64> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| *n > 0)
+        .collect();
+    assert!(
+        batches.windows(2).all(|w| w[0] < w[1]),
+        "in order: {batches:?}"
+    );
+    let left = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "batch")
+        })
+        .count();
+    assert_eq!(left, 0, "the spool is empty");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink);
+    server.join().unwrap();
+}
+
+#[test]
+fn the_events_file_rotates_by_size_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("events.jsonl");
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--workers",
+        "1",
+        "--events",
+        f.to_str().unwrap(),
+        "--events-rotate-kb",
+        "8",
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut total = 0;
+    let mut files = 0;
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.len() <= 8 * 1024 + 4096,
+            "{} holds {} bytes",
+            path.display(),
+            text.len()
+        );
+        total += text.lines().count();
+        files += 1;
+    }
+    assert!(files > 3, "rotated into {files} files");
+    assert_eq!(total, 35, "every event in one of the files");
+}
