@@ -61,6 +61,39 @@ fn platform(
     })
 }
 
+/// Takes the platform down: a post without a batch number ends the server thread, and its port
+/// closes (connections are refused from then on).
+fn stop(port: u16, server: JoinHandle<()>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink);
+    server.join().unwrap();
+}
+
+fn spooled(spool: &std::path::Path) -> usize {
+    std::fs::read_dir(spool)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "batch"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits up to 60 s for `cond`.
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn events_in(got: &[(u64, String)]) -> Vec<Value> {
     got.iter()
         .flat_map(|(_, b)| {
@@ -96,15 +129,7 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("did not take"), "{}", stderr(&out));
     assert_eq!(events_in(&got.lock().unwrap()).len(), 2);
-    // Stop the platform: a post without a batch number ends the server thread; its port closes.
-    {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
-            .unwrap();
-        let mut sink = Vec::new();
-        let _ = s.read_to_end(&mut sink);
-    }
-    server.join().unwrap();
+    stop(port, server);
 
     // 2. The platform is away: events wait in the spool; the run says so and still exits 0.
     let b = pcap("cryptonote-xmrig.pcap");
@@ -164,23 +189,97 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
         batches.windows(2).all(|w| w[0] < w[1]),
         "in order: {batches:?}"
     );
-    let left = std::fs::read_dir(&spool)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "batch")
-        })
-        .count();
-    assert_eq!(left, 0, "the spool is empty");
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    assert_eq!(spooled(&spool), 0, "the spool is empty");
+    stop(port, server);
+}
+
+/// One run reads a capture from stdin in three parts. After the first part's events have reached
+/// the platform it goes away; the second part's events wait in the spool while the run goes on;
+/// the platform comes back before the last part, and when the run ends every event of the
+/// capture has been delivered, batches in order.
+#[test]
+fn the_platform_goes_away_mid_run_and_every_event_arrives_once_it_is_back() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let capture = dir.path().join("mix.pcap");
+    // Three read blocks' worth (the stdin reader hands over 4 MiB at a time).
+    let bytes = minetap::synth::mix::big_capture(13 << 20);
+    std::fs::write(&capture, &bytes).unwrap();
+    let expected = events(&run(&["scan", "-q", capture.to_str().unwrap()])).len();
+    assert!(expected >= 10, "the capture has {expected} events");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/ingest");
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let server = platform(listener, 0, got.clone());
+    let mut child = bin()
+        .args([
+            "scan",
+            "-q",
+            "--feed-url",
+            &url,
+            "--feed-spool",
+            spool.to_str().unwrap(),
+            "--feed-batch",
+            "2",
+            "--feed-drain-secs",
+            "60",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let mut sink = Vec::new();
-    let _ = s.read_to_end(&mut sink);
-    server.join().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let third = bytes.len() / 3 + (1 << 20);
+    // Part 1: its events arrive.
+    stdin.write_all(&bytes[..third]).unwrap();
+    stdin.flush().unwrap();
+    wait_for("the first events", || !got.lock().unwrap().is_empty());
+    // The platform goes away.
+    stop(port, server);
+    let before = events_in(&got.lock().unwrap()).len();
+    // Part 2: the run goes on; its events are spooled.
+    stdin.write_all(&bytes[third..2 * third]).unwrap();
+    stdin.flush().unwrap();
+    wait_for("batches in the spool", || spooled(&spool) >= 2);
+    assert_eq!(events_in(&got.lock().unwrap()).len(), before);
+    // The platform is back (same address); part 3, and the end of the input.
+    let server = platform(
+        TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        0,
+        got.clone(),
+    );
+    stdin.write_all(&bytes[2 * third..]).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("did not take"), "{}", stderr(&out));
+    stop(port, server);
+
+    let got = got.lock().unwrap();
+    let ev = events_in(&got);
+    let mut flows: Vec<String> = ev.iter().map(|e| e.to_string()).collect();
+    flows.sort();
+    flows.dedup();
+    assert_eq!(
+        flows.len(),
+        expected,
+        "every event of the capture delivered"
+    );
+    assert!(
+        before > 0 && before < expected,
+        "{before} of {expected} before the outage"
+    );
+    let batches: Vec<u64> = got.iter().map(|(n, _)| *n).collect();
+    assert!(
+        batches.windows(2).all(|w| w[0] < w[1]),
+        "in order: {batches:?}"
+    );
+    assert_eq!(spooled(&spool), 0, "the spool is empty");
 }
 
 #[test]
