@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 fn platform(
     listener: TcpListener,
     refuse_first: usize,
-    got: Arc<Mutex<Vec<(u64, String)>>>,
+    got: Arc<Mutex<Vec<(u64, String, String)>>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut served = 0;
@@ -23,12 +23,16 @@ fn platform(
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { break };
             let mut r = BufReader::new(s.try_clone().unwrap());
-            let (mut len, mut batch) = (0usize, 0u64);
+            let (mut len, mut batch, mut sensor) = (0usize, 0u64, String::new());
             let mut line = String::new();
             while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
                 let l = line.to_ascii_lowercase();
                 if let Some(v) = l.strip_prefix("content-length:") {
                     len = v.trim().parse().unwrap_or(0);
+                }
+                // (lower-cased with the header line; the tests' sensor ids are lower case)
+                if let Some(v) = l.strip_prefix("x-minetap-sensor:") {
+                    sensor = v.trim().to_string();
                 }
                 if let Some(v) = l.strip_prefix("x-minetap-batch:") {
                     batch = v.trim().parse().unwrap_or(0);
@@ -51,10 +55,10 @@ fn platform(
             }
             got.lock()
                 .unwrap()
-                .push((batch, String::from_utf8(body).unwrap()));
+                .push((batch, String::from_utf8(body).unwrap(), sensor));
             let _ =
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            if got.lock().unwrap().iter().any(|(_, b)| b.is_empty()) {
+            if got.lock().unwrap().iter().any(|(_, b, _)| b.is_empty()) {
                 break;
             }
         }
@@ -94,9 +98,9 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-fn events_in(got: &[(u64, String)]) -> Vec<Value> {
+fn events_in(got: &[(u64, String, String)]) -> Vec<Value> {
     got.iter()
-        .flat_map(|(_, b)| {
+        .flat_map(|(_, b, _)| {
             b.lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect::<Vec<Value>>()
@@ -118,6 +122,8 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
     let out = run(&[
         "scan",
         "-q",
+        "--sensor-id",
+        "tap-7",
         "--feed-url",
         &url,
         "--feed-spool",
@@ -137,6 +143,8 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
     let out = run(&[
         "scan",
         "-q",
+        "--sensor-id",
+        "tap-7",
         "--feed-url",
         &url,
         "--feed-spool",
@@ -182,12 +190,16 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
         .lock()
         .unwrap()
         .iter()
-        .map(|(n, _)| *n)
+        .map(|(n, _, _)| *n)
         .filter(|n| *n > 0)
         .collect();
     assert!(
         batches.windows(2).all(|w| w[0] < w[1]),
         "in order: {batches:?}"
+    );
+    assert!(
+        got.lock().unwrap().iter().all(|(_, _, s)| s == "tap-7"),
+        "every batch names the sensor that wrote it, also when sent by `feed send`"
     );
     assert_eq!(spooled(&spool), 0, "the spool is empty");
     stop(port, server);
@@ -274,7 +286,7 @@ fn the_platform_goes_away_mid_run_and_every_event_arrives_once_it_is_back() {
         before > 0 && before < expected,
         "{before} of {expected} before the outage"
     );
-    let batches: Vec<u64> = got.iter().map(|(n, _)| *n).collect();
+    let batches: Vec<u64> = got.iter().map(|(n, _, _)| *n).collect();
     assert!(
         batches.windows(2).all(|w| w[0] < w[1]),
         "in order: {batches:?}"

@@ -36,6 +36,7 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Make the sensor key that signs evidence bundles (the public key goes to FILE.pub).
     Keygen {
+        /// Where the private key goes (created readable by its owner only; never overwritten).
         #[arg(value_name = "FILE")]
         key: std::path::PathBuf,
     },
@@ -72,8 +73,10 @@ enum EvidenceCommand {
     },
     /// Pack a bundle folder into one `.tar.zst` file.
     Pack {
+        /// The bundle folder.
         #[arg(value_name = "BUNDLE")]
         bundle: std::path::PathBuf,
+        /// The packed file to write (`.tar.zst`).
         #[arg(short, long, value_name = "FILE")]
         out: std::path::PathBuf,
     },
@@ -83,15 +86,18 @@ enum EvidenceCommand {
 enum FeedCommand {
     /// Post every spooled batch, oldest first; what the platform does not take stays spooled.
     Send {
+        /// The spool folder given to `--feed-spool`.
         #[arg(long, value_name = "DIR", required = true)]
         spool: std::path::PathBuf,
+        /// The data platform's URL.
         #[arg(long, value_name = "URL", required = true)]
         url: String,
         /// Seconds to keep retrying.
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         drain_secs: u64,
-        #[arg(long, value_name = "NAME", default_value = "sensor")]
-        sensor_id: String,
+        /// The sensor id sent with the batches [default: the one the spool was written by].
+        #[arg(long, value_name = "NAME")]
+        sensor_id: Option<String>,
     },
 }
 
@@ -132,10 +138,21 @@ pub fn main() -> i32 {
             drain_secs,
             sensor_id,
         }) => {
+            if !spool.is_dir() {
+                eprintln!("minetap: error: {}: no such spool folder", spool.display());
+                return 2;
+            }
+            let Some(sensor) = sensor_id.or_else(|| crate::sink::feed::spool_sensor(&spool)) else {
+                eprintln!(
+                    "minetap: error: {}: the spool does not say which sensor wrote it; give --sensor-id",
+                    spool.display()
+                );
+                return 2;
+            };
             let left = crate::sink::feed::flush(&crate::sink::feed::FeedConfig {
                 url,
                 spool: spool.clone(),
-                sensor: sensor_id,
+                sensor,
                 batch: 100,
                 linger: std::time::Duration::from_secs(1),
                 drain: std::time::Duration::from_secs(drain_secs),

@@ -17,6 +17,15 @@ use std::time::{Duration, Instant};
 const OPEN: &str = "open.jsonl";
 /// The next batch number, kept so that numbers never repeat across runs.
 const SEQ: &str = "next-batch";
+/// The sensor id the spool's batches were written by, for `feed send`.
+const SENSOR: &str = "sensor";
+
+/// The sensor id a spool was written by.
+pub fn spool_sensor(spool: &Path) -> Option<String> {
+    let t = fs::read_to_string(spool.join(SENSOR)).ok()?;
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
 
 /// Settings of the feed.
 #[derive(Debug, Clone)]
@@ -112,6 +121,8 @@ impl Feed {
             .recursive(true)
             .mode(0o700)
             .create(&cfg.spool)
+            .map_err(|e| format!("{}: {e}", cfg.spool.display()))?;
+        fs::write(cfg.spool.join(SENSOR), &cfg.sensor)
             .map_err(|e| format!("{}: {e}", cfg.spool.display()))?;
         let stored: u64 = fs::read_to_string(cfg.spool.join(SEQ))
             .ok()
