@@ -122,8 +122,10 @@ fn sites_with_their_enterprises_totals_and_classes() {
     let kw = bip["mining"]["power"]["watts"].as_f64().unwrap() / 1000.0;
     assert!((farm["power_kw"].as_f64().unwrap() - kw).abs() < 1e-12);
     assert_eq!(farm["devices"][0], "a1b2c3d4e5f60718");
-    assert_eq!(site(&sites, "ENT-003")["name"], "Blue Valley Data Ltd"); // behind CGNAT
-                                                                         // An XMRig host on CPU-class hashrate: a single compromised host.
+    assert_eq!(farm["estimated_connections"], 1);
+    // Behind CGNAT.
+    assert_eq!(site(&sites, "ENT-003")["name"], "Blue Valley Data Ltd");
+    // An XMRig host on CPU-class hashrate: a single compromised host.
     assert_eq!(
         site(&sites, "unattributed:203.0.113.20")["classification"],
         "cryptojacking"

@@ -64,6 +64,9 @@ pub struct Site {
     pub coins: BTreeSet<String>,
     pub algorithms: BTreeSet<String>,
     pub wallets: BTreeSet<String>,
+    /// Connections whose shares gave an estimate; with none, the totals below are 0 because
+    /// nothing could be estimated, not because nothing was mined.
+    pub estimated_connections: u64,
     /// Sum over the site's flows of each flow's estimate (H/s), with the intervals' ends summed.
     pub hashrate_hs: f64,
     pub hashrate_hs_low: f64,
@@ -165,6 +168,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
             site.algorithms.insert(a);
         }
         if let Some(h) = m.get("hashrate") {
+            site.estimated_connections += 1;
             site.hashrate_hs += h["hashrate_hs"].as_f64().unwrap_or(0.0);
             site.hashrate_hs_low += h["hashrate_hs_low"].as_f64().unwrap_or(0.0);
             site.hashrate_hs_high += h["hashrate_hs_high"].as_f64().unwrap_or(0.0);
@@ -252,7 +256,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn to_csv(sites: &[Site]) -> String {
-    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
+    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
     for s in sites {
         let row = [
             s.site.clone(),
@@ -270,12 +274,13 @@ pub fn to_csv(sites: &[Site]) -> String {
             join(&s.coins),
             join(&s.algorithms),
             join(&s.wallets),
-            format!("{:.6e}", s.hashrate_hs),
-            format!("{:.6e}", s.hashrate_hs_low),
-            format!("{:.6e}", s.hashrate_hs_high),
-            format!("{:.3}", s.power_kw),
-            format!("{:.3}", s.power_kw_low),
-            format!("{:.3}", s.power_kw_high),
+            s.estimated_connections.to_string(),
+            estimate(s, format!("{:.6e}", s.hashrate_hs)),
+            estimate(s, format!("{:.6e}", s.hashrate_hs_low)),
+            estimate(s, format!("{:.6e}", s.hashrate_hs_high)),
+            estimate(s, format!("{:.3}", s.power_kw)),
+            estimate(s, format!("{:.3}", s.power_kw_low)),
+            estimate(s, format!("{:.3}", s.power_kw_high)),
             s.classification.clone(),
             s.change.clone(),
         ];
@@ -290,6 +295,16 @@ pub fn to_csv(sites: &[Site]) -> String {
     out
 }
 
+/// A total, or nothing when none of the site's connections could be estimated.
+fn estimate(s: &Site, v: String) -> String {
+    if s.estimated_connections == 0 {
+        String::new()
+    } else {
+        v
+    }
+}
+
+/// A hashrate with its SI prefix: `14.79 TH/s`.
 fn si(v: f64) -> String {
     let units = [
         ("E", 1e18),
@@ -301,10 +316,10 @@ fn si(v: f64) -> String {
     ];
     for (u, f) in units {
         if v >= f {
-            return format!("{:.2} {u}", v / f);
+            return format!("{:.2} {u}H/s", v / f);
         }
     }
-    format!("{v:.2} ")
+    format!("{v:.2} H/s")
 }
 
 /// An SVG bar chart of hashrate by site (log scale, with the interval as a whisker).
@@ -330,7 +345,7 @@ pub fn chart(sites: &[Site]) -> String {
             s.name.clone()
         };
         svg.push_str(&format!(
-            "<text x=\"10\" y=\"{}\">{}</text><rect x=\"260\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"#4a7ab5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{}\">{}H/s</text>\n",
+            "<text x=\"10\" y=\"{}\">{}</text><rect x=\"260\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"#4a7ab5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{}\">{}</text>\n",
             y + 11,
             label.replace('&', "&amp;").replace('<', "&lt;"),
             x(s.hashrate_hs) - 260.0,
@@ -353,10 +368,36 @@ pub fn report(sites: &[Site]) -> String {
     r.push_str("| site | enterprise | registration number | address | addresses | first seen | last seen | connections | workers | coins | hashrate (95 % interval) | power kW (range) | class | change |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for s in sites {
         r.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}H/s ({}–{}) | {:.3} ({:.3}–{:.3}) | {} | {} |\n",
-            s.site, s.name, s.registration_number, s.address, join(&s.addresses), s.first_seen, s.last_seen, s.connections,
-            s.workers.len(), join(&s.coins), si(s.hashrate_hs), si(s.hashrate_hs_low), si(s.hashrate_hs_high),
-            s.power_kw, s.power_kw_low, s.power_kw_high, s.classification, s.change
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            s.site,
+            s.name,
+            s.registration_number,
+            s.address,
+            join(&s.addresses),
+            s.first_seen,
+            s.last_seen,
+            s.connections,
+            s.workers.len(),
+            join(&s.coins),
+            if s.estimated_connections == 0 {
+                "no shares seen".to_string()
+            } else {
+                format!(
+                    "{} ({} – {})",
+                    si(s.hashrate_hs),
+                    si(s.hashrate_hs_low),
+                    si(s.hashrate_hs_high)
+                )
+            },
+            estimate(
+                s,
+                format!(
+                    "{:.3} ({:.3} – {:.3})",
+                    s.power_kw, s.power_kw_low, s.power_kw_high
+                )
+            ),
+            s.classification,
+            s.change
         ));
     }
     r.push_str("\nHashrates and power are estimates from the shares seen, never exact: see each event's share count and interval.\n");
