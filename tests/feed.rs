@@ -118,44 +118,37 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
     let got = Arc::new(Mutex::new(Vec::new()));
     // 1. The platform refuses the first two posts: the run retries until it takes them.
     let server = platform(listener, 2, got.clone());
-    let a = pcap("stratum-v1.pcapng"); // two mining flows
-    let out = run(&[
-        "scan",
-        "-q",
-        "--sensor-id",
-        "tap-7",
-        "--feed-url",
-        &url,
-        "--feed-spool",
-        spool.to_str().unwrap(),
-        "--feed-batch",
-        "1",
-        a.to_str().unwrap(),
-    ]);
+    // Sensor tap-7 feeds the platform, one event per batch.
+    let feeding = |drain: &str, captures: &[&str]| {
+        let mut args = vec![
+            "scan".to_string(),
+            "-q".into(),
+            "--sensor-id".into(),
+            "tap-7".into(),
+            "--feed-url".into(),
+            url.clone(),
+            "--feed-spool".into(),
+            spool.to_str().unwrap().into(),
+            "--feed-batch".into(),
+            "1".into(),
+            "--feed-drain-secs".into(),
+            drain.into(),
+        ];
+        args.extend(
+            captures
+                .iter()
+                .map(|c| pcap(c).to_str().unwrap().to_string()),
+        );
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = feeding("10", &["stratum-v1.pcapng"]); // two mining flows
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("did not take"), "{}", stderr(&out));
     assert_eq!(events_in(&got.lock().unwrap()).len(), 2);
     stop(port, server);
 
     // 2. The platform is away: events wait in the spool; the run says so and still exits 0.
-    let b = pcap("cryptonote-xmrig.pcap");
-    let c = pcap("stratum-v1-bip310.pcap");
-    let out = run(&[
-        "scan",
-        "-q",
-        "--sensor-id",
-        "tap-7",
-        "--feed-url",
-        &url,
-        "--feed-spool",
-        spool.to_str().unwrap(),
-        "--feed-batch",
-        "1",
-        "--feed-drain-secs",
-        "1",
-        b.to_str().unwrap(),
-        c.to_str().unwrap(),
-    ]);
+    let out = feeding("1", &["cryptonote-xmrig.pcap", "stratum-v1-bip310.pcap"]);
     assert!(out.status.success());
     assert!(
         stderr(&out).contains("the data platform did not take 2 batch(es)"),

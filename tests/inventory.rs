@@ -9,29 +9,8 @@ use std::path::Path;
 
 fn store(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("s.db");
-    let mut args = vec![
-        "subscribers".to_string(),
-        "import".into(),
-        "--db".into(),
-        db.to_str().unwrap().into(),
-    ];
-    for (name, text) in minetap::synth::subscribers::files() {
-        std::fs::write(dir.join(name), text).unwrap();
-        let flag = match name {
-            "registry.csv" => "--registry",
-            "registry.jsonl" => "--registry-jsonl",
-            "static.csv" => "--static",
-            "radius.detail" => "--radius",
-            "dhcpd.leases" => "--dhcpd",
-            "kea-leases4.csv" | "kea-leases6.csv" => "--kea",
-            "cgnat.log" => "--cgnat-syslog",
-            _ => continue,
-        };
-        args.push(flag.into());
-        args.push(dir.join(name).to_str().unwrap().into());
-    }
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(run(&a).status.success());
+    let out = import(&db, dir);
+    assert!(out.status.success(), "{}", stderr(&out));
     db
 }
 

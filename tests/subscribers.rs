@@ -8,40 +8,6 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-fn records(dir: &Path) -> Vec<String> {
-    let mut args = Vec::new();
-    for (name, text) in minetap::synth::subscribers::files() {
-        std::fs::write(dir.join(name), text).unwrap();
-        let flag = match name {
-            "registry.csv" => "--registry",
-            "registry.jsonl" => "--registry-jsonl",
-            "static.csv" => "--static",
-            "radius.detail" => "--radius",
-            "radius.csv" => "--radius-csv",
-            "dhcpd.leases" => "--dhcpd",
-            "kea-leases4.csv" | "kea-leases6.csv" => "--kea",
-            "cgnat.csv" => "--cgnat",
-            "cgnat.log" => "--cgnat-syslog",
-            other => panic!("no flag for {other}"),
-        };
-        args.push(flag.to_string());
-        args.push(dir.join(name).to_str().unwrap().to_string());
-    }
-    args
-}
-
-fn import(db: &Path, dir: &Path) -> std::process::Output {
-    let mut args = vec![
-        "subscribers".to_string(),
-        "import".into(),
-        "--db".into(),
-        db.to_str().unwrap().into(),
-    ];
-    args.extend(records(dir));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&a)
-}
-
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");

@@ -48,3 +48,39 @@ pub fn has_signal(e: &Value, s: &str) -> bool {
         .iter()
         .any(|x| x == s)
 }
+
+/// The flags that import every sample record file written into `dir`.
+fn records(dir: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    for (name, text) in minetap::synth::subscribers::files() {
+        std::fs::write(dir.join(name), text).unwrap();
+        let flag = match name {
+            "registry.csv" => "--registry",
+            "registry.jsonl" => "--registry-jsonl",
+            "static.csv" => "--static",
+            "radius.detail" => "--radius",
+            "radius.csv" => "--radius-csv",
+            "dhcpd.leases" => "--dhcpd",
+            "kea-leases4.csv" | "kea-leases6.csv" => "--kea",
+            "cgnat.csv" => "--cgnat",
+            "cgnat.log" => "--cgnat-syslog",
+            other => panic!("no flag for {other}"),
+        };
+        args.push(flag.to_string());
+        args.push(dir.join(name).to_str().unwrap().to_string());
+    }
+    args
+}
+
+/// Imports every sample record file (written into `dir`) into the store `db`.
+pub fn import(db: &Path, dir: &Path) -> std::process::Output {
+    let mut args = vec![
+        "subscribers".to_string(),
+        "import".into(),
+        "--db".into(),
+        db.to_str().unwrap().into(),
+    ];
+    args.extend(records(dir));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&a)
+}
