@@ -16,6 +16,10 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub farm_min_power_kw: f64,
+    /// Power counts towards `mining_farm` only when the site's estimate rests on at least this
+    /// many shares: one lucky block is not a farm.
+    #[serde(default = "default_min_shares")]
+    pub farm_min_shares: u64,
     pub farm_min_workers: usize,
     pub farm_min_connections: usize,
     pub cpu_algorithms: Vec<String>,
@@ -28,6 +32,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             farm_min_power_kw: 10.0,
+            farm_min_shares: default_min_shares(),
             farm_min_workers: 10,
             farm_min_connections: 20,
             cpu_algorithms: vec!["randomx".into(), "cryptonight".into()],
@@ -36,6 +41,10 @@ impl Default for Thresholds {
             change_threshold: 0.25,
         }
     }
+}
+
+fn default_min_shares() -> u64 {
+    10
 }
 
 impl Thresholds {
@@ -67,6 +76,9 @@ pub struct Site {
     /// Connections whose shares gave an estimate; with none, the totals below are 0 because
     /// nothing could be estimated, not because nothing was mined.
     pub estimated_connections: u64,
+    /// Shares the estimates rest on (their sum over those connections).
+    #[serde(default)]
+    pub shares: u64,
     /// Sum over the site's flows of each flow's estimate (H/s), with the intervals' ends summed.
     pub hashrate_hs: f64,
     pub hashrate_hs_low: f64,
@@ -169,6 +181,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
         }
         if let Some(h) = m.get("hashrate") {
             site.estimated_connections += 1;
+            site.shares += h["shares"].as_u64().unwrap_or(0);
             site.hashrate_hs += h["hashrate_hs"].as_f64().unwrap_or(0.0);
             site.hashrate_hs_low += h["hashrate_hs_low"].as_f64().unwrap_or(0.0);
             site.hashrate_hs_high += h["hashrate_hs_high"].as_f64().unwrap_or(0.0);
@@ -192,7 +205,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
 }
 
 fn classify(s: &Site, th: &Thresholds) -> &'static str {
-    if s.power_kw >= th.farm_min_power_kw
+    if (s.power_kw >= th.farm_min_power_kw && s.shares >= th.farm_min_shares)
         || s.workers.len() >= th.farm_min_workers
         || s.connections as usize >= th.farm_min_connections
     {
@@ -256,7 +269,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn to_csv(sites: &[Site]) -> String {
-    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
+    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,shares,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
     for s in sites {
         let row = [
             s.site.clone(),
@@ -275,6 +288,7 @@ pub fn to_csv(sites: &[Site]) -> String {
             join(&s.algorithms),
             join(&s.wallets),
             s.estimated_connections.to_string(),
+            s.shares.to_string(),
             estimate(s, format!("{:.6e}", s.hashrate_hs)),
             estimate(s, format!("{:.6e}", s.hashrate_hs_low)),
             estimate(s, format!("{:.6e}", s.hashrate_hs_high)),
@@ -383,10 +397,11 @@ pub fn report(sites: &[Site]) -> String {
                 "no shares seen".to_string()
             } else {
                 format!(
-                    "{} ({} – {})",
+                    "{} ({} – {}; {} shares)",
                     si(s.hashrate_hs),
                     si(s.hashrate_hs_low),
-                    si(s.hashrate_hs_high)
+                    si(s.hashrate_hs_high),
+                    s.shares
                 )
             },
             estimate(
@@ -402,4 +417,63 @@ pub fn report(sites: &[Site]) -> String {
     }
     r.push_str("\nHashrates and power are estimates from the shares seen, never exact: see each event's share count and interval.\n");
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(src: &str, shares: u64, watts: f64) -> Value {
+        json!({
+            "src_ip": src, "dest_ip": "198.51.100.1", "dest_port": 3333, "final": true,
+            "mining": {
+                "protocol": "stratum-v1", "algorithm": "sha256d",
+                "hashrate": {"hashrate_hs": 1e18, "hashrate_hs_low": 1e17,
+                             "hashrate_hs_high": 1e19, "shares": shares},
+                "power": {"watts": watts, "watts_low": watts / 10.0, "watts_high": watts * 10.0}
+            }
+        })
+    }
+
+    #[test]
+    fn power_makes_a_farm_only_when_enough_shares_stand_behind_it() {
+        let th = Thresholds::default();
+        let sites = build(
+            &[
+                event("192.0.2.1", 1, 5e7),  // one lucky block: 50 MW on paper
+                event("192.0.2.2", 40, 5e7), // forty shares: a farm
+                event("192.0.2.3", 40, 500.0),
+            ],
+            &th,
+        );
+        let class = |a: &str| {
+            sites
+                .iter()
+                .find(|s| s.addresses.contains(a))
+                .map(|s| (s.classification.as_str(), s.shares))
+                .unwrap()
+        };
+        assert_eq!(class("192.0.2.1"), ("small_scale", 1));
+        assert_eq!(class("192.0.2.2"), ("mining_farm", 40));
+        assert_eq!(class("192.0.2.3"), ("small_scale", 40));
+    }
+
+    #[test]
+    fn a_site_without_shares_has_no_estimate_rather_than_zero() {
+        let mut e = event("192.0.2.9", 0, 0.0);
+        e["mining"].as_object_mut().unwrap().remove("hashrate");
+        e["mining"].as_object_mut().unwrap().remove("power");
+        let sites = build(&[e], &Thresholds::default());
+        assert_eq!(sites[0].estimated_connections, 0);
+        assert!(report(&sites).contains("no shares seen"));
+        let csv = to_csv(&sites);
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .contains(",0,0,,,,,,,small_scale,"),
+            "{csv}"
+        );
+    }
 }
