@@ -138,6 +138,10 @@ pub fn main() -> i32 {
             drain_secs,
             sensor_id,
         }) => {
+            if let Err(e) = crate::sink::feed::check_url(&url) {
+                eprintln!("minetap: error: {e}");
+                return 2;
+            }
             if !spool.is_dir() {
                 eprintln!("minetap: error: {}: no such spool folder", spool.display());
                 return 2;

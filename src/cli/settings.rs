@@ -291,7 +291,7 @@ impl FlowArgs {
             self.feed_spool.clone().or(s.feed_spool.clone()),
         ) {
             (Some(url), Some(spool)) => Some(crate::sink::feed::FeedConfig {
-                url,
+                url: crate::sink::feed::check_url(&url).map(|()| url)?,
                 spool,
                 sensor,
                 batch: self.feed_batch.or(s.feed_batch).unwrap_or(100).max(1),
@@ -301,6 +301,7 @@ impl FlowArgs {
                 ),
             }),
             (Some(_), None) => return Err("--feed-url needs --feed-spool".into()),
+            (None, Some(_)) => return Err("--feed-spool needs --feed-url".into()),
             _ => None,
         };
         Ok(Effective {

@@ -20,6 +20,19 @@ const SEQ: &str = "next-batch";
 /// The sensor id the spool's batches were written by, for `feed send`.
 const SENSOR: &str = "sensor";
 
+/// Checks that `url` is one the feed can post to: `http://` or `https://` and a host.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url}: the feed URL must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("{url}: the feed URL has no host"));
+    }
+    Ok(())
+}
+
 /// The sensor id a spool was written by.
 pub fn spool_sensor(spool: &Path) -> Option<String> {
     let t = fs::read_to_string(spool.join(SENSOR)).ok()?;
@@ -236,4 +249,23 @@ pub fn flush(cfg: &FeedConfig) -> usize {
     let deadline = Instant::now() + cfg.drain;
     send_all(cfg, &|| Instant::now() >= deadline);
     batches(&cfg.spool).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn feed_urls_are_checked_before_anything_is_spooled() {
+        assert!(check_url("https://platform.example/ingest").is_ok());
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert_eq!(
+            check_url("ftp://x/").unwrap_err(),
+            "ftp://x/: the feed URL must start with http:// or https://"
+        );
+        assert_eq!(
+            check_url("http:///ingest").unwrap_err(),
+            "http:///ingest: the feed URL has no host"
+        );
+    }
 }
