@@ -196,15 +196,19 @@ struct Batch {
     arena: Vec<u8>,
     /// Pool addresses from DNS answers, to be learned before the item at the given index.
     learned: Vec<(usize, u64, dns::Learned)>,
+    /// The input (file or interface, by its index in the run) every item came from: a reader
+    /// sends its batches off before it starts on another input.
+    input: u32,
 }
 
 impl Batch {
     /// The captured frame of an item (none for datagrams rebuilt from fragments).
-    fn frame(&self, it: &Item) -> Option<(&[u8], u16)> {
+    fn frame(&self, it: &Item) -> Option<(&[u8], u16, u32)> {
         (it.src != ARENA).then(|| {
             (
                 &self.blocks[it.src as usize][it.frame_off..it.frame_off + it.frame_len],
                 it.link,
+                self.input,
             )
         })
     }
@@ -244,7 +248,8 @@ pub fn scan(
         &shared,
         sink,
         vec![Box::new(move |reader: &mut Reader<'_>| {
-            for name in inputs {
+            for (i, name) in inputs.into_iter().enumerate() {
+                reader.set_input(i as u32);
                 reader.input(name, progress);
             }
         })],
@@ -322,6 +327,7 @@ pub fn run<'a>(
             recycle: recycle_rx.clone(),
             stats,
             published: (0, 0),
+            input_index: 0,
         };
         let first = (!jobs.is_empty()).then(|| jobs.remove(0));
         let others: Vec<_> = jobs
@@ -390,6 +396,8 @@ pub struct Reader<'a> {
     stats: RunStats,
     /// Packets and bytes already added to the shared counters.
     published: (u64, u64),
+    /// Which of the run's inputs (files in order, or interfaces) is being read.
+    input_index: u32,
 }
 
 impl Reader<'_> {
@@ -669,10 +677,20 @@ impl Reader<'_> {
 
     fn flush(&mut self, w: usize) {
         let fresh = self.recycle.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.batches[w], fresh);
+        let mut full = std::mem::replace(&mut self.batches[w], fresh);
+        full.input = self.input_index;
         if !full.items.is_empty() || !full.learned.is_empty() {
             // A worker only goes away if it panicked; its packets are then lost with it.
             let _ = self.senders[w].send(full);
+        }
+    }
+
+    /// Starts on another input: what was read from the last one goes to the workers first, so
+    /// that a batch holds one input's packets.
+    pub fn set_input(&mut self, index: u32) {
+        if index != self.input_index {
+            self.flush_all();
+            self.input_index = index;
         }
     }
 

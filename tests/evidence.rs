@@ -223,3 +223,31 @@ fn the_bundle_pcap_opens_in_tshark_when_it_is_installed() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 77);
 }
+
+#[test]
+fn each_bundle_names_the_capture_file_its_flow_came_from() {
+    let s = setup(&["stratum-v1.pcap", "cryptonote-xmrig.pcap"]);
+    let mut sources: Vec<(String, String)> = bundles(&s.bundles)
+        .iter()
+        .map(|b| {
+            let m: Value =
+                serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+            let e: Value =
+                serde_json::from_slice(&std::fs::read(b.join("event.json")).unwrap()).unwrap();
+            let file = m["capture_source"].as_str().unwrap().to_string();
+            (e["mining"]["protocol"].as_str().unwrap().to_string(), file)
+        })
+        .collect();
+    sources.sort();
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0].0, "cryptonote");
+    assert!(
+        sources[0].1.ends_with("pcaps/cryptonote-xmrig.pcap"),
+        "{sources:?}"
+    );
+    assert_eq!(sources[1].0, "stratum-v1");
+    assert!(
+        sources[1].1.ends_with("pcaps/stratum-v1.pcap"),
+        "{sources:?}"
+    );
+}

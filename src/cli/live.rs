@@ -130,7 +130,12 @@ pub fn run(a: LiveArgs) -> i32 {
         }
     }
     let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution)
-        .map(|w| w.with_evidence(eff.evidence, format!("live: {}", interfaces.join(", "))))
+        .map(|w| {
+            w.with_evidence(
+                eff.evidence,
+                interfaces.iter().map(|i| format!("live: {i}")).collect(),
+            )
+        })
         .map(|w| w.with_rotation(eff.rotate))
         .and_then(|w| w.with_feed(eff.feed.clone()))
     {
@@ -175,9 +180,11 @@ pub fn run(a: LiveArgs) -> i32 {
     #[allow(unused_mut)]
     let mut jobs: Vec<ReaderJob<'_>> = sockets
         .into_iter()
-        .map(|sock| {
+        .enumerate()
+        .map(|(i, sock)| {
             let errors = &capture_errors;
             let job: ReaderJob<'_> = Box::new(move |reader: &mut pipeline::Reader<'_>| {
+                reader.set_input(i as u32);
                 let name = sock.name.clone();
                 if let Err(e) = reader.capture(sock, &opts) {
                     errors
@@ -191,9 +198,10 @@ pub fn run(a: LiveArgs) -> i32 {
         .collect();
     #[cfg(feature = "libpcap")]
     if let Some(bpf) = &a.bpf {
-        for iface in &interfaces {
+        for (i, iface) in interfaces.iter().enumerate() {
             let errors = &capture_errors;
             jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
+                reader.set_input(i as u32);
                 if let Err(e) = reader.capture_pcap(iface, Some(bpf), &opts) {
                     errors.lock().map(|mut v| v.push(e.to_string())).ok();
                 }

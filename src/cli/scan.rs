@@ -91,15 +91,18 @@ pub fn run(a: ScanArgs) -> i32 {
             return 2;
         }
     };
+    let (names, walk_errors) = collect_inputs(&a.inputs);
     let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false, eff.attribution)
         .map(|w| {
             w.with_evidence(
                 eff.evidence,
-                a.inputs
+                names
                     .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                    .map(|n| match n {
+                        InputName::Stdin => "stdin".to_string(),
+                        InputName::Path(p) => p.display().to_string(),
+                    })
+                    .collect(),
             )
         })
         .map(|w| w.with_rotation(eff.rotate))
@@ -111,7 +114,6 @@ pub fn run(a: ScanArgs) -> i32 {
             return 2;
         }
     };
-    let (names, walk_errors) = collect_inputs(&a.inputs);
     let cfg = eff.cfg;
     let counts = cfg.intel.counts();
 

@@ -270,7 +270,7 @@ impl FlowArgs {
                         key,
                         sensor,
                         rules_digest: cfg.intel.digest_hex(),
-                        source: String::new(),
+                        inputs: Vec::new(),
                     },
                     lvl,
                 ))
@@ -413,10 +413,10 @@ impl EventWriter {
     pub fn with_evidence(
         mut self,
         evidence: Option<(crate::evidence::Bundler, Level)>,
-        source: String,
+        inputs: Vec<String>,
     ) -> Self {
         self.evidence = evidence.map(|(mut b, l)| {
-            b.source = source;
+            b.inputs = inputs;
             (b, l)
         });
         self

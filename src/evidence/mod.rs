@@ -82,7 +82,8 @@ pub struct Bundler {
     pub key: SigningKey,
     pub sensor: String,
     pub rules_digest: String,
-    pub source: String,
+    /// The run's inputs in order (files, or `live: IFACE`): a flow's frames name theirs by index.
+    pub inputs: Vec<String>,
 }
 
 /// Writes a file readable by its owner only (bundles may hold subscriber data) and syncs it.
@@ -160,7 +161,12 @@ impl Bundler {
             "sensor": self.sensor,
             "public_key": hex(self.key.verifying_key().as_bytes()),
             "rules_digest": self.rules_digest,
-            "capture_source": self.source,
+            "capture_source": ev
+                .inputs
+                .iter()
+                .map(|&i| self.inputs.get(i as usize).map_or("?", String::as_str))
+                .collect::<Vec<_>>()
+                .join(", "),
             "flow_id": r.id,
             "time_range": {"first": rfc3339_micros(r.first_ts), "last": rfc3339_micros(r.last_ts)},
             "frames": ev.frames.len(),

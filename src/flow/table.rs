@@ -100,15 +100,20 @@ pub struct Evidence {
     /// (capture time, length on the wire, offset and length in `data`)
     pub frames: Vec<(u64, u32, u32, u32)>,
     pub data: Vec<u8>,
+    /// The inputs (files, interfaces: their index in the run) the kept frames came from.
+    pub inputs: Vec<u32>,
 }
 
+/// Inputs named per flow at most (a flow spread over more files names the first ones).
+const MAX_INPUTS: usize = 16;
+
 impl Evidence {
+    /// Keeps a copy of `frame` (its bytes, link type and input) within the caps.
     fn keep(
         &mut self,
         ts: u64,
         wire: u32,
-        link: u16,
-        frame: &[u8],
+        (frame, link, input): (&[u8], u16, u32),
         max_frames: usize,
         max_bytes: usize,
     ) {
@@ -124,6 +129,9 @@ impl Evidence {
         self.frames
             .push((ts, wire, self.data.len() as u32, frame.len() as u32));
         self.data.extend_from_slice(frame);
+        if !self.inputs.contains(&input) && self.inputs.len() < MAX_INPUTS {
+            self.inputs.push(input);
+        }
     }
 
     pub fn frame(&self, i: usize) -> Option<&[u8]> {
@@ -370,7 +378,7 @@ impl Table {
         &mut self,
         p: &PacketMeta,
         payload: &[u8],
-        frame: Option<(&[u8], u16)>,
+        frame: Option<(&[u8], u16, u32)>,
         out: &mut Vec<FlowRecord>,
     ) {
         if p.ts_ns >= self.next_sweep {
@@ -422,15 +430,14 @@ impl Table {
             flow.last_ts = flow.last_ts.max(p.ts_ns);
             return;
         }
-        if let Some((bytes, link)) = frame {
+        if let Some(frame) = frame {
             // Kept while the verdict is open, and for mining flows after it.
             let open = flow.matched || !matches!(flow.inspect, Inspect::Stopped { .. });
             if self.cfg.evidence_packets > 0 && open {
                 flow.evidence.get_or_insert_with(Default::default).keep(
                     p.ts_ns,
                     p.wire_len,
-                    link,
-                    bytes,
+                    frame,
                     self.cfg.evidence_packets,
                     self.cfg.evidence_bytes,
                 );
