@@ -36,6 +36,11 @@ fn a_bad_config_is_named_with_what_is_wrong() {
     std::fs::write(&f, "min_level = \"sure\"\n").unwrap();
     let out = run(&["config", "check", f.to_str().unwrap()]);
     assert!(stderr(&out).contains("min_level must be suspect, likely or confirmed, not 'sure'"));
+    std::fs::write(&f, "evidence_min_level = \"confimed\"\n").unwrap();
+    let out = run(&["config", "check", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out)
+        .contains("evidence_min_level must be suspect, likely or confirmed, not 'confimed'"));
 }
 
 #[test]

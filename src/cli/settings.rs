@@ -136,12 +136,18 @@ impl Settings {
     pub fn load(path: &Path) -> Result<Settings, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let s: Settings = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some(l) = &s.min_level {
-            if !["suspect", "likely", "confirmed"].contains(&l.as_str()) {
-                return Err(format!(
-                    "{}: min_level must be suspect, likely or confirmed, not '{l}'",
-                    path.display()
-                ));
+        for (key, value) in [
+            ("min_level", &s.min_level),
+            ("subscriber_min_level", &s.subscriber_min_level),
+            ("evidence_min_level", &s.evidence_min_level),
+        ] {
+            if let Some(l) = value {
+                if !["suspect", "likely", "confirmed"].contains(&l.as_str()) {
+                    return Err(format!(
+                        "{}: {key} must be suspect, likely or confirmed, not '{l}'",
+                        path.display()
+                    ));
+                }
             }
         }
         Ok(s)
@@ -233,6 +239,15 @@ impl FlowArgs {
             }
             None => None,
         };
+        let sensor = self
+            .sensor_id
+            .clone()
+            .or(s.sensor_id.clone())
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| "sensor".into())
+            });
         let evidence = match self.evidence.clone().or(s.evidence.clone()) {
             Some(dir) => {
                 let key_path =
@@ -255,20 +270,11 @@ impl FlowArgs {
                     .unwrap_or(1000)
                     .max(1);
                 cfg.detect.transcript = 256;
-                let sensor = self
-                    .sensor_id
-                    .clone()
-                    .or(s.sensor_id.clone())
-                    .unwrap_or_else(|| {
-                        std::fs::read_to_string("/etc/hostname")
-                            .map(|h| h.trim().to_string())
-                            .unwrap_or_else(|_| "sensor".into())
-                    });
                 Some((
                     crate::evidence::Bundler {
                         dir,
                         key,
-                        sensor,
+                        sensor: sensor.clone(),
                         rules_digest: cfg.intel.digest_hex(),
                         inputs: Vec::new(),
                     },
@@ -277,15 +283,6 @@ impl FlowArgs {
             }
             None => None,
         };
-        let sensor = self
-            .sensor_id
-            .clone()
-            .or(s.sensor_id.clone())
-            .unwrap_or_else(|| {
-                std::fs::read_to_string("/etc/hostname")
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_else(|_| "sensor".into())
-            });
         let feed = match (
             self.feed_url.clone().or(s.feed_url.clone()),
             self.feed_spool.clone().or(s.feed_spool.clone()),
