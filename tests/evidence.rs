@@ -251,3 +251,33 @@ fn each_bundle_names_the_capture_file_its_flow_came_from() {
         "{sources:?}"
     );
 }
+
+#[test]
+fn frames_past_the_evidence_memory_are_counted_and_the_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    assert!(run(&["keygen", key.to_str().unwrap()]).status.success());
+    let folder = dir.path().join("b");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--evidence",
+        folder.to_str().unwrap(),
+        "--evidence-key",
+        key.to_str().unwrap(),
+        "--evidence-memory-mb",
+        "0",
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("minetap: warning: 77 frame(s) were not kept for evidence bundles"),
+        "{}",
+        stderr(&out)
+    );
+    // The bundle is still written, its manifest saying how many frames it holds.
+    let b = bundles(&folder);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(b[0].join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["frames"], 0);
+}

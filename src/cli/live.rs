@@ -76,6 +76,7 @@ fn stats_line(shared: &Shared, started: Instant) -> String {
         "flows": shared.flows.load(r),
         "evictions": shared.evicted.load(r),
         "verdicts": shared.verdicts.load(r),
+        "evidence_bytes_held": crate::flow::evidence_held(),
         "latency_ns": latency,
     })
     .to_string()
@@ -249,6 +250,7 @@ pub fn run(a: LiveArgs) -> i32 {
         Some((Duration::from_millis(100), &mut tick)),
     );
     let mut status = writer.finish();
+    crate::sink::summary::warn_evidence_budget(&stats);
     let mut out: Box<dyn Write> = match &stats_path {
         Some(p) => match std::fs::OpenOptions::new().append(true).open(p) {
             Ok(f) => Box::new(f),

@@ -132,6 +132,7 @@ pub fn run(a: ScanArgs) -> i32 {
         b.0.finish_and_clear();
     }
     let mut status = writer.finish();
+    crate::sink::summary::warn_evidence_budget(&stats);
     for e in &walk_errors {
         eprintln!("minetap: error: {e}");
         status = 1;

@@ -71,6 +71,10 @@ pub struct FlowArgs {
     /// Frames kept per flow for its bundle [default: 1000].
     #[arg(long, value_name = "N")]
     pub evidence_packets: Option<usize>,
+    /// Memory for frames held for bundles, in all flows together, MB [default: 512]; past it
+    /// frames are not kept (counted, and the run says so).
+    #[arg(long, value_name = "MB")]
+    pub evidence_memory_mb: Option<usize>,
     /// This sensor's name in bundles and the feed [default: the host name].
     #[arg(long, value_name = "NAME")]
     pub sensor_id: Option<String>,
@@ -116,6 +120,7 @@ pub struct Settings {
     pub evidence_key: Option<PathBuf>,
     pub evidence_min_level: Option<String>,
     pub evidence_packets: Option<usize>,
+    pub evidence_memory_mb: Option<usize>,
     pub sensor_id: Option<String>,
     pub feed_url: Option<String>,
     pub feed_spool: Option<PathBuf>,
@@ -269,6 +274,11 @@ impl FlowArgs {
                     .or(s.evidence_packets)
                     .unwrap_or(1000)
                     .max(1);
+                cfg.flow.evidence_total_bytes = self
+                    .evidence_memory_mb
+                    .or(s.evidence_memory_mb)
+                    .unwrap_or(512)
+                    << 20;
                 cfg.detect.transcript = 256;
                 Some((
                     crate::evidence::Bundler {

@@ -12,7 +12,9 @@ pub mod reasm;
 mod table;
 
 pub use key::{flow_id, FlowKey};
-pub use table::{Counters, EndReason, Evidence, FlowConfig, FlowRecord, FlowStats, Table};
+pub use table::{
+    evidence_held, Counters, EndReason, Evidence, FlowConfig, FlowRecord, FlowStats, Table,
+};
 
 /// Direction within a flow: `Fwd` is from the side that sent the first packet the tap saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,6 +6,7 @@ use crate::decode::{tcp_flags, PROTO_TCP};
 use crate::detect::{self, Detector, Finding, Interest, Kind};
 use hashbrown::HashTable;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Limits and timers of the flow table.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,8 @@ pub struct FlowConfig {
     /// then, for a mining flow, the ones after them up to this count and `evidence_bytes`.
     pub evidence_packets: usize,
     pub evidence_bytes: usize,
+    /// Bytes of frames the whole process may hold for evidence.
+    pub evidence_total_bytes: usize,
 }
 
 impl Default for FlowConfig {
@@ -41,6 +44,7 @@ impl Default for FlowConfig {
             early_records: false,
             evidence_packets: 0,
             evidence_bytes: 1 << 20,
+            evidence_total_bytes: 512 << 20,
         }
     }
 }
@@ -93,7 +97,7 @@ pub struct FlowRecord {
 }
 
 /// A flow's frames, as captured, for an evidence bundle.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Evidence {
     /// LINKTYPE_* of the frames (of the first; frames of other link types are not kept).
     pub link: u16,
@@ -102,13 +106,47 @@ pub struct Evidence {
     pub data: Vec<u8>,
     /// The inputs (files, interfaces: their index in the run) the kept frames came from.
     pub inputs: Vec<u32>,
+    /// Bytes this copy added to [`EVIDENCE_HELD`], given back when it is dropped.
+    accounted: usize,
+}
+
+/// Bytes of frames held for evidence in the whole process: in flow tables, in records on their
+/// way to the writer. Frames are not kept past `FlowConfig::evidence_total_bytes`.
+static EVIDENCE_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of frames held for evidence right now.
+pub fn evidence_held() -> usize {
+    EVIDENCE_HELD.load(Ordering::Relaxed)
+}
+
+/// The bytes a kept frame costs: its copy and its index entry.
+const FRAME_COST: usize = std::mem::size_of::<(u64, u32, u32, u32)>();
+
+impl Clone for Evidence {
+    fn clone(&self) -> Self {
+        Evidence {
+            link: self.link,
+            frames: self.frames.clone(),
+            data: self.data.clone(),
+            inputs: self.inputs.clone(),
+            // A copy is outside the budget (only tests make one).
+            accounted: 0,
+        }
+    }
+}
+
+impl Drop for Evidence {
+    fn drop(&mut self) {
+        EVIDENCE_HELD.fetch_sub(self.accounted, Ordering::Relaxed);
+    }
 }
 
 /// Inputs named per flow at most (a flow spread over more files names the first ones).
 const MAX_INPUTS: usize = 16;
 
 impl Evidence {
-    /// Keeps a copy of `frame` (its bytes, link type and input) within the caps.
+    /// Keeps a copy of `frame` (its bytes, link type and input) within the flow's caps; false
+    /// when the process-wide budget (`max_total`) is spent and the frame could not be kept.
     fn keep(
         &mut self,
         ts: u64,
@@ -116,7 +154,8 @@ impl Evidence {
         (frame, link, input): (&[u8], u16, u32),
         max_frames: usize,
         max_bytes: usize,
-    ) {
+        max_total: usize,
+    ) -> bool {
         if self.frames.is_empty() {
             self.link = link;
         }
@@ -124,14 +163,21 @@ impl Evidence {
             || self.frames.len() >= max_frames
             || self.data.len() + frame.len() > max_bytes
         {
-            return;
+            return true;
         }
+        let cost = frame.len() + FRAME_COST;
+        if EVIDENCE_HELD.fetch_add(cost, Ordering::Relaxed) + cost > max_total {
+            EVIDENCE_HELD.fetch_sub(cost, Ordering::Relaxed);
+            return false;
+        }
+        self.accounted += cost;
         self.frames
             .push((ts, wire, self.data.len() as u32, frame.len() as u32));
         self.data.extend_from_slice(frame);
         if !self.inputs.contains(&input) && self.inputs.len() < MAX_INPUTS {
             self.inputs.push(input);
         }
+        true
     }
 
     pub fn frame(&self, i: usize) -> Option<&[u8]> {
@@ -189,6 +235,8 @@ pub struct FlowStats {
     pub reasm_gaps: u64,
     pub reasm_duplicate_bytes: u64,
     pub peak_flows: u64,
+    /// Frames not kept for evidence because the process-wide budget was spent.
+    pub evidence_frames_over_budget: u64,
 }
 
 impl FlowStats {
@@ -203,6 +251,7 @@ impl FlowStats {
         self.reasm_gaps += o.reasm_gaps;
         self.reasm_duplicate_bytes += o.reasm_duplicate_bytes;
         self.peak_flows += o.peak_flows;
+        self.evidence_frames_over_budget += o.evidence_frames_over_budget;
     }
 }
 
@@ -434,13 +483,15 @@ impl Table {
             // Kept while the verdict is open, and for mining flows after it.
             let open = flow.matched || !matches!(flow.inspect, Inspect::Stopped { .. });
             if self.cfg.evidence_packets > 0 && open {
-                flow.evidence.get_or_insert_with(Default::default).keep(
+                let kept = flow.evidence.get_or_insert_with(Default::default).keep(
                     p.ts_ns,
                     p.wire_len,
                     frame,
                     self.cfg.evidence_packets,
                     self.cfg.evidence_bytes,
+                    self.cfg.evidence_total_bytes,
                 );
+                self.stats.evidence_frames_over_budget += u64::from(!kept);
             } else if !flow.matched {
                 flow.evidence = None;
             }
@@ -712,6 +763,49 @@ mod tests {
     }
 
     const PSH_ACK: u8 = tcp_flags::PSH | tcp_flags::ACK;
+
+    /// The only test in this crate that keeps evidence frames, so the process-wide count is
+    /// its own.
+    #[test]
+    fn evidence_frames_stay_within_the_budget_and_are_given_back() {
+        let frame = [0u8; 100];
+        let mut t = Table::new(
+            FlowConfig {
+                evidence_packets: 1000,
+                evidence_total_bytes: 10 * (100 + FRAME_COST),
+                ..FlowConfig::default()
+            },
+            Default::default(),
+        );
+        let mut out = Vec::new();
+        let before = evidence_held();
+        t.packet_with_frame(
+            &pkt(1000, 1, PSH_ACK, 1, true),
+            SUB,
+            Some((&frame, 1, 0)),
+            &mut out,
+        );
+        for _ in 0..20 {
+            t.packet_with_frame(
+                &pkt(1000, 2, tcp_flags::ACK, 1 + SUB.len() as u32, true),
+                b"",
+                Some((&frame, 1, 0)),
+                &mut out,
+            );
+        }
+        assert_eq!(evidence_held() - before, 10 * (100 + FRAME_COST));
+        assert_eq!(t.stats.evidence_frames_over_budget, 11);
+        t.finish(&mut out);
+        let r = out.pop().unwrap();
+        assert_eq!(r.evidence.as_ref().unwrap().frames.len(), 10);
+        drop(r);
+        drop(out);
+        assert_eq!(
+            evidence_held(),
+            before,
+            "frames given back when the record is done"
+        );
+    }
 
     #[test]
     fn idle_flows_time_out_and_are_reported() {

@@ -59,3 +59,14 @@ pub fn render(s: &RunStats) -> String {
     );
     o
 }
+
+/// Says, on stderr, when frames could not be kept for evidence bundles.
+pub fn warn_evidence_budget(s: &RunStats) {
+    if s.flows.evidence_frames_over_budget > 0 {
+        eprintln!(
+            "minetap: warning: {} frame(s) were not kept for evidence bundles: the memory for them \
+             (--evidence-memory-mb) was spent; bundles written meanwhile miss frames",
+            s.flows.evidence_frames_over_budget
+        );
+    }
+}
