@@ -2,7 +2,7 @@
 //! SIGINT/SIGTERM end it cleanly (open flows and outputs flushed); SIGHUP reloads the rules
 //! without losing flows. Statistics are written as JSON lines every interval.
 
-use super::settings::{load_rules, EventWriter, FlowArgs};
+use super::settings::{load_rules, FlowArgs};
 use crate::pipeline::{self, LiveOptions, ReaderJob, Rules, Shared};
 use crate::sink::time::rfc3339_micros;
 use crate::source::live::AfPacket;
@@ -130,16 +130,10 @@ pub fn run(a: LiveArgs) -> i32 {
             }
         }
     }
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, true, eff.attribution)
-        .map(|w| {
-            w.with_evidence(
-                eff.evidence,
-                interfaces.iter().map(|i| format!("live: {i}")).collect(),
-            )
-        })
-        .map(|w| w.with_rotation(eff.rotate))
-        .and_then(|w| w.with_feed(eff.feed.clone()))
-    {
+    let writer = match eff.output.writer(
+        true,
+        interfaces.iter().map(|i| format!("live: {i}")).collect(),
+    ) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("minetap: error: {e}");

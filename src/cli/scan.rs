@@ -1,6 +1,6 @@
 //! `minetap scan`: the forensic path over capture files.
 
-use super::settings::{EventWriter, FlowArgs};
+use super::settings::FlowArgs;
 use crate::pipeline::{self, InputReport, Progress};
 use crate::sink::summary;
 use crate::source::{collect_inputs, InputName};
@@ -92,21 +92,9 @@ pub fn run(a: ScanArgs) -> i32 {
         }
     };
     let (names, walk_errors) = collect_inputs(&a.inputs);
-    let writer = match EventWriter::open(eff.events.as_deref(), eff.min, false, eff.attribution)
-        .map(|w| {
-            w.with_evidence(
-                eff.evidence,
-                names
-                    .iter()
-                    .map(|n| match n {
-                        InputName::Stdin => "stdin".to_string(),
-                        InputName::Path(p) => p.display().to_string(),
-                    })
-                    .collect(),
-            )
-        })
-        .map(|w| w.with_rotation(eff.rotate))
-        .and_then(|w| w.with_feed(eff.feed.clone()))
+    let writer = match eff
+        .output
+        .writer(false, names.iter().map(ToString::to_string).collect())
     {
         Ok(w) => w,
         Err(e) => {

@@ -159,9 +159,29 @@ impl Settings {
     }
 }
 
+/// A level from its flag, else from the file (checked by `Settings::load`), else `default`.
+fn level(flag: Option<MinLevel>, file: Option<&str>, default: Level) -> Level {
+    match (flag, file) {
+        (Some(m), _) => m.into(),
+        (None, Some("suspect")) => Level::Suspect,
+        (None, Some("likely")) => Level::Likely,
+        (None, Some("confirmed")) => Level::Confirmed,
+        _ => default,
+    }
+}
+
 /// Flags and config merged.
 pub struct Effective {
     pub cfg: ScanConfig,
+    /// Where events go and what goes with them.
+    pub output: Output,
+    pub rules_dir: Option<PathBuf>,
+    pub settings: Settings,
+}
+
+/// The settings of the event writer.
+pub struct Output {
+    pub events: Option<PathBuf>,
     pub min: Level,
     /// The subscriber index and the lowest level whose events carry subscriber data.
     pub attribution: Option<(crate::attrib::Resolver, Level)>,
@@ -170,9 +190,22 @@ pub struct Effective {
     pub feed: Option<crate::sink::feed::FeedConfig>,
     /// Rotation of the events file: (bytes, seconds).
     pub rotate: (Option<u64>, Option<u64>),
-    pub events: Option<PathBuf>,
-    pub rules_dir: Option<PathBuf>,
-    pub settings: Settings,
+}
+
+impl Output {
+    /// Opens the event writer with everything the settings ask for; `inputs` are the run's
+    /// inputs in order, as bundles name them.
+    pub fn writer(self, flush_each: bool, inputs: Vec<String>) -> Result<EventWriter, String> {
+        EventWriter::open(
+            self.events.as_deref(),
+            self.min,
+            flush_each,
+            self.attribution,
+        )?
+        .with_evidence(self.evidence, inputs)
+        .with_rotation(self.rotate)
+        .with_feed(self.feed)
+    }
 }
 
 impl FlowArgs {
@@ -202,14 +235,7 @@ impl FlowArgs {
         if let Some(b) = self.inspect_budget.or(s.inspect_budget) {
             cfg.flow.inspect_budget = b;
         }
-        let min = match self.min_level {
-            Some(m) => m.into(),
-            None => match s.min_level.as_deref() {
-                Some("likely") => Level::Likely,
-                Some("confirmed") => Level::Confirmed,
-                _ => Level::Suspect,
-            },
-        };
+        let min = level(self.min_level, s.min_level.as_deref(), Level::Suspect);
         // A flag wins over the file: --no-rules, then --rules, then the file's settings.
         let rules_dir = if self.no_rules {
             None
@@ -232,14 +258,11 @@ impl FlowArgs {
                     .or(s.attribution_tolerance)
                     .unwrap_or(60);
                 let r = crate::attrib::Resolver::load(&db, tol)?;
-                let lvl = match self.subscriber_min_level {
-                    Some(m) => m.into(),
-                    None => match s.subscriber_min_level.as_deref() {
-                        Some("suspect") => Level::Suspect,
-                        Some("confirmed") => Level::Confirmed,
-                        _ => Level::Likely,
-                    },
-                };
+                let lvl = level(
+                    self.subscriber_min_level,
+                    s.subscriber_min_level.as_deref(),
+                    Level::Likely,
+                );
                 Some((r, lvl))
             }
             None => None,
@@ -261,14 +284,11 @@ impl FlowArgs {
                     )?;
                 let key = crate::evidence::load_key(&key_path)?;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let lvl = match self.evidence_min_level {
-                    Some(m) => m.into(),
-                    None => match s.evidence_min_level.as_deref() {
-                        Some("suspect") => Level::Suspect,
-                        Some("confirmed") => Level::Confirmed,
-                        _ => Level::Likely,
-                    },
-                };
+                let lvl = level(
+                    self.evidence_min_level,
+                    s.evidence_min_level.as_deref(),
+                    Level::Likely,
+                );
                 cfg.flow.evidence_packets = self
                     .evidence_packets
                     .or(s.evidence_packets)
@@ -313,17 +333,19 @@ impl FlowArgs {
         };
         Ok(Effective {
             cfg,
-            min,
-            attribution,
-            evidence,
-            feed,
-            rotate: (
-                self.events_rotate_kb
-                    .or(s.events_rotate_kb)
-                    .map(|k| k << 10),
-                self.events_rotate_secs.or(s.events_rotate_secs),
-            ),
-            events: self.events.clone().or(s.events.clone()),
+            output: Output {
+                events: self.events.clone().or(s.events.clone()),
+                min,
+                attribution,
+                evidence,
+                feed,
+                rotate: (
+                    self.events_rotate_kb
+                        .or(s.events_rotate_kb)
+                        .map(|k| k << 10),
+                    self.events_rotate_secs.or(s.events_rotate_secs),
+                ),
+            },
             rules_dir,
             settings,
         })
@@ -548,11 +570,12 @@ pub fn check(file: &Path) -> i32 {
             );
             println!(
                 "  events: {}",
-                eff.events
+                eff.output
+                    .events
                     .as_deref()
                     .map_or("stdout".into(), |p| p.display().to_string())
             );
-            println!("  min_level: {:?}", eff.min);
+            println!("  min_level: {:?}", eff.output.min);
             println!(
                 "  workers: {}  max_flows: {}  max_flow_buffer: {}",
                 eff.cfg.workers, eff.cfg.flow.max_flows, eff.cfg.flow.max_held

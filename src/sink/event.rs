@@ -5,7 +5,7 @@
 use super::time::rfc3339_micros;
 use crate::detect::{Finding, ShareValue, Shares};
 use crate::flow::{Counters, EndReason, FlowRecord};
-use crate::verdict::estimate::{Basis, Hashrate, Power};
+use crate::verdict::estimate::Estimate;
 use crate::verdict::{EventType, Level, Pool, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -88,23 +88,9 @@ pub struct Mining {
     pub device: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool_host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<String>,
-    /// How the algorithm was known: protocol, pool, agent or port.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub algorithm_basis: Option<Basis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coin: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coin_basis: Option<Basis>,
-    /// The estimated hashrate with its interval and the shares it rests on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hashrate: Option<Hashrate>,
-    /// Why there is no hashrate estimate, when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hashrate_missing: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub power: Option<Power>,
+    /// Algorithm, coin, hashrate and power, as the shares say.
+    #[serde(flatten)]
+    pub estimate: Estimate,
     /// Difficulty or target changes as the pool announced them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub difficulty_changes: Vec<DifficultyChange>,
@@ -254,7 +240,10 @@ impl Event {
         let f = r.finding.as_ref().unwrap_or(&opaque);
         let (event_type, mining, dns, crypto_node) = match v.event {
             EventType::Mining => {
-                let est = v.estimate.as_ref();
+                let mut estimate = v.estimate.clone().unwrap_or_default();
+                if estimate.algorithm.is_none() {
+                    estimate.algorithm = f.algorithm.clone();
+                }
                 let mining = Mining {
                     protocol: f.protocol,
                     level: v.level,
@@ -272,15 +261,7 @@ impl Event {
                     extensions: f.extensions.clone(),
                     device: f.device.iter().cloned().collect(),
                     pool_host: f.pool_host.clone(),
-                    algorithm: est
-                        .and_then(|e| e.algorithm.clone())
-                        .or_else(|| f.algorithm.clone()),
-                    algorithm_basis: est.and_then(|e| e.algorithm_basis),
-                    coin: est.and_then(|e| e.coin.clone()),
-                    coin_basis: est.and_then(|e| e.coin_basis),
-                    hashrate: est.and_then(|e| e.hashrate.clone()),
-                    hashrate_missing: est.and_then(|e| e.missing),
-                    power: est.and_then(|e| e.power.clone()),
+                    estimate,
                     difficulty_changes: f
                         .difficulty_changes
                         .iter()

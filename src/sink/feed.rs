@@ -162,12 +162,14 @@ impl Feed {
         let left = feed.cfg.spool.join(OPEN);
         if left.exists() {
             let mut o = feed.open.lock().map_err(|_| "spool lock poisoned")?;
-            let seq = o.next_seq;
-            o.next_seq += 1;
-            fs::write(feed.cfg.spool.join(SEQ), o.next_seq.to_string())
-                .map_err(|e| e.to_string())?;
-            fs::rename(&left, feed.cfg.spool.join(format!("{seq:012}.batch")))
-                .map_err(|e| e.to_string())?;
+            let io = |e: std::io::Error| format!("{}: {e}", left.display());
+            o.file = Some(
+                fs::OpenOptions::new()
+                    .append(true)
+                    .open(&left)
+                    .map_err(io)?,
+            );
+            close(&feed.cfg, &mut o).map_err(io)?;
         }
         let cfg = feed.cfg.clone();
         let open = feed.open.clone();

@@ -47,23 +47,26 @@ pub struct Power {
     pub efficiency_year: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a flow's shares say about scale; serialized into the event's `mining` object as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Estimate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
+    /// How the algorithm was known: protocol, pool, agent or port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm_basis: Option<Basis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coin_basis: Option<Basis>,
+    /// The estimated hashrate with its interval and the shares it rests on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashrate: Option<Hashrate>,
+    /// Why no hashrate could be given, when none is.
+    #[serde(rename = "hashrate_missing", skip_serializing_if = "Option::is_none")]
+    pub missing: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub power: Option<Power>,
-    /// Why no hashrate could be given, when none is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub missing: Option<&'static str>,
 }
 
 /// ln Γ(x) (Lanczos).
@@ -207,8 +210,8 @@ pub fn estimate(
         coin,
         coin_basis,
         hashrate: None,
-        power: None,
         missing: None,
+        power: None,
     };
     // Accepted shares when the pool's answers were seen, else what was submitted.
     let (work, basis) = if f.work.accepted.shares > 0 || f.shares.rejected > 0 {
