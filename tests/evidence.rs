@@ -24,20 +24,15 @@ fn setup(captures: &[&str]) -> Setup {
         0o600
     );
     let bundles = dir.path().join("bundles");
-    let paths: Vec<String> = captures
-        .iter()
-        .map(|c| pcap(c).to_str().unwrap().to_string())
-        .collect();
-    let mut args = vec![
-        "scan",
-        "-q",
-        "--evidence",
-        bundles.to_str().unwrap(),
-        "--evidence-key",
-        key.to_str().unwrap(),
-    ];
-    args.extend(paths.iter().map(String::as_str));
-    let out = run(&args);
+    let out = scan_captures(
+        &[
+            "--evidence",
+            bundles.to_str().unwrap(),
+            "--evidence-key",
+            key.to_str().unwrap(),
+        ],
+        captures,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     Setup {
         _dir: dir,
@@ -258,17 +253,17 @@ fn frames_past_the_evidence_memory_are_counted_and_the_run_says_so() {
     let key = dir.path().join("k");
     assert!(run(&["keygen", key.to_str().unwrap()]).status.success());
     let folder = dir.path().join("b");
-    let out = run(&[
-        "scan",
-        "-q",
-        "--evidence",
-        folder.to_str().unwrap(),
-        "--evidence-key",
-        key.to_str().unwrap(),
-        "--evidence-memory-mb",
-        "0",
-        pcap("stratum-v1.pcap").to_str().unwrap(),
-    ]);
+    let out = scan_captures(
+        &[
+            "--evidence",
+            folder.to_str().unwrap(),
+            "--evidence-key",
+            key.to_str().unwrap(),
+            "--evidence-memory-mb",
+            "0",
+        ],
+        &["stratum-v1.pcap"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("minetap: warning: 77 frame(s) were not kept for evidence bundles"),

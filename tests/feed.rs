@@ -120,26 +120,19 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
     let server = platform(listener, 2, got.clone());
     // Sensor tap-7 feeds the platform, one event per batch.
     let feeding = |drain: &str, captures: &[&str]| {
-        let mut args = vec![
-            "scan".to_string(),
-            "-q".into(),
-            "--sensor-id".into(),
-            "tap-7".into(),
-            "--feed-url".into(),
-            url.clone(),
-            "--feed-spool".into(),
-            spool.to_str().unwrap().into(),
-            "--feed-batch".into(),
-            "1".into(),
-            "--feed-drain-secs".into(),
-            drain.into(),
+        let flags = [
+            "--sensor-id",
+            "tap-7",
+            "--feed-url",
+            &url,
+            "--feed-spool",
+            spool.to_str().unwrap(),
+            "--feed-batch",
+            "1",
+            "--feed-drain-secs",
+            drain,
         ];
-        args.extend(
-            captures
-                .iter()
-                .map(|c| pcap(c).to_str().unwrap().to_string()),
-        );
-        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        scan_captures(&flags, captures)
     };
     let out = feeding("10", &["stratum-v1.pcapng"]); // two mining flows
     assert!(out.status.success(), "{}", stderr(&out));

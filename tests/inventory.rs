@@ -32,20 +32,13 @@ fn inventory(dir: &Path, previous: Option<&Path>) -> Vec<Value> {
     let mut files = Vec::new();
     for (i, caps) in runs.iter().enumerate() {
         let out_file = dir.join(format!("run{i}.jsonl"));
-        let paths: Vec<String> = caps
-            .iter()
-            .map(|c| pcap(c).to_str().unwrap().to_string())
-            .collect();
-        let mut args = vec![
-            "scan",
-            "-q",
+        let flags = [
             "--subscribers",
             db.to_str().unwrap(),
             "--events",
             out_file.to_str().unwrap(),
         ];
-        args.extend(paths.iter().map(String::as_str));
-        assert!(run(&args).status.success());
+        assert!(scan_captures(&flags, caps).status.success());
         files.push(out_file.to_str().unwrap().to_string());
     }
     let out = dir.join("inv");

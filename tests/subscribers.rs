@@ -8,6 +8,27 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// Writes RADIUS CSV `rows` (under the export's header) into `dir` and imports them into a new
+/// store there: (store, CSV file, the import's output).
+fn import_radius_csv(dir: &Path, rows: &str) -> (PathBuf, PathBuf, std::process::Output) {
+    let db = dir.join("s.db");
+    let f = dir.join("radius.csv");
+    std::fs::write(
+        &f,
+        format!("timestamp,status,username,framed_ip_address,session_id\n{rows}"),
+    )
+    .unwrap();
+    let out = run(&[
+        "subscribers",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--radius-csv",
+        f.to_str().unwrap(),
+    ]);
+    (db, f, out)
+}
+
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
@@ -40,17 +61,10 @@ fn every_format_imports_and_a_second_import_changes_nothing() {
 #[test]
 fn a_malformed_line_is_named_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
-    let f = dir.path().join("radius.csv");
-    std::fs::write(&f, "timestamp,status,username,framed_ip_address,session_id\n2026-03-02T05:00:00Z,Start,u1,198.51.100.7,A\nnot-a-time,Start,u2,198.51.100.8,B\n2026-03-02T05:00:00Z,Start,u3,300.1.1.1,C\n").unwrap();
-    let out = run(&[
-        "subscribers",
-        "import",
-        "--db",
-        db.to_str().unwrap(),
-        "--radius-csv",
-        f.to_str().unwrap(),
-    ]);
+    let (_db, f, out) = import_radius_csv(
+        dir.path(),
+        "2026-03-02T05:00:00Z,Start,u1,198.51.100.7,A\nnot-a-time,Start,u2,198.51.100.8,B\n2026-03-02T05:00:00Z,Start,u3,300.1.1.1,C\n",
+    );
     assert!(out.status.success());
     let err = stderr(&out);
     assert!(
@@ -220,17 +234,10 @@ fn an_events_file_with_subscriber_data_is_owner_only() {
 #[test]
 fn a_session_without_stop_stays_open_until_the_next_start_for_its_address() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
-    let f = dir.path().join("r.csv");
-    std::fs::write(&f, "timestamp,status,username,framed_ip_address,session_id\n2026-03-02T06:00:00Z,Start,alice,192.0.2.33,A\n2026-03-02T12:00:00Z,Start,bob,192.0.2.33,B\n").unwrap();
-    let out = run(&[
-        "subscribers",
-        "import",
-        "--db",
-        db.to_str().unwrap(),
-        "--radius-csv",
-        f.to_str().unwrap(),
-    ]);
+    let (db, _f, out) = import_radius_csv(
+        dir.path(),
+        "2026-03-02T06:00:00Z,Start,alice,192.0.2.33,A\n2026-03-02T12:00:00Z,Start,bob,192.0.2.33,B\n",
+    );
     assert!(out.status.success());
     let who = |at: &str| -> Value {
         let out = run(&[

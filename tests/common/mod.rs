@@ -27,8 +27,7 @@ pub fn events(out: &Output) -> Vec<Value> {
 }
 
 pub fn scan_one(name: &str) -> Vec<Value> {
-    let p = pcap(name);
-    let out = run(&["scan", "-q", p.to_str().unwrap()]);
+    let out = scan_captures(&[], &[name]);
     assert!(
         out.status.success(),
         "{}",
@@ -83,4 +82,16 @@ pub fn import(db: &Path, dir: &Path) -> std::process::Output {
     args.extend(records(dir));
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&a)
+}
+
+/// Runs `minetap scan -q FLAGS...` over sample captures named as in `pcaps/`.
+pub fn scan_captures(flags: &[&str], captures: &[&str]) -> Output {
+    let paths: Vec<String> = captures
+        .iter()
+        .map(|c| pcap(c).to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["scan", "-q"];
+    args.extend(flags);
+    args.extend(paths.iter().map(String::as_str));
+    run(&args)
 }
