@@ -5,8 +5,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use minetap::decode::Decoder;
 use minetap::detect::{stratum, Detector, Limits};
 use minetap::flow::{Dir, FlowConfig, FlowKey, PacketMeta, Table};
-use minetap::synth::capture::L2;
-use minetap::synth::session::segment;
+use synth::capture::L2;
+use synth::session::segment;
 
 fn frame(payload: &[u8]) -> Vec<u8> {
     let ip = segment(

@@ -26,7 +26,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("bench data folder");
     let path = dir.join(format!("mix-v2-{mb}mb.pcap"));
     if !path.exists() {
-        let bytes = minetap::synth::mix::big_capture(mb << 20);
+        let bytes = synth::mix::big_capture(mb << 20);
         std::fs::write(&path, bytes).expect("write bench capture");
     }
     let mut cfg = ScanConfig::default();

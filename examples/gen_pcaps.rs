@@ -4,7 +4,7 @@
 fn main() -> std::io::Result<()> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "pcaps".into());
     std::fs::create_dir_all(&dir)?;
-    for s in minetap::synth::samples::all() {
+    for s in synth::samples::all() {
         let path = std::path::Path::new(&dir).join(s.file);
         std::fs::write(&path, &s.bytes)?;
         println!("{} ({} bytes)", path.display(), s.bytes.len());

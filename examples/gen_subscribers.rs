@@ -6,7 +6,7 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "subscribers".into());
     std::fs::create_dir_all(&dir)?;
-    for (name, text) in minetap::synth::subscribers::files() {
+    for (name, text) in synth::subscribers::files() {
         std::fs::write(std::path::Path::new(&dir).join(name), text)?;
         println!("{dir}/{name}");
     }

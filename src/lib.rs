@@ -2,7 +2,7 @@
 //!
 //! The crate is laid out as the pipeline it runs (see `docs/ARCHITECTURE.md`):
 //! [`source`] → [`decode`] → [`flow`] → [`detect`] → [`verdict`] → [`sink`], driven by
-//! [`pipeline`] and exposed by [`cli`]. [`synth`] is the project's traffic generator.
+//! [`pipeline`] and exposed by [`cli`].
 
 pub mod attrib;
 pub mod cli;
@@ -14,5 +14,4 @@ pub mod inventory;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
-pub mod synth;
 pub mod verdict;

@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use minetap::synth::capture::{Format, L2};
-use minetap::synth::samples::{stratum_session, START_NS};
-use minetap::synth::stratum::{Flavour, Script};
+use synth::capture::{Format, L2};
+use synth::samples::{stratum_session, START_NS};
+use synth::stratum::{Flavour, Script};
 
 /// Scans a generated session; returns its event and the session's first and last timestamps.
 fn session(script: &Script) -> (serde_json::Value, u64, u64) {

@@ -202,7 +202,7 @@ fn the_platform_goes_away_mid_run_and_every_event_arrives_once_it_is_back() {
     let spool = dir.path().join("spool");
     let capture = dir.path().join("mix.pcap");
     // Three read blocks' worth (the stdin reader hands over 4 MiB at a time).
-    let bytes = minetap::synth::mix::big_capture(13 << 20);
+    let bytes = synth::mix::big_capture(13 << 20);
     std::fs::write(&capture, &bytes).unwrap();
     let expected = events(&run(&["scan", "-q", capture.to_str().unwrap()])).len();
     assert!(expected >= 10, "the capture has {expected} events");

@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 #[test]
 fn sample_captures_are_what_the_generator_makes() {
-    for s in minetap::synth::samples::all() {
+    for s in synth::samples::all() {
         let on_disk = std::fs::read(pcap(s.file)).unwrap_or_default();
         assert!(
             on_disk == s.bytes,

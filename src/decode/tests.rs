@@ -1,9 +1,9 @@
 //! Decoder tests on frames built by the project's generator.
 
 use super::*;
-use crate::synth::capture::{fragment_v4, udp_packet, L2};
-use crate::synth::session::segment;
 use std::net::SocketAddr;
+use synth::capture::{fragment_v4, udp_packet, L2};
+use synth::session::segment;
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -179,7 +179,7 @@ fn non_ip_and_unknown_links_have_their_own_reasons() {
 
 #[test]
 fn nested_tunnels_keep_the_outermost_and_count_layers() {
-    use crate::synth::capture::Tunnel;
+    use synth::capture::Tunnel;
     // A VXLAN frame whose inner Ethernet carries an MPLS-labelled packet.
     let inner = L2::Mpls(42).wrap(&tcp_ip(b"deep"));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0x13, 0x89, 0];

@@ -424,7 +424,7 @@ impl Detector for TlsDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::tls;
+    use synth::tls;
 
     #[test]
     fn client_hello_sni_alpn_and_fingerprint() {

@@ -356,7 +356,7 @@ fn run_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::capture::{Format, Frame, L2};
+    use synth::capture::{Format, Frame, L2};
 
     /// Reads `bytes` through the stream path; returns (packets, sum of packet lengths, damage).
     fn via_stream(bytes: &[u8]) -> (u64, u64, Option<Damage>) {

@@ -51,7 +51,7 @@ pub fn has_signal(e: &Value, s: &str) -> bool {
 /// The flags that import every sample record file written into `dir`.
 fn records(dir: &Path) -> Vec<String> {
     let mut args = Vec::new();
-    for (name, text) in minetap::synth::subscribers::files() {
+    for (name, text) in synth::subscribers::files() {
         std::fs::write(dir.join(name), text).unwrap();
         let flag = match name {
             "registry.csv" => "--registry",

@@ -1,6 +1,7 @@
 //! The project's own traffic generator: real packet bytes (built with `etherparse`) written as
 //! pcap or pcapng. It makes the sample captures in `pcaps/`, the inputs of the tests and the
-//! large captures of the benchmarks. Nothing here is used by `scan` itself.
+//! large captures of the benchmarks. It is a crate of the workspace used by tests, benches
+//! and examples only: nothing here is part of the product.
 
 pub mod capture;
 pub mod dialects;

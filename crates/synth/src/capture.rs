@@ -1,7 +1,15 @@
 //! Frames and the capture files that hold them.
 
-use crate::source::linktype;
 use std::net::IpAddr;
+
+/// The link types the generator writes (numbers from the tcpdump.org LINKTYPE registry).
+mod linktype {
+    pub const NULL: u16 = 0;
+    pub const ETHERNET: u16 = 1;
+    pub const RAW: u16 = 101;
+    pub const LINUX_SLL: u16 = 113;
+    pub const LINUX_SLL2: u16 = 276;
+}
 
 /// The link layer a generated frame is wrapped in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
