@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use synth::capture::{Format, L2};
-use synth::samples::{stratum_session, START_NS};
-use synth::stratum::{Flavour, Script};
+use synth::samples::START_NS;
+use synth::stratum::{stratum_session, Flavour, Script};
 
 /// Scans a generated session; returns its event and the session's first and last timestamps.
 fn session(script: &Script) -> (serde_json::Value, u64, u64) {

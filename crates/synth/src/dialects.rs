@@ -2,8 +2,7 @@
 //! that must not be taken for mining, as TCP sessions.
 
 use super::capture::{Frame, L2};
-use super::samples::addr;
-use super::session::TcpSession;
+use super::session::{addr, TcpSession};
 
 /// Sends newline-terminated JSON lines, alternating as the script says (`true`: client).
 pub fn lines(s: &mut TcpSession, script: &[(bool, &str)], pause_ms: u64) {

@@ -3,9 +3,8 @@
 //! addresses per copy, written as classic pcap.
 
 use super::capture::{udp_packet, Format, Frame, L2};
-use super::samples::{addr, stratum_session};
-use super::session::TcpSession;
-use super::stratum::Script;
+use super::session::{addr, TcpSession};
+use super::stratum::{stratum_session, Script};
 use std::net::SocketAddr;
 
 /// The template: a few minutes of traffic between hosts in 10.0.0.0/8 (Ethernet, IPv4 only,

@@ -3,9 +3,8 @@
 //! and a long opaque flow with a miner's rhythm.
 
 use super::capture::{udp_packet, Frame, L2};
-use super::samples::{addr, stratum_session};
-use super::session::{Rng, TcpSession};
-use super::stratum::Script;
+use super::session::{addr, Rng, TcpSession};
+use super::stratum::{stratum_session, Script};
 use super::tls;
 use std::net::SocketAddr;
 

@@ -3,9 +3,8 @@
 use super::capture::{udp_packet, Format, Frame, Tunnel, L2};
 use super::dialects;
 use super::opaque;
-use super::session::{disorder, TcpSession};
-use super::stratum::{opening_len, Flavour, From, Line, Script};
-use std::net::SocketAddr;
+use super::session::{addr, disorder, TcpSession};
+use super::stratum::{opening_len, play, stratum_session, Flavour, Script};
 
 /// 2026-03-02T08:13:24Z, the start of the first sample.
 pub const START_NS: u64 = 1_772_439_204 * 1_000_000_000;
@@ -14,38 +13,6 @@ pub const START_NS: u64 = 1_772_439_204 * 1_000_000_000;
 pub struct Sample {
     pub file: &'static str,
     pub bytes: Vec<u8>,
-}
-
-pub fn addr(s: &str) -> SocketAddr {
-    s.parse().expect("a valid literal socket address")
-}
-
-/// Plays a script over a session; returns the frame index at which each line starts.
-pub fn play(s: &mut TcpSession, lines: &[Line]) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(lines.len());
-    for l in lines {
-        s.wait_ms(l.wait_ms);
-        starts.push(s.frames.len());
-        let mut t = l.text.clone().into_bytes();
-        t.push(b'\n');
-        s.send(l.from == From::Miner, &t);
-    }
-    starts
-}
-
-/// A full Stratum session from SYN to FIN.
-pub fn stratum_session(
-    client: &str,
-    server: &str,
-    start: u64,
-    l2: L2,
-    script: &Script,
-) -> Vec<Frame> {
-    let mut s = TcpSession::new(addr(client), addr(server), start, l2);
-    s.handshake();
-    play(&mut s, &script.lines());
-    s.close();
-    s.frames
 }
 
 fn stream_session(

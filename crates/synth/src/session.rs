@@ -225,3 +225,8 @@ pub fn disorder(frames: &[Frame], l2: L2, max_piece: usize, seed: u64) -> Vec<Fr
 fn wrap_len(l2: L2, frame: &[u8]) -> usize {
     l2.wrap(&[]).len().min(frame.len())
 }
+
+/// A socket address from a literal written in the generator.
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("a valid literal socket address")
+}

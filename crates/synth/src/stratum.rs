@@ -1,5 +1,8 @@
 //! Stratum V1 conversations as scripts of JSON lines, in the shapes real miners and pools use.
 
+use super::capture::{Frame, L2};
+use super::session::{addr, TcpSession};
+
 /// Who sends a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {
@@ -248,4 +251,32 @@ impl Script {
             )
         }
     }
+}
+
+/// Plays a script over a session; returns the frame index at which each line starts.
+pub fn play(s: &mut TcpSession, lines: &[Line]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(lines.len());
+    for l in lines {
+        s.wait_ms(l.wait_ms);
+        starts.push(s.frames.len());
+        let mut t = l.text.clone().into_bytes();
+        t.push(b'\n');
+        s.send(l.from == From::Miner, &t);
+    }
+    starts
+}
+
+/// A full Stratum session from SYN to FIN.
+pub fn stratum_session(
+    client: &str,
+    server: &str,
+    start: u64,
+    l2: L2,
+    script: &Script,
+) -> Vec<Frame> {
+    let mut s = TcpSession::new(addr(client), addr(server), start, l2);
+    s.handshake();
+    play(&mut s, &script.lines());
+    s.close();
+    s.frames
 }
