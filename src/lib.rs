@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod flow;
 pub mod inventory;
 pub mod pipeline;
+pub mod rules;
 pub mod sink;
 pub mod source;
 pub mod verdict;

@@ -11,8 +11,8 @@
 use crate::decode::{Decoder, FragLimits, FragStats, Payload, SkipCounts};
 use crate::detect::dns;
 use crate::flow::{FlowConfig, FlowKey, FlowRecord, FlowStats, PacketMeta, Table};
+use crate::rules::intel::Intel;
 use crate::source::{open_input, Block, Damage, InputError, InputName};
-use crate::verdict::intel::Intel;
 use crate::verdict::{EventType, Judge, Verdict};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,14 +36,14 @@ pub struct ScanConfig {
     /// The pool rules.
     pub intel: Arc<Intel>,
     /// The estimation tables.
-    pub tables: Arc<crate::verdict::tables::Tables>,
+    pub tables: Arc<crate::rules::tables::Tables>,
 }
 
 /// The rules in force: pool intelligence and estimation tables.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     pub intel: Arc<Intel>,
-    pub tables: Arc<crate::verdict::tables::Tables>,
+    pub tables: Arc<crate::rules::tables::Tables>,
 }
 
 /// Per-stage latency, as histograms (nanoseconds).

@@ -4,9 +4,9 @@
 
 use super::scan::MinLevel;
 use crate::pipeline::ScanConfig;
+use crate::rules::intel::{Intel, RuleError};
+use crate::rules::tables::Tables;
 use crate::sink::Event;
-use crate::verdict::intel::{Intel, RuleError};
-use crate::verdict::tables::Tables;
 use crate::verdict::{Level, Verdict};
 use clap::Args;
 use serde::Deserialize;

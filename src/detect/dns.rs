@@ -5,7 +5,7 @@
 
 use super::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
-use crate::verdict::intel::Intel;
+use crate::rules::intel::Intel;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 

@@ -70,7 +70,7 @@ pub trait Detector: Send {
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub limits: Limits,
-    pub intel: std::sync::Arc<crate::verdict::intel::Intel>,
+    pub intel: std::sync::Arc<crate::rules::intel::Intel>,
 }
 
 /// The detectors a flow is inspected with, chosen when its first payload (`first`, from

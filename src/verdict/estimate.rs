@@ -3,9 +3,9 @@
 //! known, and power from the hashrate and the efficiency table. Never presented as exact: the
 //! share count, the observed time and the interval always go with the estimate.
 
-use super::tables::Tables;
 use super::Pool;
 use crate::detect::{Finding, WorkSum};
+use crate::rules::tables::Tables;
 use serde::Serialize;
 
 /// How the algorithm or coin was known, strongest first.

@@ -13,13 +13,12 @@
 
 pub mod behaviour;
 pub mod estimate;
-pub mod intel;
 mod memory;
-pub mod tables;
 
 use crate::detect::{Coverage, Finding, Kind};
 use crate::flow::{Dir, FlowRecord};
-use intel::{Intel, PoolInfo};
+use crate::rules::intel::{Intel, PoolInfo};
+use crate::rules::tables;
 use memory::Expiring;
 use serde::Serialize;
 use std::net::IpAddr;
