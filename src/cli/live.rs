@@ -3,8 +3,8 @@
 //! without losing flows. Statistics are written as JSON lines every interval.
 
 use super::settings::{load_rules, FlowArgs};
+use crate::output::time::rfc3339_micros;
 use crate::pipeline::{self, LiveOptions, ReaderJob, Rules, Shared};
-use crate::sink::time::rfc3339_micros;
 use crate::source::live::AfPacket;
 use clap::Args;
 use serde_json::json;
@@ -67,7 +67,7 @@ fn stats_line(shared: &Shared, started: Instant) -> String {
     json!({
         "timestamp": rfc3339_micros(crate::source::now_ns()),
         "event_type": "stats",
-        "schema": crate::sink::SCHEMA,
+        "schema": crate::output::SCHEMA,
         "uptime_s": started.elapsed().as_secs_f64(),
         "packets": shared.packets.load(r),
         "bytes": shared.bytes.load(r),
@@ -244,7 +244,7 @@ pub fn run(a: LiveArgs) -> i32 {
         Some((Duration::from_millis(100), &mut tick)),
     );
     let mut status = writer.finish();
-    crate::sink::summary::warn_evidence_budget(&stats);
+    crate::cli::summary::warn_evidence_budget(&stats);
     let mut out: Box<dyn Write> = match &stats_path {
         Some(p) => match std::fs::OpenOptions::new().append(true).open(p) {
             Ok(f) => Box::new(f),
@@ -258,7 +258,7 @@ pub fn run(a: LiveArgs) -> i32 {
         status = status.max(1);
     }
     if !a.quiet {
-        eprint!("{}", crate::sink::summary::render(&stats));
+        eprint!("{}", crate::cli::summary::render(&stats));
     }
     status
 }

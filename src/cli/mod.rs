@@ -9,6 +9,7 @@ mod replay;
 mod scan;
 mod settings;
 mod subscribers;
+mod summary;
 
 use clap::{Parser, Subcommand};
 
@@ -138,7 +139,7 @@ pub fn main() -> i32 {
             drain_secs,
             sensor_id,
         }) => {
-            if let Err(e) = crate::sink::feed::check_url(&url) {
+            if let Err(e) = crate::output::feed::check_url(&url) {
                 eprintln!("minetap: error: {e}");
                 return 2;
             }
@@ -146,14 +147,15 @@ pub fn main() -> i32 {
                 eprintln!("minetap: error: {}: no such spool folder", spool.display());
                 return 2;
             }
-            let Some(sensor) = sensor_id.or_else(|| crate::sink::feed::spool_sensor(&spool)) else {
+            let Some(sensor) = sensor_id.or_else(|| crate::output::feed::spool_sensor(&spool))
+            else {
                 eprintln!(
                     "minetap: error: {}: the spool does not say which sensor wrote it; give --sensor-id",
                     spool.display()
                 );
                 return 2;
             };
-            let left = crate::sink::feed::flush(&crate::sink::feed::FeedConfig {
+            let left = crate::output::feed::flush(&crate::output::feed::FeedConfig {
                 url,
                 spool: spool.clone(),
                 sensor,

@@ -1,8 +1,8 @@
 //! `minetap scan`: the forensic path over capture files.
 
 use super::settings::FlowArgs;
+use crate::cli::summary;
 use crate::pipeline::{self, InputReport, Progress};
-use crate::sink::summary;
 use crate::source::{collect_inputs, InputName};
 use crate::verdict::Level;
 use clap::{Args, ValueEnum};
@@ -120,7 +120,7 @@ pub fn run(a: ScanArgs) -> i32 {
         b.0.finish_and_clear();
     }
     let mut status = writer.finish();
-    crate::sink::summary::warn_evidence_budget(&stats);
+    crate::cli::summary::warn_evidence_budget(&stats);
     for e in &walk_errors {
         eprintln!("minetap: error: {e}");
         status = 1;

@@ -3,10 +3,10 @@
 //! rules and an event writer.
 
 use super::scan::MinLevel;
+use crate::output::Event;
 use crate::pipeline::ScanConfig;
 use crate::rules::intel::{Intel, RuleError};
 use crate::rules::tables::Tables;
-use crate::sink::Event;
 use crate::verdict::{Level, Verdict};
 use clap::Args;
 use serde::Deserialize;
@@ -187,7 +187,7 @@ pub struct Output {
     pub attribution: Option<(crate::attrib::Resolver, Level)>,
     /// The bundle writer and the lowest level that gets a bundle.
     pub evidence: Option<(crate::evidence::Bundler, Level)>,
-    pub feed: Option<crate::sink::feed::FeedConfig>,
+    pub feed: Option<crate::output::feed::FeedConfig>,
     /// Rotation of the events file: (bytes, seconds).
     pub rotate: (Option<u64>, Option<u64>),
 }
@@ -317,8 +317,8 @@ impl FlowArgs {
             self.feed_url.clone().or(s.feed_url.clone()),
             self.feed_spool.clone().or(s.feed_spool.clone()),
         ) {
-            (Some(url), Some(spool)) => Some(crate::sink::feed::FeedConfig {
-                url: crate::sink::feed::check_url(&url).map(|()| url)?,
+            (Some(url), Some(spool)) => Some(crate::output::feed::FeedConfig {
+                url: crate::output::feed::check_url(&url).map(|()| url)?,
                 spool,
                 sensor,
                 batch: self.feed_batch.or(s.feed_batch).unwrap_or(100).max(1),
@@ -369,7 +369,7 @@ pub struct EventWriter {
     flush_each: bool,
     attribution: Option<(crate::attrib::Resolver, Level)>,
     evidence: Option<(crate::evidence::Bundler, Level)>,
-    feed: Option<crate::sink::feed::Feed>,
+    feed: Option<crate::output::feed::Feed>,
     rotation: Mutex<Rotation>,
 }
 
@@ -396,8 +396,11 @@ fn open_events(p: &Path, private: bool) -> io::Result<std::fs::File> {
 
 impl EventWriter {
     /// Also pushes every written event to the data platform's feed.
-    pub fn with_feed(mut self, cfg: Option<crate::sink::feed::FeedConfig>) -> Result<Self, String> {
-        self.feed = cfg.map(crate::sink::feed::Feed::start).transpose()?;
+    pub fn with_feed(
+        mut self,
+        cfg: Option<crate::output::feed::FeedConfig>,
+    ) -> Result<Self, String> {
+        self.feed = cfg.map(crate::output::feed::Feed::start).transpose()?;
         Ok(self)
     }
 
@@ -428,7 +431,7 @@ impl EventWriter {
         }
         w.flush()?;
         let stamp =
-            crate::sink::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
+            crate::output::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
         let mut rotated = path.clone().into_os_string();
         rotated.push(format!(".{stamp}"));
         std::fs::rename(&path, &rotated)?;

@@ -176,7 +176,7 @@ fn lookup(a: LookupArgs) -> i32 {
     };
     let result = r.lookup(a.ip, a.port, t);
     let entry = serde_json::json!({
-        "timestamp": crate::sink::time::rfc3339_micros(crate::source::now_ns()),
+        "timestamp": crate::output::time::rfc3339_micros(crate::source::now_ns()),
         "who": who,
         "query": {"ip": a.ip, "at": t, "port": a.port},
         "status": result.status,

@@ -9,8 +9,8 @@
 mod pcap;
 
 use crate::flow::{Dir, FlowRecord};
-use crate::sink::time::rfc3339_micros;
-use crate::sink::Event;
+use crate::output::time::rfc3339_micros;
+use crate::output::Event;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::json;
 use sha2::{Digest, Sha256};
