@@ -3,8 +3,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use minetap::decode::Decoder;
+use minetap::detect::Table;
 use minetap::detect::{stratum, Detector, Limits};
-use minetap::flow::{Dir, FlowConfig, FlowKey, PacketMeta, Table};
+use minetap::flow::{Dir, EvidenceBudget, FlowConfig, FlowKey, PacketMeta};
 use synth::capture::L2;
 use synth::session::segment;
 
@@ -35,7 +36,11 @@ fn decode(c: &mut Criterion) {
 }
 
 fn flow_table(c: &mut Criterion) {
-    let mut t = Table::new(FlowConfig::default(), Default::default());
+    let mut t = Table::new(
+        FlowConfig::default(),
+        Default::default(),
+        EvidenceBudget::default(),
+    );
     let mut out = Vec::new();
     let mut g = c.benchmark_group("flow");
     g.throughput(Throughput::Elements(1));

@@ -10,7 +10,8 @@
 
 use crate::decode::{Decoder, FragLimits, FragStats, Payload, SkipCounts};
 use crate::detect::dns;
-use crate::flow::{FlowConfig, FlowKey, FlowRecord, FlowStats, PacketMeta, Table};
+use crate::detect::{FlowRecord, Table};
+use crate::flow::{EvidenceBudget, FlowConfig, FlowKey, FlowStats, PacketMeta};
 use crate::rules::intel::Intel;
 use crate::source::{open_input, Block, Damage, InputError, InputName};
 use crate::verdict::{EventType, Judge, Verdict};
@@ -85,6 +86,8 @@ pub struct Shared {
     pub evicted: AtomicU64,
     pub verdicts: AtomicU64,
     pub latency: Mutex<Latency>,
+    /// Bytes of frames held for evidence bundles by the whole run.
+    pub evidence: EvidenceBudget,
 }
 
 impl Shared {
@@ -733,7 +736,7 @@ fn worker(
         intel: rules.intel.clone(),
     };
     let mut judge = Judge::new(rules.intel.clone(), rules.tables.clone());
-    let mut table = Table::new(cfg, context(&rules));
+    let mut table = Table::new(cfg, context(&rules), shared.evidence.clone());
     let mut ended = Vec::new();
     let mut verdict_ns = Vec::new();
     let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge, times: &mut Vec<u64>| {

@@ -2,7 +2,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use minetap::decode::Decoder;
-use minetap::flow::{FlowConfig, FlowKey, PacketMeta, Table};
+use minetap::detect::Table;
+use minetap::flow::{EvidenceBudget, FlowConfig, FlowKey, PacketMeta};
 use minetap::source::{open_bytes, InputName};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
             ..FlowConfig::default()
         },
         Default::default(),
+        EvidenceBudget::default(),
     );
     let mut out = Vec::new();
     input.run(|_, raw| {

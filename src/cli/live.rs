@@ -76,7 +76,7 @@ fn stats_line(shared: &Shared, started: Instant) -> String {
         "flows": shared.flows.load(r),
         "evictions": shared.evicted.load(r),
         "verdicts": shared.verdicts.load(r),
-        "evidence_bytes_held": crate::flow::evidence_held(),
+        "evidence_bytes_held": shared.evidence.held(),
         "latency_ns": latency,
     })
     .to_string()

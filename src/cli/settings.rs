@@ -486,7 +486,7 @@ impl EventWriter {
         })
     }
 
-    pub fn write(&self, r: &crate::flow::FlowRecord, v: &Verdict) {
+    pub fn write(&self, r: &crate::detect::FlowRecord, v: &Verdict) {
         let mut event = Event::new(r, v);
         if event.level() < self.min {
             return;

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod eth_discv4;
 pub mod ethproxy;
 pub mod http;
+mod inspect;
 pub mod jsonrpc;
 pub mod linejson;
 pub mod lines;
@@ -23,6 +24,8 @@ pub mod stratum_v2;
 pub mod tls;
 
 use crate::flow::Dir;
+
+pub use inspect::{Detectors, FlowRecord, Table};
 
 /// Where a detector stands on a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,8 @@
 
 mod pcap;
 
-use crate::flow::{Dir, FlowRecord};
+use crate::detect::FlowRecord;
+use crate::flow::Dir;
 use crate::output::time::rfc3339_micros;
 use crate::output::Event;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};

@@ -1,20 +1,29 @@
-//! Stage 3, **flow**: decoded packets in; flows out — bidirectional, with per-direction
-//! counters, TCP streams reassembled in order and fed to the detectors, and, when a flow ends,
-//! a [`FlowRecord`] carrying what the detectors found.
+//! Stage 3, **flow**: decoded packets ([`PacketMeta`] and payload) in; flows out — bidirectional,
+//! with per-direction counters, TCP streams reassembled in order and handed to an
+//! [`Inspector`] (the detect stage implements it), and, when a flow ends, a [`FlowRecord`]
+//! carrying what the inspector found.
 //!
 //! The table is bounded: idle flows time out, closed flows end at once, and when the table is
 //! full the longest-idle unmatched flows are evicted (counted). Each flow's held out-of-order
 //! bytes are capped. A flow that is clearly not mining stops being inspected and costs only the
 //! table lookup; a long unclassified flow is looked at again now and then.
+//!
+//! The flow stage knows nothing of protocols: it drives whatever implements [`Inspector`], so
+//! that the detect stage depends on this one and not the other way round.
 
+mod evidence;
 mod key;
 pub mod reasm;
+mod record;
+mod shape;
 mod table;
 
+pub use evidence::{Evidence, EvidenceBudget, FRAME_COST};
 pub use key::{flow_id, FlowKey};
-pub use table::{
-    evidence_held, Counters, EndReason, Evidence, FlowConfig, FlowRecord, FlowStats, Table,
-};
+pub use reasm::Chunk;
+pub use record::{Counters, EndReason, FlowRecord, FlowStats};
+pub use shape::Shape;
+pub use table::{FlowConfig, Table};
 
 /// Direction within a flow: `Fwd` is from the side that sent the first packet the tap saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,4 +57,36 @@ pub struct PacketMeta {
     pub wire_len: u32,
     /// The tunnel or label stack the packet came in.
     pub encap: Option<crate::decode::Encap>,
+}
+
+/// Where a flow's inspection stands, as the table acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Not decided: keep feeding, within the inspection budget.
+    Probing,
+    /// Recognised: keep feeding to follow the session.
+    Matched,
+    /// Nothing more to learn: stop feeding (a finding may still be kept).
+    Finished,
+}
+
+/// What inspects a flow's payload: one per flow while it is inspected. The table hands it each
+/// direction's in-order bytes and gaps, asks where it stands, and takes its finding.
+pub trait Inspector: Sized + Send {
+    /// What every inspection consults (rules, caps); replaceable while flows go on.
+    type Context: Send;
+    /// What an inspection found.
+    type Finding: Send;
+    /// A new inspection for a flow: TCP or not, its ports (`lo`, `hi` side), and whether it
+    /// was picked up without its opening.
+    fn start(tcp: bool, ports: (u16, u16), mid_stream: bool) -> Self;
+    /// In-order bytes (or a gap) sent in direction `dir`, at capture time `ts`.
+    fn feed(&mut self, ctx: &Self::Context, dir: Dir, chunk: Chunk<'_>, ts: u64);
+    fn standing(&self) -> Standing;
+    /// The flow is recognised: whatever did not recognise it can go.
+    fn keep_matched(&mut self);
+    /// The most telling finding so far.
+    fn finding(&self) -> Option<Self::Finding>;
+    /// Whether `new` should replace `old`, a finding kept from an earlier inspection.
+    fn replaces(new: &Self::Finding, old: &Self::Finding) -> bool;
 }

@@ -3,8 +3,9 @@
 //! client, or the connecting node) is `src`; the pool (resolver, peer) is `dest`.
 
 use super::time::rfc3339_micros;
+use crate::detect::FlowRecord;
 use crate::detect::{Finding, ShareValue, Shares};
-use crate::flow::{Counters, EndReason, FlowRecord};
+use crate::flow::{Counters, EndReason};
 use crate::verdict::estimate::Estimate;
 use crate::verdict::{EventType, Level, Pool, Verdict};
 use serde::Serialize;

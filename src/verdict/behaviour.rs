@@ -5,7 +5,8 @@
 //! The thresholds are deliberately strict: nothing in the benign corpus the project is checked
 //! against passes them.
 
-use crate::flow::{Dir, FlowRecord};
+use crate::detect::FlowRecord;
+use crate::flow::Dir;
 
 /// Shortest flow considered (seconds).
 const MIN_DURATION_S: f64 = 300.0;

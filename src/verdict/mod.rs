@@ -15,8 +15,9 @@ pub mod behaviour;
 pub mod estimate;
 mod memory;
 
+use crate::detect::FlowRecord;
 use crate::detect::{Coverage, Finding, Kind};
-use crate::flow::{Dir, FlowRecord};
+use crate::flow::Dir;
 use crate::rules::intel::{Intel, PoolInfo};
 use crate::rules::tables;
 use memory::Expiring;

@@ -1,0 +1,186 @@
+//! The flow table driving the detectors: timeouts, eviction, RST, re-sampling and the
+//! evidence budget, seen from what it reports.
+
+use minetap::decode::{tcp_flags, Tcp, PROTO_TCP};
+use minetap::detect::Table;
+use minetap::flow::{Dir, EndReason, EvidenceBudget, FlowConfig, FlowKey, PacketMeta, FRAME_COST};
+use std::net::IpAddr;
+
+const SUB: &[u8] = b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"m/1\"]}\n";
+
+fn pkt(port: u16, ts_s: u64, flags: u8, seq: u32, from_client: bool) -> PacketMeta {
+    let c: (IpAddr, u16) = ("10.0.0.1".parse().unwrap(), port);
+    let s: (IpAddr, u16) = ("10.0.0.2".parse().unwrap(), 3333);
+    let (src, dst) = if from_client { (c, s) } else { (s, c) };
+    let (key, from_lo) = FlowKey::of(src, dst, PROTO_TCP);
+    PacketMeta {
+        ts_ns: ts_s * 1_000_000_000,
+        key,
+        hash: key.hash64(),
+        from_lo,
+        tcp: Tcp { seq, ack: 0, flags },
+        wire_len: 60,
+        encap: None,
+    }
+}
+
+const PSH_ACK: u8 = tcp_flags::PSH | tcp_flags::ACK;
+
+#[test]
+fn evidence_frames_stay_within_the_budget_and_are_given_back() {
+    let frame = [0u8; 100];
+    let budget = EvidenceBudget::default();
+    let mut t = Table::new(
+        FlowConfig {
+            evidence_packets: 1000,
+            evidence_total_bytes: 10 * (100 + FRAME_COST),
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        budget.clone(),
+    );
+    let mut out = Vec::new();
+    let before = budget.held();
+    t.packet_with_frame(
+        &pkt(1000, 1, PSH_ACK, 1, true),
+        SUB,
+        Some((&frame, 1, 0)),
+        &mut out,
+    );
+    for _ in 0..20 {
+        t.packet_with_frame(
+            &pkt(1000, 2, tcp_flags::ACK, 1 + SUB.len() as u32, true),
+            b"",
+            Some((&frame, 1, 0)),
+            &mut out,
+        );
+    }
+    assert_eq!(budget.held() - before, 10 * (100 + FRAME_COST));
+    assert_eq!(t.stats.evidence_frames_over_budget, 11);
+    t.finish(&mut out);
+    let r = out.pop().unwrap();
+    assert_eq!(r.evidence.as_ref().unwrap().frames.len(), 10);
+    drop(r);
+    drop(out);
+    assert_eq!(
+        budget.held(),
+        before,
+        "frames given back when the record is done"
+    );
+}
+
+#[test]
+fn idle_flows_time_out_and_are_reported() {
+    let mut t = Table::new(
+        FlowConfig {
+            tcp_timeout_ns: 10_000_000_000,
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
+    assert!(out.is_empty());
+    t.packet(&pkt(2000, 30, PSH_ACK, 1, true), b"", &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].end, EndReason::Timeout);
+    assert_eq!(t.stats.timed_out, 1);
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn a_full_table_evicts_and_counts_but_keeps_mining_flows_longest() {
+    let mut t = Table::new(
+        FlowConfig {
+            max_flows: 32,
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    t.packet(&pkt(1, 1, PSH_ACK, 1, true), SUB, &mut out);
+    for port in 2..200 {
+        t.packet(&pkt(port, 1, tcp_flags::ACK, 1, true), b"", &mut out);
+        assert!(t.len() <= 32);
+    }
+    assert!(t.stats.evicted > 0);
+    assert!(
+        out.is_empty(),
+        "the mining flow was kept while others could go"
+    );
+    t.finish(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].fwd.1, 1);
+}
+
+#[test]
+fn rst_ends_at_once_and_later_packets_do_not_make_a_new_flow() {
+    let mut t = Table::new(
+        FlowConfig::default(),
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    t.packet(&pkt(5, 1, tcp_flags::SYN, 0, true), b"", &mut out);
+    t.packet(&pkt(5, 1, PSH_ACK, 1, true), SUB, &mut out);
+    t.packet(&pkt(5, 2, tcp_flags::RST, 100, false), b"", &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].end, EndReason::Reset);
+    assert_eq!(out[0].syn_from, Some(Dir::Fwd));
+    t.packet(&pkt(5, 2, tcp_flags::ACK, 200, true), b"", &mut out);
+    assert_eq!(t.stats.flows, 1);
+    // The same ports opened again are a new flow.
+    t.packet(&pkt(5, 3, tcp_flags::SYN, 0, true), b"", &mut out);
+    assert_eq!(t.stats.flows, 2);
+}
+
+#[test]
+fn timestamps_at_the_end_of_time_do_not_overflow() {
+    // Found by fuzzing the capture reader: a pcapng timestamp near u64::MAX.
+    let mut t = Table::new(
+        FlowConfig::default(),
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    let mut p = pkt(9, 0, PSH_ACK, 1, true);
+    p.ts_ns = u64::MAX - 5;
+    t.packet(&p, b"GET / HTTP/1.1\r\n\r\n", &mut out);
+    t.packet(&p, SUB, &mut out);
+    t.finish(&mut out);
+    assert_eq!(t.stats.flows, 1);
+}
+
+#[test]
+fn a_flow_that_is_not_mining_stops_being_inspected() {
+    let mut t = Table::new(
+        FlowConfig::default(),
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    t.packet(&pkt(7, 1, tcp_flags::SYN, 0, true), b"", &mut out);
+    t.packet(
+        &pkt(7, 1, PSH_ACK, 1, true),
+        b"GET / HTTP/1.1\r\n\r\n",
+        &mut out,
+    );
+    t.packet(
+        &pkt(7, 1, PSH_ACK, 9, false),
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        &mut out,
+    );
+    assert_eq!(t.stats.gave_up, 1);
+    let before = t.stats.inspected_bytes;
+    t.packet(&pkt(7, 2, PSH_ACK, 19, true), SUB, &mut out);
+    assert_eq!(t.stats.inspected_bytes, before, "no longer inspected");
+    // Re-sampled after the interval, from the middle of the stream.
+    let later = 2 + FlowConfig::default().resample_after_ns / 1_000_000_000;
+    let seq = 19 + SUB.len() as u32;
+    t.packet(&pkt(7, later, PSH_ACK, seq, true), SUB, &mut out);
+    assert_eq!(t.stats.resampled, 1);
+    t.finish(&mut out);
+    assert_eq!(out.len(), 1);
+}
