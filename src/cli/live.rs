@@ -4,7 +4,8 @@
 
 use super::settings::{load_rules, FlowArgs};
 use crate::output::time::rfc3339_micros;
-use crate::pipeline::{self, LiveOptions, ReaderJob, Rules, Shared};
+use crate::pipeline::{self, ReaderJob, Rules, Shared};
+use crate::source::capture::LiveOptions;
 use crate::source::live::AfPacket;
 use clap::Args;
 use serde_json::json;
@@ -180,8 +181,9 @@ pub fn run(a: LiveArgs) -> i32 {
             let errors = &capture_errors;
             let job: ReaderJob<'_> = Box::new(move |reader: &mut pipeline::Reader<'_>| {
                 reader.set_input(i as u32);
+                let mut sock = sock;
                 let name = sock.name.clone();
-                if let Err(e) = reader.capture(sock, &opts) {
+                if let Err(e) = reader.capture(&mut sock, &opts) {
                     errors
                         .lock()
                         .map(|mut v| v.push(format!("{name}: {e}")))
@@ -197,7 +199,9 @@ pub fn run(a: LiveArgs) -> i32 {
             let errors = &capture_errors;
             jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
                 reader.set_input(i as u32);
-                if let Err(e) = reader.capture_pcap(iface, Some(bpf), &opts) {
+                let res = crate::source::pcap_live::PcapLive::open(iface, Some(bpf), &opts)
+                    .and_then(|mut src| reader.capture(&mut src, &opts));
+                if let Err(e) = res {
                     errors.lock().map(|mut v| v.push(e.to_string())).ok();
                 }
             }));

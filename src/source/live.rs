@@ -218,3 +218,22 @@ impl Drop for AfPacket {
         }
     }
 }
+
+impl super::capture::FrameSource for AfPacket {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<super::capture::FrameInfo>> {
+        Ok(self.recv(buf)?.map(|f| super::capture::FrameInfo {
+            len: f.len,
+            ts_ns: f.ts_ns,
+            orig_len: f.orig_len,
+            link: super::linktype::ETHERNET,
+        }))
+    }
+
+    fn drops(&mut self) -> u64 {
+        AfPacket::drops(self)
+    }
+}

@@ -1,4 +1,5 @@
-//! Stage 1, **source**: capture files, directories and a pcap stream on stdin in;
+//! Stage 1, **source**: capture files, directories, a pcap stream on stdin and live interfaces
+//! ([`capture`]) in;
 //! [`RawPacket`]s (timestamp, link type, bytes) out.
 //!
 //! The readers are pure Rust. A file is memory-mapped and parsed in place; stdin is read in
@@ -6,9 +7,12 @@
 //! without copying them. A record that is damaged stops that input with a [`Damage`] naming the
 //! byte offset: the packets before it still count.
 
+pub mod capture;
 #[cfg(target_os = "linux")]
 pub mod live;
 mod pcap;
+#[cfg(feature = "libpcap")]
+pub mod pcap_live;
 mod pcapng;
 mod stream;
 

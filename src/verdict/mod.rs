@@ -133,6 +133,11 @@ impl Judge {
     }
 
     /// Remembers a pool address from a DNS answer seen at `ts`.
+    /// The pool rules this judge consults.
+    pub fn intel(&self) -> &Intel {
+        &self.intel
+    }
+
     pub fn learn_dns(&mut self, addr: IpAddr, domain: String, ttl_s: u32, ts: u64) {
         let ttl = u64::from(ttl_s.clamp(60, 86_400)) * 1_000_000_000;
         self.dns.insert(addr, domain, ts.saturating_add(ttl), ts);

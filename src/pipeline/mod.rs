@@ -1,0 +1,207 @@
+//! Wires the stages together, for a run over capture files (`scan`) or interfaces (`live`):
+//! inputs and settings in; flow records with their verdicts (to a sink the caller gives) and
+//! the run's statistics out.
+//!
+//! A [`Reader`] (one per input stream: the calling thread for files, one thread per
+//! interface) reads packets (source) and decodes them (decode), then hands each to one of the
+//! workers (`worker.rs`) chosen by the symmetric hash of its two addresses, so that every flow
+//! between two hosts meets in the same worker's flow table. Packets travel in batches
+//! (`batch.rs`) that point into shared input blocks (no copy of packet bytes from files). Each
+//! worker runs flow → detect → verdict and passes records to the sink thread. A [`Shared`]
+//! block carries what the threads publish for monitoring (counters, latency histograms), the
+//! stop flag and the current rules.
+
+mod batch;
+mod reader;
+mod shared;
+mod worker;
+
+pub use reader::Reader;
+pub use shared::{InputReport, Latency, Progress, RunStats, Shared, Silent};
+
+use crate::decode::FragLimits;
+use crate::detect::FlowRecord;
+use crate::flow::{EndReason, FlowConfig};
+use crate::rules::intel::Intel;
+use crate::source::InputName;
+use crate::verdict::{EventType, Verdict};
+use batch::Batch;
+use crossbeam_channel::{bounded, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Packets per batch handed to a worker.
+const BATCH: usize = 512;
+/// Batches queued per worker (bounds the blocks kept alive while workers catch up).
+const QUEUE: usize = 4;
+/// Input blocks one batch may refer to: with the queue length, this bounds the input bytes
+/// kept alive by packets in flight, however the traffic is spread over the workers.
+const MAX_BLOCKS_PER_BATCH: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub workers: usize,
+    pub flow: FlowConfig,
+    pub frag: FragLimits,
+    pub detect: crate::detect::Limits,
+    /// The pool rules.
+    pub intel: Arc<Intel>,
+    /// The estimation tables.
+    pub tables: Arc<crate::rules::tables::Tables>,
+}
+
+/// The rules in force: pool intelligence and estimation tables.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub intel: Arc<Intel>,
+    pub tables: Arc<crate::rules::tables::Tables>,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            flow: FlowConfig::default(),
+            frag: FragLimits::default(),
+            detect: crate::detect::Limits::default(),
+            intel: Arc::new(Intel::default()),
+            tables: Arc::new(Default::default()),
+        }
+    }
+}
+
+/// A stream of packets for one reader thread.
+pub type ReaderJob<'a> = Box<dyn FnOnce(&mut Reader<'_>) + Send + 'a>;
+
+/// Something to call every interval while a run goes on.
+pub type Ticker<'t> = (Duration, &'t mut (dyn FnMut(&Shared) + Send));
+
+/// Reads every input and calls `sink` for each flow found to be mining, with its verdict.
+pub fn scan(
+    inputs: Vec<InputName>,
+    cfg: &ScanConfig,
+    progress: &dyn Progress,
+    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+) -> RunStats {
+    let shared = Shared::new(Rules {
+        intel: cfg.intel.clone(),
+        tables: cfg.tables.clone(),
+    });
+    run(
+        cfg,
+        &shared,
+        sink,
+        vec![Box::new(move |reader: &mut Reader<'_>| {
+            for (i, name) in inputs.into_iter().enumerate() {
+                reader.set_input(i as u32);
+                reader.input(name, progress);
+            }
+        })],
+        None,
+    )
+}
+
+/// Runs the pipeline: one reader thread per job (the first on the calling thread), the workers,
+/// the sink thread, and `ticker` (called every interval until the readers are done).
+pub fn run<'a>(
+    cfg: &ScanConfig,
+    shared: &Shared,
+    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+    mut jobs: Vec<ReaderJob<'a>>,
+    ticker: Option<Ticker<'_>>,
+) -> RunStats {
+    let started = Instant::now();
+    let workers = cfg.workers.max(1);
+    let mut stats = RunStats::default();
+    let mut flow_cfg = cfg.flow;
+    flow_cfg.max_flows = (flow_cfg.max_flows / workers).max(1);
+    let readers_done = AtomicBool::new(false);
+
+    std::thread::scope(|s| {
+        let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<(FlowRecord, Verdict)>();
+        let (recycle_tx, recycle_rx) = bounded::<Batch>(workers * QUEUE);
+        let mut senders: Vec<Sender<Batch>> = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = bounded::<Batch>(QUEUE);
+            senders.push(tx);
+            let rec_tx = rec_tx.clone();
+            let recycle_tx = recycle_tx.clone();
+            let limits = cfg.detect;
+            handles.push(
+                s.spawn(move || worker::run(rx, flow_cfg, limits, shared, rec_tx, recycle_tx)),
+            );
+        }
+        drop(rec_tx);
+        drop(recycle_tx);
+        let sink_thread = s.spawn(move || {
+            let mut n = [0u64; 3];
+            for (r, v) in rec_rx {
+                // Early records are followed by the flow's final one: count that.
+                if r.end != EndReason::Ongoing {
+                    n[match v.event {
+                        EventType::Mining => 0,
+                        EventType::Dns => 1,
+                        EventType::CryptoNode => 2,
+                    }] += 1;
+                }
+                sink(r, v);
+            }
+            n
+        });
+        let done = &readers_done;
+        let tick = ticker.map(|(every, f)| {
+            s.spawn(move || {
+                let mut next = Instant::now() + every;
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(20).min(every));
+                    if Instant::now() >= next {
+                        f(shared);
+                        next += every;
+                    }
+                }
+            })
+        });
+
+        let new_reader = || Reader::new(shared, cfg.frag, senders.clone(), recycle_rx.clone());
+        let first = (!jobs.is_empty()).then(|| jobs.remove(0));
+        let others: Vec<_> = jobs
+            .into_iter()
+            .map(|job| {
+                let mut reader = new_reader();
+                s.spawn(move || {
+                    job(&mut reader);
+                    reader.finish()
+                })
+            })
+            .collect();
+        if let Some(job) = first {
+            let mut reader = new_reader();
+            job(&mut reader);
+            stats = reader.finish();
+        }
+        for h in others {
+            if let Ok(r) = h.join() {
+                stats.merge(r);
+            }
+        }
+        drop(senders);
+        drop(recycle_rx);
+        for h in handles {
+            if let Ok(r) = h.join() {
+                stats.flows.merge(&r.flows);
+            }
+        }
+        let [mining, dns, nodes] = sink_thread.join().unwrap_or_default();
+        stats.mining_flows = mining;
+        stats.dns_events = dns;
+        stats.node_events = nodes;
+        readers_done.store(true, Ordering::Release);
+        if let Some(t) = tick {
+            let _ = t.join();
+        }
+    });
+    stats.elapsed = started.elapsed();
+    stats
+}

@@ -1,0 +1,195 @@
+//! One input stream's reader: raw packets (from files, stdin or a live interface) in; decoded
+//! packets out, in batches, to the worker that owns each flow.
+
+use super::batch::Batch;
+use super::shared::{InputReport, Progress, RunStats, Shared};
+use super::{BATCH, MAX_BLOCKS_PER_BATCH};
+use crate::decode::{Decoder, FragLimits, Payload, PROTO_UDP};
+use crate::flow::{FlowKey, PacketMeta};
+use crate::source::capture::{Captured, FrameSource, LiveOptions};
+use crate::source::{open_input, Block, InputName, RawPacket};
+use crossbeam_channel::{Receiver, Sender};
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+
+/// One input stream's reader: decodes packets and hands them to the workers in batches.
+pub struct Reader<'a> {
+    shared: &'a Shared,
+    decoder: Decoder,
+    batches: Vec<Batch>,
+    senders: Vec<Sender<Batch>>,
+    recycle: Receiver<Batch>,
+    stats: RunStats,
+    /// Packets and bytes already added to the shared counters.
+    published: (u64, u64),
+    /// Which of the run's inputs (files in order, or interfaces) is being read.
+    input_index: u32,
+}
+
+/// Where `part` lies within `block` (`part` is a sub-slice of it).
+fn range_in(block: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - block.as_ptr() as usize;
+    start..start + part.len()
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(
+        shared: &'a Shared,
+        frag: FragLimits,
+        senders: Vec<Sender<Batch>>,
+        recycle: Receiver<Batch>,
+    ) -> Self {
+        Reader {
+            shared,
+            decoder: Decoder::new(frag),
+            batches: senders.iter().map(|_| Batch::default()).collect(),
+            senders,
+            recycle,
+            stats: RunStats::default(),
+            published: (0, 0),
+            input_index: 0,
+        }
+    }
+
+    /// Whether the run has been asked to stop.
+    pub fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn finish(mut self) -> RunStats {
+        self.flush_all();
+        self.stats.frags = self.decoder.frags.stats;
+        std::mem::take(&mut self.stats)
+    }
+
+    /// Adds what was read since the last call to the shared counters.
+    fn publish(&mut self) {
+        let (p, b) = (self.stats.packets, self.stats.bytes);
+        self.shared
+            .packets
+            .fetch_add(p - self.published.0, Ordering::Relaxed);
+        self.shared
+            .bytes
+            .fetch_add(b - self.published.1, Ordering::Relaxed);
+        self.published = (p, b);
+    }
+
+    pub(super) fn input(&mut self, name: InputName, progress: &dyn Progress) {
+        let mut input = match open_input(name) {
+            Ok(i) => i,
+            Err(e) => {
+                self.stats.inputs.push(InputReport::Failed(e));
+                return;
+            }
+        };
+        progress.start_input(&input.name, input.size);
+        let mut packets = 0u64;
+        let outcome = input.run(|block, raw| {
+            packets += 1;
+            if packets % 65_536 == 0 {
+                progress.advance(range_in(block, raw.data).start as u64);
+            }
+            self.packet(block, raw);
+        });
+        progress.advance(outcome.bytes);
+        self.stats.inputs.push(InputReport::Read {
+            name: input.name.clone(),
+            packets,
+            damage: outcome.damage,
+        });
+    }
+
+    /// Captures from a live source until the run is asked to stop.
+    pub fn capture(
+        &mut self,
+        src: &mut impl FrameSource,
+        opts: &LiveOptions,
+    ) -> std::io::Result<()> {
+        self.stats.inputs.push(InputReport::Read {
+            name: InputName::Path(src.name().into()),
+            packets: 0,
+            damage: None,
+        });
+        let shared = self.shared;
+        let stop = || shared.stop.load(Ordering::Relaxed);
+        crate::source::capture::run(src, opts, stop, |c| match c {
+            Captured::Packet(block, raw) => self.packet(block, raw),
+            Captured::Idle { drops } => {
+                self.flush_all();
+                self.publish();
+                shared.kernel_drops.store(drops, Ordering::Relaxed);
+            }
+        })
+    }
+
+    fn packet(&mut self, block: &Block, raw: RawPacket<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += raw.orig_len as u64;
+        let d = match self.decoder.decode(raw.link, raw.data, raw.ts_ns) {
+            Ok(d) => d,
+            Err(skip) => {
+                self.stats.skipped.add(skip);
+                return;
+            }
+        };
+        let (key, from_lo) = FlowKey::of((d.src, d.sport), (d.dst, d.dport), d.proto);
+        let (pair_hash, hash) = key.hashes();
+        let meta = PacketMeta {
+            ts_ns: raw.ts_ns,
+            key,
+            hash,
+            from_lo,
+            tcp: d.tcp,
+            wire_len: raw.orig_len,
+            encap: d.encap,
+        };
+        if d.proto == PROTO_UDP && d.sport == 53 {
+            // Every worker learns pool addresses from DNS answers, whoever has their flow.
+            for b in &mut self.batches {
+                b.push_dns(raw.ts_ns, d.payload.bytes());
+            }
+        }
+        let w = (pair_hash >> 32) as usize % self.batches.len();
+        let new_block = !self.batches[w].has_block(block);
+        if new_block && self.batches[w].blocks.len() >= MAX_BLOCKS_PER_BATCH {
+            // A worker that gets few packets must not keep many blocks alive.
+            self.flush(w);
+        }
+        let b = &mut self.batches[w];
+        match &d.payload {
+            Payload::Slice(p) => {
+                let frame = (range_in(block, raw.data), raw.link);
+                b.push_in_block(meta, block, range_in(block, p), frame);
+            }
+            Payload::Reassembled(v) => b.push_rebuilt(meta, v, raw.link),
+        }
+        if b.items.len() >= BATCH {
+            self.flush(w);
+        }
+    }
+
+    fn flush(&mut self, w: usize) {
+        let fresh = self.recycle.try_recv().unwrap_or_default();
+        let mut full = std::mem::replace(&mut self.batches[w], fresh);
+        full.input = self.input_index;
+        if !full.items.is_empty() || !full.dns.is_empty() {
+            // A worker only goes away if it panicked; its packets are then lost with it.
+            let _ = self.senders[w].send(full);
+        }
+    }
+
+    /// Starts on another input: what was read from the last one goes to the workers first, so
+    /// that a batch holds one input's packets.
+    pub fn set_input(&mut self, index: u32) {
+        if index != self.input_index {
+            self.flush_all();
+            self.input_index = index;
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for w in 0..self.batches.len() {
+            self.flush(w);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the threads of a run share and report: the stop flag, the rules in force, counters
+//! and latency histograms for periodic statistics, and the run's totals.
+
+use super::Rules;
+use crate::decode::{FragStats, SkipCounts};
+use crate::flow::{EvidenceBudget, FlowStats};
+use crate::source::{Damage, InputError, InputName};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+/// Per-stage latency, as histograms (nanoseconds).
+pub struct Latency {
+    /// From a packet's capture time to its processing by a worker (live only).
+    pub queue: hdrhistogram::Histogram<u64>,
+    /// Worker time per packet (flow, detect), per batch.
+    pub packet: hdrhistogram::Histogram<u64>,
+    /// Time to judge an ended flow.
+    pub verdict: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        let h = || {
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("constant, valid histogram bounds")
+        };
+        Latency {
+            queue: h(),
+            packet: h(),
+            verdict: h(),
+        }
+    }
+}
+
+/// What the threads of a run share: the stop flag, the rules (replaceable while running),
+/// and counters for periodic statistics. Written once per batch, never per packet.
+#[derive(Default)]
+pub struct Shared {
+    pub stop: AtomicBool,
+    rules: RwLock<Rules>,
+    pub(super) rules_gen: AtomicU64,
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub kernel_drops: AtomicU64,
+    pub flows: AtomicU64,
+    pub active_flows: AtomicU64,
+    pub evicted: AtomicU64,
+    pub verdicts: AtomicU64,
+    pub latency: Mutex<Latency>,
+    /// Bytes of frames held for evidence bundles by the whole run.
+    pub evidence: EvidenceBudget,
+}
+
+impl Shared {
+    pub fn new(rules: Rules) -> Self {
+        Shared {
+            rules: RwLock::new(rules),
+            ..Shared::default()
+        }
+    }
+
+    /// Replaces the rules; workers take them up at their next batch. Flows are kept.
+    pub fn replace_rules(&self, rules: Rules) {
+        if let Ok(mut r) = self.rules.write() {
+            *r = rules;
+        }
+        self.rules_gen.fetch_add(1, Ordering::Release);
+    }
+
+    pub(super) fn rules(&self) -> (u64, Rules) {
+        let gen = self.rules_gen.load(Ordering::Acquire);
+        let r = self.rules.read().map(|r| r.clone()).unwrap_or_default();
+        (gen, r)
+    }
+}
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum InputReport {
+    /// Read to the end, or up to damage.
+    Read {
+        name: InputName,
+        packets: u64,
+        damage: Option<Damage>,
+    },
+    /// Could not be used at all.
+    Failed(InputError),
+}
+
+/// Counters of a whole run.
+#[derive(Debug, Default)]
+pub struct RunStats {
+    pub inputs: Vec<InputReport>,
+    pub packets: u64,
+    /// Bytes on the wire of all packets.
+    pub bytes: u64,
+    pub skipped: SkipCounts,
+    pub frags: FragStats,
+    pub flows: FlowStats,
+    /// Verdicts reached: mining flows (any level), pool look-ups, crypto-currency node flows.
+    pub mining_flows: u64,
+    pub dns_events: u64,
+    pub node_events: u64,
+    pub elapsed: Duration,
+}
+
+impl RunStats {
+    pub fn failed_inputs(&self) -> usize {
+        self.inputs
+            .iter()
+            .filter(|i| matches!(i, InputReport::Failed(_)))
+            .count()
+    }
+}
+
+/// Progress callbacks for a user interface.
+pub trait Progress: Sync {
+    /// An input is about to be read; `size` in bytes when known.
+    fn start_input(&self, _name: &InputName, _size: Option<u64>) {}
+    /// `pos` bytes of the current input have been read.
+    fn advance(&self, _pos: u64) {}
+}
+
+/// No progress display.
+pub struct Silent;
+impl Progress for Silent {}
+
+impl RunStats {
+    pub(super) fn merge(&mut self, o: RunStats) {
+        self.inputs.extend(o.inputs);
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.skipped.merge(&o.skipped);
+        self.frags.fragments += o.frags.fragments;
+        self.frags.reassembled += o.frags.reassembled;
+        self.frags.expired += o.frags.expired;
+        self.frags.evicted += o.frags.evicted;
+        self.frags.oversized += o.frags.oversized;
+    }
+}

@@ -1,0 +1,127 @@
+//! A flow worker: batches of decoded packets in; flow records with their verdicts out, to the
+//! sink thread. It owns its flow table (flow → detect) and its judge (verdict), and learns
+//! pool addresses from the DNS answers every batch carries.
+
+use super::batch::Batch;
+use super::{Rules, Shared};
+use crate::detect::{dns, FlowRecord, Table};
+use crate::flow::{FlowConfig, FlowStats};
+use crate::verdict::{Judge, Verdict};
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// What a worker hands back when its input ends.
+pub(super) struct WorkerResult {
+    pub flows: FlowStats,
+}
+
+/// Runs until the readers hang up; ends every flow left at the end.
+pub(super) fn run(
+    rx: Receiver<Batch>,
+    cfg: FlowConfig,
+    limits: crate::detect::Limits,
+    shared: &Shared,
+    out: Sender<(FlowRecord, Verdict)>,
+    recycle: Sender<Batch>,
+) -> WorkerResult {
+    let (mut gen, rules) = shared.rules();
+    let context = |rules: &Rules| crate::detect::Context {
+        limits,
+        intel: rules.intel.clone(),
+    };
+    let mut judge = Judge::new(rules.intel.clone(), rules.tables.clone());
+    let mut table = Table::new(cfg, context(&rules), shared.evidence.clone());
+    let mut ended = Vec::new();
+    let mut verdict_ns = Vec::new();
+    let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge, times: &mut Vec<u64>| {
+        for r in ended.drain(..) {
+            let t = Instant::now();
+            let v = judge.judge(&r);
+            times.push(t.elapsed().as_nanos() as u64);
+            if let Some(v) = v {
+                let _ = out.send((r, v));
+            }
+        }
+    };
+    let mut published = FlowStats::default();
+    let mut published_len = 0u64;
+    for mut batch in rx {
+        if shared.rules_gen.load(Ordering::Acquire) != gen {
+            let (g, rules) = shared.rules();
+            gen = g;
+            judge.set_rules(rules.intel.clone(), rules.tables.clone());
+            table.set_context(context(&rules));
+        }
+        let started = Instant::now();
+        let first_ts = batch.items.first().map(|i| i.meta.ts_ns);
+        let mut next = 0;
+        let batch_ref = &batch;
+        let mut learn_upto = |judge: &mut Judge, i: usize| {
+            while let Some((_, ts, answer)) = batch_ref.dns.get(next).filter(|(at, ..)| *at <= i) {
+                learn_dns(judge, &batch_ref.arena[answer.clone()], *ts);
+                next += 1;
+            }
+        };
+        for (i, it) in batch.items.iter().enumerate() {
+            learn_upto(&mut judge, i);
+            if cfg.evidence_packets > 0 {
+                table.packet_with_frame(&it.meta, batch.payload(it), batch.frame(it), &mut ended);
+            } else {
+                table.packet(&it.meta, batch.payload(it), &mut ended);
+            }
+            if !ended.is_empty() {
+                emit(&mut ended, &mut judge, &mut verdict_ns);
+            }
+        }
+        learn_upto(&mut judge, usize::MAX);
+        // Once per batch: latency and counters for the periodic statistics.
+        let n = batch.items.len().max(1) as u64;
+        if let Ok(mut l) = shared.latency.lock() {
+            let _ = l
+                .packet
+                .record((started.elapsed().as_nanos() as u64 / n).max(1));
+            if let Some(ts) = first_ts {
+                let now = crate::source::now_ns();
+                if now > ts && now - ts < 3_600_000_000_000 {
+                    let _ = l.queue.record(now - ts);
+                }
+            }
+            for t in verdict_ns.drain(..) {
+                let _ = l.verdict.record(t.max(1));
+            }
+        }
+        let st = table.stats;
+        shared
+            .flows
+            .fetch_add(st.flows - published.flows, Ordering::Relaxed);
+        shared
+            .evicted
+            .fetch_add(st.evicted - published.evicted, Ordering::Relaxed);
+        published = st;
+        let len = table.len() as u64;
+        shared
+            .active_flows
+            .fetch_add(len.wrapping_sub(published_len), Ordering::Relaxed);
+        published_len = len;
+        batch.clear();
+        let _ = recycle.try_send(batch);
+    }
+    table.finish(&mut ended);
+    emit(&mut ended, &mut judge, &mut verdict_ns);
+    shared
+        .active_flows
+        .fetch_sub(published_len, Ordering::Relaxed);
+    WorkerResult { flows: table.stats }
+}
+
+/// A DNS answer naming a pool: its addresses are pool addresses from now on.
+fn learn_dns(judge: &mut Judge, answer: &[u8], ts: u64) {
+    if judge.intel().is_empty() {
+        return;
+    }
+    let Some(m) = dns::parse(answer) else { return };
+    for l in dns::pool_addresses(&m, judge.intel()) {
+        judge.learn_dns(l.addr, l.domain, l.ttl, ts);
+    }
+}
