@@ -3,16 +3,14 @@
 //! rules and an event writer.
 
 use super::scan::MinLevel;
-use crate::output::Event;
+use crate::output::writer::{BundleWriter, EventWriter};
 use crate::pipeline::ScanConfig;
 use crate::rules::intel::{Intel, RuleError};
 use crate::rules::tables::Tables;
-use crate::verdict::{Level, Verdict};
+use crate::verdict::Level;
 use clap::Args;
 use serde::Deserialize;
-use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// Flags for the flow table, detectors, rules and output.
 #[derive(Debug, Args, Default)]
@@ -196,13 +194,17 @@ impl Output {
     /// Opens the event writer with everything the settings ask for; `inputs` are the run's
     /// inputs in order, as bundles name them.
     pub fn writer(self, flush_each: bool, inputs: Vec<String>) -> Result<EventWriter, String> {
+        let evidence = self.evidence.map(|(mut b, l)| {
+            b.inputs = inputs;
+            (Box::new(b) as Box<dyn BundleWriter>, l)
+        });
         EventWriter::open(
             self.events.as_deref(),
             self.min,
             flush_each,
             self.attribution,
         )?
-        .with_evidence(self.evidence, inputs)
+        .with_evidence(evidence)
         .with_rotation(self.rotate)
         .with_feed(self.feed)
     }
@@ -357,200 +359,6 @@ pub fn load_rules(dir: Option<&Path>) -> Result<(Intel, Tables), RuleError> {
     match dir {
         Some(d) => Ok((Intel::load_dir(d)?, Tables::load_dir(d)?)),
         None => Ok(Default::default()),
-    }
-}
-
-/// Writes events as JSON lines, remembering the first write error (a closed pipe ends output
-/// quietly). With `flush_each`, every event is flushed as it is written (live capture).
-pub struct EventWriter {
-    out: Mutex<BufWriter<Box<dyn Write + Send>>>,
-    error: Mutex<Option<io::Error>>,
-    min: Level,
-    flush_each: bool,
-    attribution: Option<(crate::attrib::Resolver, Level)>,
-    evidence: Option<(crate::evidence::Bundler, Level)>,
-    feed: Option<crate::output::feed::Feed>,
-    rotation: Mutex<Rotation>,
-}
-
-/// Rotation of the events file by size or age.
-#[derive(Default)]
-struct Rotation {
-    path: Option<PathBuf>,
-    max_bytes: Option<u64>,
-    max_age: Option<std::time::Duration>,
-    bytes: u64,
-    opened: Option<std::time::Instant>,
-    private: bool,
-}
-
-fn open_events(p: &Path, private: bool) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    if private {
-        o.mode(0o600);
-    }
-    o.open(p)
-}
-
-impl EventWriter {
-    /// Also pushes every written event to the data platform's feed.
-    pub fn with_feed(
-        mut self,
-        cfg: Option<crate::output::feed::FeedConfig>,
-    ) -> Result<Self, String> {
-        self.feed = cfg.map(crate::output::feed::Feed::start).transpose()?;
-        Ok(self)
-    }
-
-    /// Starts a new events file when the current one reaches `bytes` or `secs` seconds.
-    pub fn with_rotation(self, (bytes, secs): (Option<u64>, Option<u64>)) -> Self {
-        if let Ok(mut r) = self.rotation.lock() {
-            r.max_bytes = bytes;
-            r.max_age = secs.map(std::time::Duration::from_secs);
-            r.opened = Some(std::time::Instant::now());
-        }
-        self
-    }
-
-    fn rotate_if_due(&self, w: &mut BufWriter<Box<dyn Write + Send>>) -> io::Result<()> {
-        let Ok(mut r) = self.rotation.lock() else {
-            return Ok(());
-        };
-        let Some(path) = r.path.clone() else {
-            return Ok(());
-        };
-        let big = r.max_bytes.is_some_and(|m| r.bytes >= m);
-        let old = r
-            .max_age
-            .zip(r.opened)
-            .is_some_and(|(a, t)| t.elapsed() >= a);
-        if !(big || old) {
-            return Ok(());
-        }
-        w.flush()?;
-        let stamp =
-            crate::output::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
-        let mut rotated = path.clone().into_os_string();
-        rotated.push(format!(".{stamp}"));
-        std::fs::rename(&path, &rotated)?;
-        *w = BufWriter::with_capacity(1 << 16, Box::new(open_events(&path, r.private)?));
-        r.bytes = 0;
-        r.opened = Some(std::time::Instant::now());
-        Ok(())
-    }
-
-    /// Also writes an evidence bundle for each final mining event at or above its level.
-    pub fn with_evidence(
-        mut self,
-        evidence: Option<(crate::evidence::Bundler, Level)>,
-        inputs: Vec<String>,
-    ) -> Self {
-        self.evidence = evidence.map(|(mut b, l)| {
-            b.inputs = inputs;
-            (b, l)
-        });
-        self
-    }
-
-    /// Opens the output; with subscriber data in it, a file is created readable by its owner
-    /// only.
-    pub fn open(
-        path: Option<&Path>,
-        min: Level,
-        flush_each: bool,
-        attribution: Option<(crate::attrib::Resolver, Level)>,
-    ) -> Result<EventWriter, String> {
-        let private = attribution.is_some();
-        let out: Box<dyn Write + Send> = match path {
-            Some(p) => Box::new(
-                open_events(p, private)
-                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
-            ),
-            None => Box::new(io::stdout()),
-        };
-        Ok(EventWriter {
-            out: Mutex::new(BufWriter::with_capacity(1 << 16, out)),
-            error: Mutex::new(None),
-            min,
-            flush_each,
-            attribution,
-            evidence: None,
-            feed: None,
-            rotation: Mutex::new(Rotation {
-                path: path.map(Path::to_path_buf),
-                private,
-                ..Rotation::default()
-            }),
-        })
-    }
-
-    pub fn write(&self, r: &crate::detect::FlowRecord, v: &Verdict) {
-        let mut event = Event::new(r, v);
-        if event.level() < self.min {
-            return;
-        }
-        if let Some((resolver, lvl)) = &self.attribution {
-            if event.level() >= *lvl {
-                let t = (r.first_ts / 1_000_000_000) as i64;
-                event.subscriber = Some(resolver.lookup(event.src_ip, Some(event.src_port), t));
-            }
-        }
-        if let Some((b, lvl)) = &self.evidence {
-            if event.is_final
-                && event.mining.is_some()
-                && event.level() >= *lvl
-                && r.evidence.is_some()
-            {
-                if let Err(e) = b.write(&event, r, v.client) {
-                    eprintln!("minetap: warning: evidence bundle for flow {}: {e}", r.id);
-                }
-            }
-        }
-        let line = event.to_json();
-        if let Some(feed) = &self.feed {
-            if let Err(e) = feed.push(&line) {
-                eprintln!("minetap: warning: feed spool: {e}");
-            }
-        }
-        let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
-        if err.is_none() {
-            let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            if let Ok(mut r) = self.rotation.lock() {
-                r.bytes += line.len() as u64 + 1;
-            }
-            let res = self
-                .rotate_if_due(&mut w)
-                .and_then(|_| writeln!(w, "{line}"))
-                .and_then(|_| if self.flush_each { w.flush() } else { Ok(()) });
-            if let Err(e) = res {
-                *err = Some(e);
-            }
-        }
-    }
-
-    /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
-    pub fn finish(mut self) -> i32 {
-        if let Some(feed) = self.feed.take() {
-            let left = feed.finish();
-            if left > 0 {
-                eprintln!("minetap: warning: the data platform did not take {left} batch(es) of events; they stay in the feed spool and are sent first next time");
-            }
-        }
-        let flushed = self
-            .out
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .flush();
-        let err = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
-        match err.or(flushed.err()) {
-            Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                eprintln!("minetap: error: writing events: {e}");
-                2
-            }
-            _ => 0,
-        }
     }
 }
 

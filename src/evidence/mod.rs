@@ -294,3 +294,9 @@ fn unpack(file: &Path) -> Result<tempfile::TempDir, String> {
         .map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(dir)
 }
+
+impl crate::output::writer::BundleWriter for Bundler {
+    fn write_bundle(&self, event: &Event, r: &FlowRecord, client: Dir) -> Result<PathBuf, String> {
+        self.write(event, r, client)
+    }
+}

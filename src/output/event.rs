@@ -354,11 +354,6 @@ impl Event {
         }
     }
 
-    /// The event's level, for filtering (`dns` and `crypto_node` events count as `likely`).
-    pub fn level(&self) -> Level {
-        self.mining.as_ref().map_or(Level::Likely, |m| m.level)
-    }
-
     /// The event as one line of JSON (without the newline).
     pub fn to_json(&self) -> String {
         // Serialising plain data to a String cannot fail.

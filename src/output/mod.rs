@@ -1,8 +1,10 @@
 //! Stage 7, **output**: flow records with their verdicts in; events out, one JSON object per
-//! line (schema `minetap/1`, in `docs/event.schema.json`).
+//! line (schema `minetap/1`, in `docs/event.schema.json`), to a file or stdout ([`writer`],
+//! with rotation) and to the data platform's feed ([`feed`], through an on-disk spool).
 
 pub mod event;
 pub mod feed;
 pub mod time;
+pub mod writer;
 
 pub use event::{Event, SCHEMA};

@@ -222,7 +222,8 @@ impl Judge {
             Some(Kind::CryptoNode) => {
                 return Some(Verdict {
                     event: EventType::CryptoNode,
-                    level: Level::Confirmed,
+                    // Not mining: reported at `likely`, as DNS look-ups are.
+                    level: Level::Likely,
                     confidence: 0.95,
                     signals: f?.signals.clone(),
                     pool: None,

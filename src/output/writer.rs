@@ -1,0 +1,200 @@
+//! The event writer: flow records with their verdicts in; event lines out — to stdout or a
+//! file (rotated by size or age), to the data platform's feed, and, through a
+//! [`BundleWriter`] that the evidence stage provides, an evidence bundle per mining flow.
+
+use super::feed::{Feed, FeedConfig};
+use super::Event;
+use crate::attrib::Resolver;
+use crate::detect::FlowRecord;
+use crate::flow::Dir;
+use crate::verdict::{Level, Verdict};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where evidence bundles are written: the evidence stage implements it, so that output hands
+/// bundles off without depending on that stage.
+pub trait BundleWriter: Send + Sync {
+    /// Writes the bundle of a final mining event; the folder it made.
+    fn write_bundle(&self, event: &Event, r: &FlowRecord, client: Dir) -> Result<PathBuf, String>;
+}
+
+/// Writes events as JSON lines, remembering the first write error (a closed pipe ends output
+/// quietly). With `flush_each`, every event is flushed as it is written (live capture).
+pub struct EventWriter {
+    out: Mutex<BufWriter<Box<dyn Write + Send>>>,
+    error: Mutex<Option<io::Error>>,
+    min: Level,
+    flush_each: bool,
+    attribution: Option<(Resolver, Level)>,
+    evidence: Option<(Box<dyn BundleWriter>, Level)>,
+    feed: Option<Feed>,
+    rotation: Mutex<Rotation>,
+}
+
+/// Rotation of the events file by size or age.
+#[derive(Default)]
+struct Rotation {
+    path: Option<PathBuf>,
+    max_bytes: Option<u64>,
+    max_age: Option<std::time::Duration>,
+    bytes: u64,
+    opened: Option<std::time::Instant>,
+    private: bool,
+}
+
+fn open_events(p: &Path, private: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    if private {
+        o.mode(0o600);
+    }
+    o.open(p)
+}
+
+impl EventWriter {
+    /// Also pushes every written event to the data platform's feed.
+    pub fn with_feed(mut self, cfg: Option<FeedConfig>) -> Result<Self, String> {
+        self.feed = cfg.map(Feed::start).transpose()?;
+        Ok(self)
+    }
+
+    /// Starts a new events file when the current one reaches `bytes` or `secs` seconds.
+    pub fn with_rotation(self, (bytes, secs): (Option<u64>, Option<u64>)) -> Self {
+        if let Ok(mut r) = self.rotation.lock() {
+            r.max_bytes = bytes;
+            r.max_age = secs.map(std::time::Duration::from_secs);
+            r.opened = Some(std::time::Instant::now());
+        }
+        self
+    }
+
+    fn rotate_if_due(&self, w: &mut BufWriter<Box<dyn Write + Send>>) -> io::Result<()> {
+        let Ok(mut r) = self.rotation.lock() else {
+            return Ok(());
+        };
+        let Some(path) = r.path.clone() else {
+            return Ok(());
+        };
+        let big = r.max_bytes.is_some_and(|m| r.bytes >= m);
+        let old = r
+            .max_age
+            .zip(r.opened)
+            .is_some_and(|(a, t)| t.elapsed() >= a);
+        if !(big || old) {
+            return Ok(());
+        }
+        w.flush()?;
+        let stamp = super::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
+        let mut rotated = path.clone().into_os_string();
+        rotated.push(format!(".{stamp}"));
+        std::fs::rename(&path, &rotated)?;
+        *w = BufWriter::with_capacity(1 << 16, Box::new(open_events(&path, r.private)?));
+        r.bytes = 0;
+        r.opened = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// Also writes an evidence bundle for each final mining event at or above its level.
+    pub fn with_evidence(mut self, evidence: Option<(Box<dyn BundleWriter>, Level)>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    /// Opens the output; with subscriber data in it, a file is created readable by its owner
+    /// only.
+    pub fn open(
+        path: Option<&Path>,
+        min: Level,
+        flush_each: bool,
+        attribution: Option<(Resolver, Level)>,
+    ) -> Result<EventWriter, String> {
+        let private = attribution.is_some();
+        let out: Box<dyn Write + Send> = match path {
+            Some(p) => Box::new(
+                open_events(p, private)
+                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
+            ),
+            None => Box::new(io::stdout()),
+        };
+        Ok(EventWriter {
+            out: Mutex::new(BufWriter::with_capacity(1 << 16, out)),
+            error: Mutex::new(None),
+            min,
+            flush_each,
+            attribution,
+            evidence: None,
+            feed: None,
+            rotation: Mutex::new(Rotation {
+                path: path.map(Path::to_path_buf),
+                private,
+                ..Rotation::default()
+            }),
+        })
+    }
+
+    /// Writes the event of a record whose verdict is at the writer's level or above.
+    pub fn write(&self, r: &FlowRecord, v: &Verdict) {
+        if v.level < self.min {
+            return;
+        }
+        let mut event = Event::new(r, v);
+        if let Some((resolver, lvl)) = &self.attribution {
+            if v.level >= *lvl {
+                let t = (r.first_ts / 1_000_000_000) as i64;
+                event.subscriber = Some(resolver.lookup(event.src_ip, Some(event.src_port), t));
+            }
+        }
+        if let Some((b, lvl)) = &self.evidence {
+            if event.is_final && event.mining.is_some() && v.level >= *lvl && r.evidence.is_some() {
+                if let Err(e) = b.write_bundle(&event, r, v.client) {
+                    eprintln!("minetap: warning: evidence bundle for flow {}: {e}", r.id);
+                }
+            }
+        }
+        let line = event.to_json();
+        if let Some(feed) = &self.feed {
+            if let Err(e) = feed.push(&line) {
+                eprintln!("minetap: warning: feed spool: {e}");
+            }
+        }
+        let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        if err.is_none() {
+            let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            if let Ok(mut r) = self.rotation.lock() {
+                r.bytes += line.len() as u64 + 1;
+            }
+            let res = self
+                .rotate_if_due(&mut w)
+                .and_then(|_| writeln!(w, "{line}"))
+                .and_then(|_| if self.flush_each { w.flush() } else { Ok(()) });
+            if let Err(e) = res {
+                *err = Some(e);
+            }
+        }
+    }
+
+    /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
+    pub fn finish(mut self) -> i32 {
+        if let Some(feed) = self.feed.take() {
+            let left = feed.finish();
+            if left > 0 {
+                eprintln!("minetap: warning: the data platform did not take {left} batch(es) of events; they stay in the feed spool and are sent first next time");
+            }
+        }
+        let flushed = self
+            .out
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .flush();
+        let err = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
+        match err.or(flushed.err()) {
+            Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                eprintln!("minetap: error: writing events: {e}");
+                2
+            }
+            _ => 0,
+        }
+    }
+}
