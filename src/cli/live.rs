@@ -2,7 +2,8 @@
 //! SIGINT/SIGTERM end it cleanly (open flows and outputs flushed); SIGHUP reloads the rules
 //! without losing flows. Statistics are written as JSON lines every interval.
 
-use super::settings::{load_rules, FlowArgs};
+use super::error::CliError;
+use super::settings::{load_rules, LiveSettings, SettingsArgs};
 use crate::output::time::rfc3339_micros;
 use crate::pipeline::{self, ReaderJob, Rules, Shared};
 use crate::source::capture::LiveOptions;
@@ -17,29 +18,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct LiveArgs {
-    /// Interface to capture from (repeat for more).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    interfaces: Vec<String>,
     #[command(flatten)]
-    flow: FlowArgs,
-    /// Write statistics to FILE instead of stderr.
-    #[arg(long, value_name = "FILE")]
-    stats: Option<PathBuf>,
-    /// Seconds between statistics lines [default: 60].
-    #[arg(long, value_name = "SECS")]
-    stats_interval: Option<u64>,
-    /// Kernel receive buffer per interface, bytes [default: 67108864].
-    #[arg(long, value_name = "BYTES")]
-    rcvbuf: Option<usize>,
-    /// Longest a captured packet waits before processing, milliseconds [default: 50].
-    #[arg(long, value_name = "MS")]
-    max_delay_ms: Option<u64>,
-    /// Capture through libpcap with this BPF filter (needs a build with `--features libpcap`).
-    #[arg(long, value_name = "EXPR")]
-    bpf: Option<String>,
-    /// Write mining flows only when they end (no early `final: false` events).
-    #[arg(long)]
-    no_early_events: bool,
+    live: LiveSettings,
+    #[command(flatten)]
+    flow: SettingsArgs,
     /// Do not print the summary on stderr at the end.
     #[arg(long, short)]
     quiet: bool,
@@ -84,133 +66,111 @@ fn stats_line(shared: &Shared, started: Instant) -> String {
 }
 
 pub fn run(a: LiveArgs) -> i32 {
-    let eff = match a.flow.resolve() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("minetap: error: {e}");
-            return 2;
-        }
-    };
-    let s = &eff.settings;
-    let interfaces = if a.interfaces.is_empty() {
-        s.interfaces.clone().unwrap_or_default()
-    } else {
-        a.interfaces.clone()
-    };
-    if interfaces.is_empty() {
-        eprintln!("minetap: error: no interface to capture from (give -i IFACE, or interfaces in the config file)");
-        return 2;
-    }
-    let defaults = LiveOptions::default();
-    let opts = LiveOptions {
-        rcvbuf: a.rcvbuf.or(s.rcvbuf).unwrap_or(defaults.rcvbuf),
-        max_delay: a
-            .max_delay_ms
-            .or(s.max_delay_ms)
-            .map_or(defaults.max_delay, Duration::from_millis),
-    };
-    let interval = Duration::from_secs(a.stats_interval.or(s.stats_interval).unwrap_or(60).max(1));
-    let early = !a.no_early_events && s.early_events != Some(false);
-    let stats_path = a.stats.clone().or(s.stats.clone());
-    let mut cfg = eff.cfg;
-    cfg.flow.early_records = early;
+    live(a).unwrap_or_else(|e| e.report())
+}
 
-    if a.bpf.is_some() && !cfg!(feature = "libpcap") {
-        eprintln!("minetap: error: --bpf needs libpcap: this minetap was built without it (cargo build --release --features libpcap)");
-        return 2;
-    }
-    let mut sockets = Vec::new();
-    if a.bpf.is_none() {
-        for i in &interfaces {
-            match AfPacket::open(i, opts.rcvbuf, Duration::from_millis(20)) {
-                Ok(sock) => sockets.push(sock),
-                Err(e) => {
-                    eprintln!("minetap: error: {e}");
-                    return 1;
-                }
-            }
+/// The sources to capture from: an AF_PACKET socket per interface, or, with a BPF filter,
+/// libpcap (opened on the reader threads).
+fn open_sockets(
+    interfaces: &[String],
+    l: &LiveSettings,
+    opts: &LiveOptions,
+) -> Result<Vec<AfPacket>, CliError> {
+    if l.bpf.is_some() {
+        if !cfg!(feature = "libpcap") {
+            return Err(CliError::Usage("--bpf needs libpcap: this minetap was built without it (cargo build --release --features libpcap)".into()));
         }
+        return Ok(Vec::new());
     }
-    let writer = match eff.output.writer(
-        true,
-        interfaces.iter().map(|i| format!("live: {i}")).collect(),
-    ) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("minetap: error: {e}");
-            return 2;
-        }
-    };
-    let mut stats_out: Box<dyn Write + Send> = match &stats_path {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!(
-                    "minetap: error: cannot create statistics file {}: {e}",
-                    p.display()
-                );
-                return 2;
-            }
-        },
-        None => Box::new(std::io::stderr()),
-    };
+    interfaces
+        .iter()
+        .map(|i| {
+            AfPacket::open(i, opts.rcvbuf, Duration::from_millis(20))
+                .map_err(|e| CliError::Input(e.to_string()))
+        })
+        .collect()
+}
+
+/// SIGINT/SIGTERM set the first flag, SIGHUP the second.
+fn signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
+    let err = |e: std::io::Error| CliError::Usage(format!("cannot handle signals: {e}"));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
-            eprintln!("minetap: error: cannot handle signals: {e}");
-            return 2;
-        }
+        signal_hook::flag::register(sig, stop.clone()).map_err(err)?;
     }
-    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()) {
-        eprintln!("minetap: error: cannot handle signals: {e}");
-        return 2;
-    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()).map_err(err)?;
+    Ok((stop, hup))
+}
 
-    let shared = Shared::new(Rules {
-        intel: cfg.intel.clone(),
-        tables: cfg.tables.clone(),
-    });
-    let started = Instant::now();
-    let capture_errors = std::sync::Mutex::new(Vec::new());
-    #[allow(unused_mut)]
-    let mut jobs: Vec<ReaderJob<'_>> = sockets
-        .into_iter()
-        .enumerate()
-        .map(|(i, sock)| {
-            let errors = &capture_errors;
-            let job: ReaderJob<'_> = Box::new(move |reader: &mut pipeline::Reader<'_>| {
-                reader.set_input(i as u32);
-                let mut sock = sock;
-                let name = sock.name.clone();
-                if let Err(e) = reader.capture(&mut sock, &opts) {
-                    errors
-                        .lock()
-                        .map(|mut v| v.push(format!("{name}: {e}")))
-                        .ok();
-                }
-            });
-            job
-        })
-        .collect();
+/// One reader job per source; capture errors are collected in `errors`.
+fn reader_jobs<'a>(
+    sockets: Vec<AfPacket>,
+    interfaces: &'a [String],
+    l: &'a LiveSettings,
+    opts: LiveOptions,
+    errors: &'a std::sync::Mutex<Vec<String>>,
+) -> Vec<ReaderJob<'a>> {
+    let note = move |e: std::io::Error| {
+        errors.lock().map(|mut v| v.push(e.to_string())).ok();
+    };
+    let mut jobs: Vec<ReaderJob<'a>> = Vec::new();
+    for (i, mut sock) in sockets.into_iter().enumerate() {
+        jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
+            reader.set_input(i as u32);
+            if let Err(e) = reader.capture(&mut sock, &opts) {
+                note(e);
+            }
+        }));
+    }
     #[cfg(feature = "libpcap")]
-    if let Some(bpf) = &a.bpf {
+    if let Some(bpf) = &l.bpf {
         for (i, iface) in interfaces.iter().enumerate() {
-            let errors = &capture_errors;
             jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
                 reader.set_input(i as u32);
                 let res = crate::source::pcap_live::PcapLive::open(iface, Some(bpf), &opts)
                     .and_then(|mut src| reader.capture(&mut src, &opts));
                 if let Err(e) = res {
-                    errors.lock().map(|mut v| v.push(e.to_string())).ok();
+                    note(e);
                 }
             }));
         }
     }
-    eprintln!("minetap: capturing on {}", interfaces.join(", "));
-    let rules_dir = eff.rules_dir.clone();
+    let _ = (interfaces, l);
+    jobs
+}
+
+/// Where statistics lines go: the file, or stderr.
+fn stats_output(
+    path: Option<&std::path::Path>,
+    append: bool,
+) -> Result<Box<dyn Write + Send>, CliError> {
+    let Some(p) = path else {
+        return Ok(Box::new(std::io::stderr()));
+    };
+    let f = if append {
+        std::fs::OpenOptions::new().append(true).open(p)
+    } else {
+        std::fs::File::create(p)
+    };
+    f.map(|f| Box::new(f) as Box<dyn Write + Send>)
+        .map_err(|e| {
+            CliError::Output(format!(
+                "cannot create statistics file {}: {e}",
+                p.display()
+            ))
+        })
+}
+
+/// Called every 100 ms while the run goes on: stop and reload requests, statistics lines.
+fn ticker<'a>(
+    (stop, hup): (Arc<AtomicBool>, Arc<AtomicBool>),
+    rules_dir: Option<PathBuf>,
+    (mut out, interval): (Box<dyn Write + Send>, Duration),
+    started: Instant,
+) -> impl FnMut(&Shared) + Send + 'a {
     let mut next_stats = Instant::now() + interval;
-    let mut tick = |shared: &Shared| {
+    move |shared: &Shared| {
         if stop.load(Ordering::Relaxed) {
             shared.stop.store(true, Ordering::Relaxed);
         }
@@ -231,31 +191,54 @@ pub fn run(a: LiveArgs) -> i32 {
             }
         }
         if Instant::now() >= next_stats {
-            let _ = writeln!(stats_out, "{}", stats_line(shared, started));
-            let _ = stats_out.flush();
+            let _ = writeln!(out, "{}", stats_line(shared, started));
+            let _ = out.flush();
             next_stats += interval;
         }
-    };
+    }
+}
+
+fn live(a: LiveArgs) -> Result<i32, CliError> {
+    let eff = a.flow.resolve()?;
+    let l = a.live.clone().or(eff.file_live.clone());
+    let interfaces = l.interfaces.clone().unwrap_or_default();
+    if interfaces.is_empty() {
+        return Err(CliError::Usage(
+            "no interface to capture from (give -i IFACE, or interfaces in the config file)".into(),
+        ));
+    }
+    let opts = l.live_options();
+    let mut cfg = eff.cfg;
+    cfg.flow.early_records = l.early_events != Some(false);
+    let sockets = open_sockets(&interfaces, &l, &opts)?;
+    let inputs = interfaces.iter().map(|i| format!("live: {i}")).collect();
+    let writer = eff.output.writer(true, inputs)?;
+    let stats_out = stats_output(l.stats.as_deref(), false)?;
+    let flags = signals()?;
+    let shared = Shared::new(Rules {
+        intel: cfg.intel.clone(),
+        tables: cfg.tables.clone(),
+    });
+    let started = Instant::now();
+    let capture_errors = std::sync::Mutex::new(Vec::new());
+    let jobs = reader_jobs(sockets, &interfaces, &l, opts, &capture_errors);
+    eprintln!("minetap: capturing on {}", interfaces.join(", "));
+    let mut tick = ticker(
+        flags,
+        eff.rules_dir.clone(),
+        (stats_out, l.stats_interval()),
+        started,
+    );
     let mut sink = |r, v: crate::verdict::Verdict| {
         shared.verdicts.fetch_add(1, Ordering::Relaxed);
         writer.write(&r, &v);
     };
-    let stats = pipeline::run(
-        &cfg,
-        &shared,
-        &mut sink,
-        jobs,
-        Some((Duration::from_millis(100), &mut tick)),
-    );
+    let every = Duration::from_millis(100);
+    let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
     let mut status = writer.finish();
     crate::cli::summary::warn_evidence_budget(&stats);
-    let mut out: Box<dyn Write> = match &stats_path {
-        Some(p) => match std::fs::OpenOptions::new().append(true).open(p) {
-            Ok(f) => Box::new(f),
-            Err(_) => Box::new(std::io::stderr()),
-        },
-        None => Box::new(std::io::stderr()),
-    };
+    let mut out =
+        stats_output(l.stats.as_deref(), true).unwrap_or_else(|_| Box::new(std::io::stderr()));
     let _ = writeln!(out, "{}", stats_line(&shared, started));
     for e in capture_errors.into_inner().unwrap_or_default() {
         eprintln!("minetap: error: {e}");
@@ -264,5 +247,5 @@ pub fn run(a: LiveArgs) -> i32 {
     if !a.quiet {
         eprint!("{}", crate::cli::summary::render(&stats));
     }
-    status
+    Ok(status)
 }

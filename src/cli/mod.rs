@@ -1,6 +1,7 @@
 //! Stage 8, **cli**: command-line arguments in; a run of the pipeline, events on stdout or in a
 //! file, a summary and clear error lines on stderr, and the exit status out.
 
+mod error;
 mod inventory;
 #[cfg(target_os = "linux")]
 mod live;

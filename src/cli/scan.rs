@@ -1,33 +1,15 @@
 //! `minetap scan`: the forensic path over capture files.
 
-use super::settings::FlowArgs;
+use super::settings::SettingsArgs;
 use crate::cli::summary;
 use crate::pipeline::{self, InputReport, Progress};
 use crate::source::{collect_inputs, InputName};
-use crate::verdict::Level;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
 /// Inputs smaller than this in total get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MinLevel {
-    Suspect,
-    Likely,
-    Confirmed,
-}
-
-impl From<MinLevel> for Level {
-    fn from(m: MinLevel) -> Level {
-        match m {
-            MinLevel::Suspect => Level::Suspect,
-            MinLevel::Likely => Level::Likely,
-            MinLevel::Confirmed => Level::Confirmed,
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -36,7 +18,7 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     #[command(flatten)]
-    flow: FlowArgs,
+    flow: SettingsArgs,
     /// Do not print the summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -86,10 +68,7 @@ fn progress_bar(inputs: &[InputName]) -> Option<Bar> {
 pub fn run(a: ScanArgs) -> i32 {
     let eff = match a.flow.resolve() {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("minetap: error: {e}");
-            return 2;
-        }
+        Err(e) => return e.report(),
     };
     let (names, walk_errors) = collect_inputs(&a.inputs);
     let writer = match eff
@@ -97,10 +76,7 @@ pub fn run(a: ScanArgs) -> i32 {
         .writer(false, names.iter().map(ToString::to_string).collect())
     {
         Ok(w) => w,
-        Err(e) => {
-            eprintln!("minetap: error: {e}");
-            return 2;
-        }
+        Err(e) => return e.report(),
     };
     let cfg = eff.cfg;
     let counts = cfg.intel.counts();

@@ -1,180 +1,216 @@
-//! What `scan` and `live` share: the flow and output flags, the TOML config file that can set
-//! every one of them (flags win over the file), and turning them into a pipeline configuration,
-//! rules and an event writer.
+//! What `scan` and `live` share: one [`Settings`] type that is both the flags (clap) and the
+//! keys of the TOML config file (serde), merged flag over file, and turned into a pipeline
+//! configuration, rules and an event writer. Defaults live in the stages' own `Default`s
+//! (`FlowConfig`, `LiveOptions`) and, for the rest, in [`defaults`].
 
-use super::scan::MinLevel;
+use super::error::CliError;
 use crate::output::writer::{BundleWriter, EventWriter};
 use crate::pipeline::ScanConfig;
 use crate::rules::intel::{Intel, RuleError};
 use crate::rules::tables::Tables;
+use crate::source::capture::LiveOptions;
 use crate::verdict::Level;
 use clap::Args;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Flags for the flow table, detectors, rules and output.
+/// Defaults of the settings that no stage's own `Default` holds.
+pub mod defaults {
+    use crate::verdict::Level;
+    pub const MIN_LEVEL: Level = Level::Suspect;
+    pub const SUBSCRIBER_MIN_LEVEL: Level = Level::Likely;
+    pub const EVIDENCE_MIN_LEVEL: Level = Level::Likely;
+    pub const ATTRIBUTION_TOLERANCE_S: i64 = 60;
+    pub const EVIDENCE_PACKETS: usize = 1000;
+    pub const EVIDENCE_MEMORY_MB: usize = 512;
+    /// Messages kept per flow for an evidence transcript.
+    pub const TRANSCRIPT: usize = 256;
+    pub const FEED_BATCH: usize = 100;
+    pub const FEED_DRAIN_S: u64 = 10;
+    pub const STATS_INTERVAL_S: u64 = 60;
+}
+
+/// Declares the settings structs: every field an `Option`, so that "not given" differs from
+/// any value; each struct is clap `Args` (the flags), and [`ConfigFile`] holds every field of
+/// both for serde (the file's keys are the flags' names with `_`, unknown keys are errors).
+macro_rules! settings {
+    ($(
+        $(#[$sm:meta])* $name:ident { $( $(#[$m:meta])* $field:ident : $ty:ty, )* }
+    )*) => {
+        $(
+            $(#[$sm])*
+            #[derive(Debug, Default, Clone, PartialEq, Args)]
+            pub struct $name { $( $(#[$m])* pub $field: Option<$ty>, )* }
+
+            impl $name {
+                /// Each setting from `self`, else from `other`.
+                pub fn or(self, other: Self) -> Self {
+                    $name { $( $field: self.$field.or(other.$field), )* }
+                }
+            }
+        )*
+
+        /// A config file: every setting of `scan` and `live`, by the flag's name with `_`.
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ConfigFile { $( $( $field: Option<$ty>, )* )* }
+
+        impl ConfigFile {
+            /// The file's settings, apart as the commands take them.
+            fn split(self) -> ($($name,)*) {
+                ($( $name { $( $field: self.$field, )* }, )*)
+            }
+        }
+    };
+}
+
+settings! {
+    /// Flags for the flow table, detectors, rules and output (`scan` and `live`).
+    Settings {
+        /// Write events to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        events: PathBuf,
+        /// Report only flows at this level or above [default: suspect].
+        #[arg(long, value_enum)]
+        min_level: Level,
+        /// Flow-processing threads [default: number of CPUs].
+        #[arg(long, value_name = "N")]
+        workers: usize,
+        /// Most flows tracked at once [default: 200000].
+        #[arg(long, value_name = "N")]
+        max_flows: usize,
+        /// Out-of-order bytes held per flow direction [default: 65536].
+        #[arg(long, value_name = "BYTES")]
+        max_flow_buffer: usize,
+        /// Idle seconds after which a TCP flow ends [default: 600].
+        #[arg(long, value_name = "SECS")]
+        tcp_timeout: u64,
+        /// Idle seconds after which a UDP flow ends [default: 120].
+        #[arg(long, value_name = "SECS")]
+        udp_timeout: u64,
+        /// Bytes of a flow shown to the detectors before it is given up on [default: 16384].
+        #[arg(long, value_name = "BYTES")]
+        inspect_budget: usize,
+        /// Folder of pool rules and estimation tables [default: ./rules when it exists].
+        #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
+        rules: PathBuf,
+        /// Use no pool rules.
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        no_rules: bool,
+        /// Fill `subscriber` in events from this store (see `minetap subscribers import`).
+        #[arg(long, value_name = "DB")]
+        subscribers: PathBuf,
+        /// Lowest event level that carries subscriber data [default: likely].
+        #[arg(long, value_enum)]
+        subscriber_min_level: Level,
+        /// Seconds of slack at the edges of an assignment's validity [default: 60].
+        #[arg(long, value_name = "SECS")]
+        attribution_tolerance: i64,
+        /// Write an evidence bundle per mining flow into DIR (signed with --evidence-key).
+        #[arg(long, value_name = "DIR", requires = "evidence_key")]
+        evidence: PathBuf,
+        /// The sensor key that signs bundles (make one with `minetap keygen`).
+        #[arg(long, value_name = "FILE")]
+        evidence_key: PathBuf,
+        /// Lowest level of the flows that get a bundle [default: likely].
+        #[arg(long, value_enum)]
+        evidence_min_level: Level,
+        /// Frames kept per flow for its bundle [default: 1000].
+        #[arg(long, value_name = "N")]
+        evidence_packets: usize,
+        /// Memory for frames held for bundles, in all flows together, MB [default: 512]; past
+        /// it frames are not kept (counted, and the run says so).
+        #[arg(long, value_name = "MB")]
+        evidence_memory_mb: usize,
+        /// This sensor's name in bundles and the feed [default: the host name].
+        #[arg(long, value_name = "NAME")]
+        sensor_id: String,
+        /// Also push events in batches over HTTP POST to this URL (through --feed-spool).
+        #[arg(long, value_name = "URL", requires = "feed_spool")]
+        feed_url: String,
+        /// The feed's on-disk spool: events wait there until the platform has taken them.
+        #[arg(long, value_name = "DIR")]
+        feed_spool: PathBuf,
+        /// Events per feed batch [default: 100].
+        #[arg(long, value_name = "N")]
+        feed_batch: usize,
+        /// Seconds the end of a run waits for the platform before leaving batches spooled
+        /// [default: 10].
+        #[arg(long, value_name = "SECS")]
+        feed_drain_secs: u64,
+        /// Start a new events file when it reaches this many kilobytes.
+        #[arg(long, value_name = "KB")]
+        events_rotate_kb: u64,
+        /// Start a new events file after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        events_rotate_secs: u64,
+    }
+
+    /// Flags of `live` only.
+    LiveSettings {
+        /// Interface to capture from (repeat for more).
+        #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+        interfaces: Vec<String>,
+        /// Write statistics to FILE instead of stderr.
+        #[arg(long, value_name = "FILE")]
+        stats: PathBuf,
+        /// Seconds between statistics lines [default: 60].
+        #[arg(long, value_name = "SECS")]
+        stats_interval: u64,
+        /// Kernel receive buffer per interface, bytes [default: 67108864].
+        #[arg(long, value_name = "BYTES")]
+        rcvbuf: usize,
+        /// Longest a captured packet waits before processing, milliseconds [default: 50].
+        #[arg(long, value_name = "MS")]
+        max_delay_ms: u64,
+        /// Capture through libpcap with this BPF filter (needs a build with `--features libpcap`).
+        #[arg(long, value_name = "EXPR")]
+        bpf: String,
+        /// Write mining flows only when they end (no early `final: false` events); the file's
+        /// `early_events = false`.
+        #[arg(long = "no-early-events", num_args = 0, default_missing_value = "false")]
+        early_events: bool,
+    }
+}
+
+/// The config file flag, and the settings flags beside it.
 #[derive(Debug, Args, Default)]
-pub struct FlowArgs {
+pub struct SettingsArgs {
     /// Read settings from a TOML file (flags given here win over it).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write events to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub events: Option<PathBuf>,
-    /// Report only flows at this level or above [default: suspect].
-    #[arg(long, value_enum)]
-    pub min_level: Option<MinLevel>,
-    /// Flow-processing threads [default: number of CPUs].
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// Most flows tracked at once [default: 200000].
-    #[arg(long, value_name = "N")]
-    pub max_flows: Option<usize>,
-    /// Out-of-order bytes held per flow direction [default: 65536].
-    #[arg(long, value_name = "BYTES")]
-    pub max_flow_buffer: Option<usize>,
-    /// Idle seconds after which a TCP flow ends [default: 600].
-    #[arg(long, value_name = "SECS")]
-    pub tcp_timeout: Option<u64>,
-    /// Idle seconds after which a UDP flow ends [default: 120].
-    #[arg(long, value_name = "SECS")]
-    pub udp_timeout: Option<u64>,
-    /// Bytes of a flow shown to the detectors before it is given up on [default: 16384].
-    #[arg(long, value_name = "BYTES")]
-    pub inspect_budget: Option<usize>,
-    /// Folder of pool rules and estimation tables [default: ./rules when it exists].
-    #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
-    pub rules: Option<PathBuf>,
-    /// Use no pool rules.
-    #[arg(long)]
-    pub no_rules: bool,
-    /// Fill `subscriber` in events from this store (see `minetap subscribers import`).
-    #[arg(long, value_name = "DB")]
-    pub subscribers: Option<PathBuf>,
-    /// Lowest event level that carries subscriber data [default: likely].
-    #[arg(long, value_enum)]
-    pub subscriber_min_level: Option<MinLevel>,
-    /// Seconds of slack at the edges of an assignment's validity [default: 60].
-    #[arg(long, value_name = "SECS")]
-    pub attribution_tolerance: Option<i64>,
-    /// Write an evidence bundle per mining flow into DIR (signed with --evidence-key).
-    #[arg(long, value_name = "DIR", requires = "evidence_key")]
-    pub evidence: Option<PathBuf>,
-    /// The sensor key that signs bundles (make one with `minetap keygen`).
-    #[arg(long, value_name = "FILE")]
-    pub evidence_key: Option<PathBuf>,
-    /// Lowest level of the flows that get a bundle [default: likely].
-    #[arg(long, value_enum)]
-    pub evidence_min_level: Option<MinLevel>,
-    /// Frames kept per flow for its bundle [default: 1000].
-    #[arg(long, value_name = "N")]
-    pub evidence_packets: Option<usize>,
-    /// Memory for frames held for bundles, in all flows together, MB [default: 512]; past it
-    /// frames are not kept (counted, and the run says so).
-    #[arg(long, value_name = "MB")]
-    pub evidence_memory_mb: Option<usize>,
-    /// This sensor's name in bundles and the feed [default: the host name].
-    #[arg(long, value_name = "NAME")]
-    pub sensor_id: Option<String>,
-    /// Also push events in batches over HTTP POST to this URL (through --feed-spool).
-    #[arg(long, value_name = "URL", requires = "feed_spool")]
-    pub feed_url: Option<String>,
-    /// The feed's on-disk spool: events wait there until the platform has taken them.
-    #[arg(long, value_name = "DIR")]
-    pub feed_spool: Option<PathBuf>,
-    /// Events per feed batch [default: 100].
-    #[arg(long, value_name = "N")]
-    pub feed_batch: Option<usize>,
-    /// Seconds the end of a run waits for the platform before leaving batches spooled
-    /// [default: 10].
-    #[arg(long, value_name = "SECS")]
-    pub feed_drain_secs: Option<u64>,
-    /// Start a new events file when it reaches this many kilobytes.
-    #[arg(long, value_name = "KB")]
-    pub events_rotate_kb: Option<u64>,
-    /// Start a new events file after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub events_rotate_secs: Option<u64>,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
-/// The config file: every flag of `scan` and `live`, by the flag's name with `_`.
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    pub events: Option<PathBuf>,
-    pub min_level: Option<String>,
-    pub workers: Option<usize>,
-    pub max_flows: Option<usize>,
-    pub max_flow_buffer: Option<usize>,
-    pub tcp_timeout: Option<u64>,
-    pub udp_timeout: Option<u64>,
-    pub inspect_budget: Option<usize>,
-    pub rules: Option<PathBuf>,
-    pub no_rules: Option<bool>,
-    pub subscribers: Option<PathBuf>,
-    pub subscriber_min_level: Option<String>,
-    pub attribution_tolerance: Option<i64>,
-    pub evidence: Option<PathBuf>,
-    pub evidence_key: Option<PathBuf>,
-    pub evidence_min_level: Option<String>,
-    pub evidence_packets: Option<usize>,
-    pub evidence_memory_mb: Option<usize>,
-    pub sensor_id: Option<String>,
-    pub feed_url: Option<String>,
-    pub feed_spool: Option<PathBuf>,
-    pub feed_batch: Option<usize>,
-    pub feed_drain_secs: Option<u64>,
-    pub events_rotate_kb: Option<u64>,
-    pub events_rotate_secs: Option<u64>,
-    // live only
-    pub interfaces: Option<Vec<String>>,
-    pub stats: Option<PathBuf>,
-    pub stats_interval: Option<u64>,
-    pub rcvbuf: Option<usize>,
-    pub max_delay_ms: Option<u64>,
-    pub early_events: Option<bool>,
+/// Reads a config file: its settings for every command, and those of `live`.
+fn load_file(path: &Path) -> Result<(Settings, LiveSettings), CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| CliError::Usage(toml_error(path, &text, &e)))?;
+    Ok(file.split())
 }
 
-impl Settings {
-    pub fn load(path: &Path) -> Result<Settings, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let s: Settings = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (key, value) in [
-            ("min_level", &s.min_level),
-            ("subscriber_min_level", &s.subscriber_min_level),
-            ("evidence_min_level", &s.evidence_min_level),
-        ] {
-            if let Some(l) = value {
-                if !["suspect", "likely", "confirmed"].contains(&l.as_str()) {
-                    return Err(format!(
-                        "{}: {key} must be suspect, likely or confirmed, not '{l}'",
-                        path.display()
-                    ));
-                }
-            }
-        }
-        Ok(s)
-    }
+/// A TOML error as one line: `FILE:LINE:COLUMN: what`.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(String::new(), |r| {
+        let before = text.get(..r.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(":{line}:{col}")
+    });
+    format!("{}{at}: {}", path.display(), e.message().trim())
 }
 
-/// A level from its flag, else from the file (checked by `Settings::load`), else `default`.
-fn level(flag: Option<MinLevel>, file: Option<&str>, default: Level) -> Level {
-    match (flag, file) {
-        (Some(m), _) => m.into(),
-        (None, Some("suspect")) => Level::Suspect,
-        (None, Some("likely")) => Level::Likely,
-        (None, Some("confirmed")) => Level::Confirmed,
-        _ => default,
-    }
-}
-
-/// Flags and config merged.
+/// Flags and config merged, ready for a run.
 pub struct Effective {
     pub cfg: ScanConfig,
     /// Where events go and what goes with them.
     pub output: Output,
     pub rules_dir: Option<PathBuf>,
-    pub settings: Settings,
+    /// The `live` settings the config file gave (flags are merged over them by `live`).
+    pub file_live: LiveSettings,
 }
 
 /// The settings of the event writer.
@@ -193,7 +229,7 @@ pub struct Output {
 impl Output {
     /// Opens the event writer with everything the settings ask for; `inputs` are the run's
     /// inputs in order, as bundles name them.
-    pub fn writer(self, flush_each: bool, inputs: Vec<String>) -> Result<EventWriter, String> {
+    pub fn writer(self, flush_each: bool, inputs: Vec<String>) -> Result<EventWriter, CliError> {
         let evidence = self.evidence.map(|(mut b, l)| {
             b.inputs = inputs;
             (Box::new(b) as Box<dyn BundleWriter>, l)
@@ -203,154 +239,178 @@ impl Output {
             self.min,
             flush_each,
             self.attribution,
-        )?
+        )
+        .map_err(CliError::Output)?
         .with_evidence(evidence)
         .with_rotation(self.rotate)
         .with_feed(self.feed)
+        .map_err(CliError::Usage)
     }
 }
 
-impl FlowArgs {
-    /// Merges the flags with the config file and loads the rules.
-    pub fn resolve(&self) -> Result<Effective, String> {
-        let settings = match &self.config {
-            Some(p) => Settings::load(p)?,
-            None => Settings::default(),
+impl SettingsArgs {
+    /// Merges the flags over the config file and loads the rules, the store and the key they
+    /// name.
+    pub fn resolve(&self) -> Result<Effective, CliError> {
+        let (file, file_live) = match &self.config {
+            Some(p) => load_file(p)?,
+            None => Default::default(),
         };
-        let s = &settings;
-        let mut cfg = ScanConfig::default();
-        if let Some(w) = self.workers.or(s.workers) {
-            cfg.workers = w.max(1);
+        let mut file = file;
+        if self.settings.rules.is_some() {
+            // `--rules DIR` wins over the file's `no_rules`, as every flag wins over the file.
+            file.no_rules = None;
         }
-        if let Some(n) = self.max_flows.or(s.max_flows) {
-            cfg.flow.max_flows = n.max(1);
-        }
-        if let Some(n) = self.max_flow_buffer.or(s.max_flow_buffer) {
-            cfg.flow.max_held = n;
-        }
-        if let Some(t) = self.tcp_timeout.or(s.tcp_timeout) {
-            cfg.flow.tcp_timeout_ns = t.saturating_mul(1_000_000_000);
-        }
-        if let Some(t) = self.udp_timeout.or(s.udp_timeout) {
-            cfg.flow.udp_timeout_ns = t.saturating_mul(1_000_000_000);
-        }
-        if let Some(b) = self.inspect_budget.or(s.inspect_budget) {
-            cfg.flow.inspect_budget = b;
-        }
-        let min = level(self.min_level, s.min_level.as_deref(), Level::Suspect);
-        // A flag wins over the file: --no-rules, then --rules, then the file's settings.
-        let rules_dir = if self.no_rules {
-            None
-        } else if let Some(d) = &self.rules {
-            Some(d.clone())
-        } else if s.no_rules == Some(true) {
-            None
-        } else if let Some(d) = &s.rules {
-            Some(d.clone())
-        } else {
-            Path::new("rules").is_dir().then(|| PathBuf::from("rules"))
-        };
-        let (intel, tables) = load_rules(rules_dir.as_deref()).map_err(|e| e.to_string())?;
+        let s = self.settings.clone().or(file);
+        let mut cfg = s.scan_config();
+        let rules_dir = s.rules_dir();
+        let (intel, tables) =
+            load_rules(rules_dir.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
         cfg.intel = std::sync::Arc::new(intel);
         cfg.tables = std::sync::Arc::new(tables);
-        let attribution = match self.subscribers.clone().or(s.subscribers.clone()) {
-            Some(db) => {
-                let tol = self
-                    .attribution_tolerance
-                    .or(s.attribution_tolerance)
-                    .unwrap_or(60);
-                let r = crate::attrib::Resolver::load(&db, tol)?;
-                let lvl = level(
-                    self.subscriber_min_level,
-                    s.subscriber_min_level.as_deref(),
-                    Level::Likely,
-                );
-                Some((r, lvl))
-            }
-            None => None,
-        };
-        let sensor = self
-            .sensor_id
-            .clone()
-            .or(s.sensor_id.clone())
-            .unwrap_or_else(|| {
-                std::fs::read_to_string("/etc/hostname")
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_else(|_| "sensor".into())
-            });
-        let evidence = match self.evidence.clone().or(s.evidence.clone()) {
-            Some(dir) => {
-                let key_path =
-                    self.evidence_key.clone().or(s.evidence_key.clone()).ok_or(
-                        "--evidence needs --evidence-key (make one with `minetap keygen`)",
-                    )?;
-                let key = crate::evidence::load_key(&key_path)?;
-                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let lvl = level(
-                    self.evidence_min_level,
-                    s.evidence_min_level.as_deref(),
-                    Level::Likely,
-                );
-                cfg.flow.evidence_packets = self
-                    .evidence_packets
-                    .or(s.evidence_packets)
-                    .unwrap_or(1000)
-                    .max(1);
-                cfg.flow.evidence_total_bytes = self
-                    .evidence_memory_mb
-                    .or(s.evidence_memory_mb)
-                    .unwrap_or(512)
-                    << 20;
-                cfg.detect.transcript = 256;
-                Some((
-                    crate::evidence::Bundler {
-                        dir,
-                        key,
-                        sensor: sensor.clone(),
-                        rules_digest: cfg.intel.digest_hex(),
-                        inputs: Vec::new(),
-                    },
-                    lvl,
-                ))
-            }
-            None => None,
-        };
-        let feed = match (
-            self.feed_url.clone().or(s.feed_url.clone()),
-            self.feed_spool.clone().or(s.feed_spool.clone()),
-        ) {
-            (Some(url), Some(spool)) => Some(crate::output::feed::FeedConfig {
-                url: crate::output::feed::check_url(&url).map(|()| url)?,
-                spool,
-                sensor,
-                batch: self.feed_batch.or(s.feed_batch).unwrap_or(100).max(1),
-                linger: std::time::Duration::from_secs(1),
-                drain: std::time::Duration::from_secs(
-                    self.feed_drain_secs.or(s.feed_drain_secs).unwrap_or(10),
-                ),
-            }),
-            (Some(_), None) => return Err("--feed-url needs --feed-spool".into()),
-            (None, Some(_)) => return Err("--feed-spool needs --feed-url".into()),
-            _ => None,
-        };
+        let attribution = s.attribution()?;
+        let sensor = s.sensor();
+        let evidence = s.evidence(&mut cfg, &sensor)?;
+        let feed = s.feed(sensor)?;
         Ok(Effective {
             cfg,
             output: Output {
-                events: self.events.clone().or(s.events.clone()),
-                min,
+                events: s.events,
+                min: s.min_level.unwrap_or(defaults::MIN_LEVEL),
                 attribution,
                 evidence,
                 feed,
-                rotate: (
-                    self.events_rotate_kb
-                        .or(s.events_rotate_kb)
-                        .map(|k| k << 10),
-                    self.events_rotate_secs.or(s.events_rotate_secs),
-                ),
+                rotate: (s.events_rotate_kb.map(|k| k << 10), s.events_rotate_secs),
             },
             rules_dir,
-            settings,
+            file_live,
         })
+    }
+}
+
+impl Settings {
+    /// The pipeline's configuration: the stages' defaults with what was set.
+    fn scan_config(&self) -> ScanConfig {
+        let mut cfg = ScanConfig::default();
+        let f = &mut cfg.flow;
+        cfg.workers = self.workers.map_or(cfg.workers, |w| w.max(1));
+        f.max_flows = self.max_flows.map_or(f.max_flows, |n| n.max(1));
+        f.max_held = self.max_flow_buffer.unwrap_or(f.max_held);
+        let ns = |s: u64| s.saturating_mul(1_000_000_000);
+        f.tcp_timeout_ns = self.tcp_timeout.map_or(f.tcp_timeout_ns, ns);
+        f.udp_timeout_ns = self.udp_timeout.map_or(f.udp_timeout_ns, ns);
+        f.inspect_budget = self.inspect_budget.unwrap_or(f.inspect_budget);
+        cfg
+    }
+
+    /// `no_rules`, then `rules`, then `./rules` when it exists (flags were merged over the
+    /// file's settings already).
+    fn rules_dir(&self) -> Option<PathBuf> {
+        if self.no_rules == Some(true) {
+            return None;
+        }
+        self.rules
+            .clone()
+            .or_else(|| Path::new("rules").is_dir().then(|| PathBuf::from("rules")))
+    }
+
+    fn attribution(&self) -> Result<Option<(crate::attrib::Resolver, Level)>, CliError> {
+        let Some(db) = &self.subscribers else {
+            return Ok(None);
+        };
+        let tol = self
+            .attribution_tolerance
+            .unwrap_or(defaults::ATTRIBUTION_TOLERANCE_S);
+        let r = crate::attrib::Resolver::load(db, tol).map_err(CliError::Usage)?;
+        let lvl = self
+            .subscriber_min_level
+            .unwrap_or(defaults::SUBSCRIBER_MIN_LEVEL);
+        Ok(Some((r, lvl)))
+    }
+
+    /// The sensor's name: set, else the host name.
+    fn sensor(&self) -> String {
+        self.sensor_id.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "sensor".into())
+        })
+    }
+
+    /// The bundle writer, when bundles are asked for; sets the flow table to keep frames.
+    fn evidence(
+        &self,
+        cfg: &mut ScanConfig,
+        sensor: &str,
+    ) -> Result<Option<(crate::evidence::Bundler, Level)>, CliError> {
+        let Some(dir) = self.evidence.clone() else {
+            return Ok(None);
+        };
+        let key_path = self.evidence_key.as_ref().ok_or_else(|| {
+            CliError::Usage(
+                "--evidence needs --evidence-key (make one with `minetap keygen`)".into(),
+            )
+        })?;
+        let key = crate::evidence::load_key(key_path).map_err(CliError::Usage)?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::Output(format!("{}: {e}", dir.display())))?;
+        let lvl = self
+            .evidence_min_level
+            .unwrap_or(defaults::EVIDENCE_MIN_LEVEL);
+        cfg.flow.evidence_packets = self
+            .evidence_packets
+            .unwrap_or(defaults::EVIDENCE_PACKETS)
+            .max(1);
+        cfg.flow.evidence_total_bytes = self
+            .evidence_memory_mb
+            .unwrap_or(defaults::EVIDENCE_MEMORY_MB)
+            << 20;
+        cfg.detect.transcript = defaults::TRANSCRIPT;
+        let bundler = crate::evidence::Bundler {
+            dir,
+            key,
+            sensor: sensor.to_string(),
+            rules_digest: cfg.intel.digest_hex(),
+            inputs: Vec::new(),
+        };
+        Ok(Some((bundler, lvl)))
+    }
+
+    fn feed(&self, sensor: String) -> Result<Option<crate::output::feed::FeedConfig>, CliError> {
+        match (self.feed_url.clone(), self.feed_spool.clone()) {
+            (Some(url), Some(spool)) => Ok(Some(crate::output::feed::FeedConfig {
+                url: crate::output::feed::check_url(&url)
+                    .map(|()| url)
+                    .map_err(CliError::Usage)?,
+                spool,
+                sensor,
+                batch: self.feed_batch.unwrap_or(defaults::FEED_BATCH).max(1),
+                linger: Duration::from_secs(1),
+                drain: Duration::from_secs(self.feed_drain_secs.unwrap_or(defaults::FEED_DRAIN_S)),
+            })),
+            (Some(_), None) => Err(CliError::Usage("--feed-url needs --feed-spool".into())),
+            (None, Some(_)) => Err(CliError::Usage("--feed-spool needs --feed-url".into())),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl LiveSettings {
+    /// The capture options: `LiveOptions`' defaults with what was set.
+    pub fn live_options(&self) -> LiveOptions {
+        let d = LiveOptions::default();
+        LiveOptions {
+            rcvbuf: self.rcvbuf.unwrap_or(d.rcvbuf),
+            max_delay: self.max_delay_ms.map_or(d.max_delay, Duration::from_millis),
+        }
+    }
+
+    pub fn stats_interval(&self) -> Duration {
+        Duration::from_secs(
+            self.stats_interval
+                .unwrap_or(defaults::STATS_INTERVAL_S)
+                .max(1),
+        )
     }
 }
 
@@ -364,13 +424,13 @@ pub fn load_rules(dir: Option<&Path>) -> Result<(Intel, Tables), RuleError> {
 
 /// `minetap config check FILE`: parses the file, loads the rules it names, prints the settings.
 pub fn check(file: &Path) -> i32 {
-    let args = FlowArgs {
+    let args = SettingsArgs {
         config: Some(file.to_path_buf()),
-        ..FlowArgs::default()
+        ..SettingsArgs::default()
     };
     match args.resolve() {
         Ok(eff) => {
-            let s = &eff.settings;
+            let s = &eff.file_live;
             let c = eff.cfg.intel.counts();
             println!("{}: ok", file.display());
             println!(
