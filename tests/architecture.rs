@@ -128,3 +128,50 @@ fn the_architecture_doc_shows_the_import_graph_the_code_has() {
         "docs/ARCHITECTURE.md's import graph is out of date; it should read:\n{actual}"
     );
 }
+
+/// The product's files (test modules left out) and their lines.
+fn product_files() -> Vec<(String, Vec<String>)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let lines = text
+                .lines()
+                .take_while(|l| l.trim() != "#[cfg(test)]")
+                .map(str::to_string)
+                .collect();
+            (f.display().to_string(), lines)
+        })
+        .collect()
+}
+
+#[test]
+fn rooms_stay_small_no_file_over_600_lines_no_function_over_100() {
+    let mut big = Vec::new();
+    for (file, lines) in product_files() {
+        if lines.len() > 600 {
+            big.push(format!("{file}: {} lines", lines.len()));
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let body = l.trim_start();
+            let indent = &l[..l.len() - body.len()];
+            let is_fn = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn "]
+                .iter()
+                .any(|p| body.starts_with(p));
+            if !is_fn || l.ends_with(';') {
+                continue;
+            }
+            let close = format!("{indent}}}");
+            if let Some(n) = lines[i..].iter().position(|x| *x == close) {
+                if n + 1 > 100 {
+                    big.push(format!("{file}:{}: a function of {} lines", i + 1, n + 1));
+                }
+            }
+        }
+    }
+    assert!(big.is_empty(), "rooms too big: {big:#?}");
+}

@@ -118,12 +118,20 @@ impl Resolver {
     /// Builds the index from a store file.
     pub fn load(path: &Path, tolerance: i64) -> Result<Resolver, String> {
         let st = store::Store::open(path)?;
-        let c = &st.conn;
-        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
         let mut r = Resolver {
             tolerance,
             ..Resolver::default()
         };
+        r.load_subscribers(&st.conn, path)?;
+        r.load_identities(&st.conn, path)?;
+        r.load_assignments(&st.conn, path)?;
+        r.load_blocks(&st.conn, path)?;
+        Ok(r)
+    }
+
+    /// The registry's subscribers.
+    fn load_subscribers(&mut self, c: &rusqlite::Connection, path: &Path) -> Result<(), String> {
+        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
         let mut q = c.prepare("SELECT id, name, reg_no, address, contact, account_type, circuit, extra FROM subscribers").map_err(e)?;
         let rows = q
             .query_map([], |row| {
@@ -142,8 +150,14 @@ impl Resolver {
             })
             .map_err(e)?;
         for s in rows.flatten() {
-            r.subscribers.insert(s.id.clone(), s);
+            self.subscribers.insert(s.id.clone(), s);
         }
+        Ok(())
+    }
+
+    /// Which subscriber each identity (RADIUS user, MAC, DUID, circuit) belongs to.
+    fn load_identities(&mut self, c: &rusqlite::Connection, path: &Path) -> Result<(), String> {
+        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
         let mut q = c
             .prepare("SELECT identity, subscriber FROM identities")
             .map_err(e)?;
@@ -154,8 +168,14 @@ impl Resolver {
             .map_err(e)?
             .flatten()
         {
-            r.identities.insert(i, s);
+            self.identities.insert(i, s);
         }
+        Ok(())
+    }
+
+    /// Addresses and prefixes held by identities over time; RADIUS sessions without an end run to the next start on the same address.
+    fn load_assignments(&mut self, c: &rusqlite::Connection, path: &Path) -> Result<(), String> {
+        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
         let mut q = c
             .prepare("SELECT kind, identity, addr, prefix, start, end, source FROM assignments")
             .map_err(e)?;
@@ -185,13 +205,13 @@ impl Resolver {
             };
             let (n, v4) = bits(a);
             if prefix == if v4 { 32 } else { 128 } {
-                r.singles.entry(a).or_default().push(span);
+                self.singles.entry(a).or_default().push(span);
             } else {
-                r.prefixes.push((n, prefix, v4, span));
+                self.prefixes.push((n, prefix, v4, span));
             }
         }
         // Sessions without an end stay open until the next start for the same address.
-        for spans in r.singles.values_mut() {
+        for spans in self.singles.values_mut() {
             spans.sort_by_key(|s| s.start);
             for i in 0..spans.len().saturating_sub(1) {
                 if spans[i].end.is_none() && spans[i].kind == "radius" {
@@ -199,6 +219,12 @@ impl Resolver {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// CGNAT port blocks by public address.
+    fn load_blocks(&mut self, c: &rusqlite::Connection, path: &Path) -> Result<(), String> {
+        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
         let mut q = c
             .prepare("SELECT public, port_lo, port_hi, private, start, end, source FROM blocks")
             .map_err(e)?;
@@ -219,7 +245,7 @@ impl Resolver {
             let (Ok(p), Ok(v)) = (public.parse::<IpAddr>(), private.parse::<IpAddr>()) else {
                 continue;
             };
-            r.blocks.entry(p).or_default().push(Block {
+            self.blocks.entry(p).or_default().push(Block {
                 port_lo,
                 port_hi,
                 private: v,
@@ -228,7 +254,7 @@ impl Resolver {
                 source,
             });
         }
-        Ok(r)
+        Ok(())
     }
 
     pub fn assignments(&self) -> usize {

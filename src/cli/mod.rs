@@ -13,6 +13,7 @@ mod subscribers;
 mod summary;
 
 use clap::{Parser, Subcommand};
+use error::CliError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,125 +126,121 @@ enum RulesCommand {
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Scan(a) => scan::run(a),
+    let done = match cli.command {
+        Command::Scan(a) => return scan::run(a),
         #[cfg(target_os = "linux")]
-        Command::Live(a) => live::run(a),
+        Command::Live(a) => return live::run(a),
         #[cfg(target_os = "linux")]
-        Command::Replay(a) => replay::run(a),
-        Command::Config(ConfigCommand::Check { file }) => settings::check(&file),
-        Command::Subscribers(c) => subscribers::run(c),
-        Command::Inventory(a) => inventory::run(a),
+        Command::Replay(a) => return replay::run(a),
+        Command::Config(ConfigCommand::Check { file }) => return settings::check(&file),
+        Command::Subscribers(c) => return subscribers::run(c),
+        Command::Inventory(a) => return inventory::run(a),
         Command::Feed(FeedCommand::Send {
             spool,
             url,
             drain_secs,
             sensor_id,
-        }) => {
-            if let Err(e) = crate::output::feed::check_url(&url) {
-                eprintln!("minetap: error: {e}");
-                return 2;
-            }
-            if !spool.is_dir() {
-                eprintln!("minetap: error: {}: no such spool folder", spool.display());
-                return 2;
-            }
-            let Some(sensor) = sensor_id.or_else(|| crate::output::feed::spool_sensor(&spool))
-            else {
-                eprintln!(
-                    "minetap: error: {}: the spool does not say which sensor wrote it; give --sensor-id",
-                    spool.display()
-                );
-                return 2;
-            };
-            let left = crate::output::feed::flush(&crate::output::feed::FeedConfig {
-                url,
-                spool: spool.clone(),
-                sensor,
-                batch: 100,
-                linger: std::time::Duration::from_secs(1),
-                drain: std::time::Duration::from_secs(drain_secs),
-            });
-            if left == 0 {
-                println!("{}: every batch delivered", spool.display());
-                0
-            } else {
-                eprintln!(
-                    "minetap: error: {}: {left} batch(es) not delivered; they stay spooled",
-                    spool.display()
-                );
-                1
-            }
-        }
-        Command::Keygen { key } => match crate::evidence::keygen(&key) {
-            Ok(public) => {
+        }) => feed_send(spool, url, drain_secs, sensor_id),
+        Command::Keygen { key } => crate::evidence::keygen(&key)
+            .map(|public| {
                 println!(
                     "{}: sensor key written (owner-only); public key {public} in {}.pub",
                     key.display(),
                     key.display()
                 );
                 0
-            }
-            Err(e) => {
-                eprintln!("minetap: error: {e}");
-                1
-            }
-        },
+            })
+            .map_err(CliError::Input),
         Command::Evidence(EvidenceCommand::Pack { bundle, out }) => {
-            match crate::evidence::pack(&bundle, &out) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("minetap: error: {e}");
-                    1
-                }
-            }
+            crate::evidence::pack(&bundle, &out)
+                .map(|()| 0)
+                .map_err(CliError::Input)
         }
-        Command::Evidence(EvidenceCommand::Verify { bundles, pubkey }) => {
-            let key = match pubkey
-                .as_deref()
-                .map(crate::evidence::load_public)
-                .transpose()
-            {
-                Ok(k) => k,
-                Err(e) => {
-                    eprintln!("minetap: error: {e}");
-                    return 2;
-                }
-            };
-            let mut status = 0;
-            for b in bundles {
-                match crate::evidence::verify(&b, key.as_ref()) {
-                    Ok(what) => println!("{}: ok: {what}", b.display()),
-                    Err(problems) => {
-                        status = 1;
-                        for p in problems {
-                            println!("{}: FAILED: {p}", b.display());
-                        }
-                    }
-                }
-            }
-            status
-        }
-        Command::Rules(RulesCommand::Check { dir }) => match settings::load_rules(Some(&dir)) {
-            Ok((i, t)) => {
-                let c = i.counts();
-                println!(
-                        "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
-                        dir.display(),
-                        c.files,
-                        c.domains,
-                        c.ranges,
-                        c.ports,
-                        t.algorithms.len(),
-                        t.efficiency.len(),
-                        i.digest_hex()
-                    );
-                0
-            }
-            Err(e) => {
-                eprintln!("minetap: error: {e}");
-                1
-            }
-        },
+        Command::Evidence(EvidenceCommand::Verify { bundles, pubkey }) => verify(bundles, pubkey),
+        Command::Rules(RulesCommand::Check { dir }) => rules_check(&dir),
+    };
+    done.unwrap_or_else(|e| e.report())
+}
+
+/// `minetap feed send`: delivers what a spool holds.
+fn feed_send(
+    spool: std::path::PathBuf,
+    url: String,
+    drain_secs: u64,
+    sensor_id: Option<String>,
+) -> Result<i32, CliError> {
+    crate::output::feed::check_url(&url).map_err(CliError::Usage)?;
+    if !spool.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: no such spool folder",
+            spool.display()
+        )));
     }
+    let sensor = sensor_id
+        .or_else(|| crate::output::feed::spool_sensor(&spool))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{}: the spool does not say which sensor wrote it; give --sensor-id",
+                spool.display()
+            ))
+        })?;
+    let left = crate::output::feed::flush(&crate::output::feed::FeedConfig {
+        url,
+        spool: spool.clone(),
+        sensor,
+        batch: settings::defaults::FEED_BATCH,
+        linger: std::time::Duration::from_secs(1),
+        drain: std::time::Duration::from_secs(drain_secs),
+    });
+    if left > 0 {
+        return Err(CliError::Input(format!(
+            "{}: {left} batch(es) not delivered; they stay spooled",
+            spool.display()
+        )));
+    }
+    println!("{}: every batch delivered", spool.display());
+    Ok(0)
+}
+
+/// `minetap evidence verify`: every bundle's hashes and signature.
+fn verify(
+    bundles: Vec<std::path::PathBuf>,
+    pubkey: Option<std::path::PathBuf>,
+) -> Result<i32, CliError> {
+    let key = pubkey
+        .as_deref()
+        .map(crate::evidence::load_public)
+        .transpose()
+        .map_err(CliError::Usage)?;
+    let mut status = 0;
+    for b in bundles {
+        match crate::evidence::verify(&b, key.as_ref()) {
+            Ok(what) => println!("{}: ok: {what}", b.display()),
+            Err(problems) => {
+                status = 1;
+                for p in problems {
+                    println!("{}: FAILED: {p}", b.display());
+                }
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// `minetap rules check`: what a rules folder holds, or its first error.
+fn rules_check(dir: &std::path::Path) -> Result<i32, CliError> {
+    let (i, t) = settings::load_rules(Some(dir)).map_err(|e| CliError::Input(e.to_string()))?;
+    let c = i.counts();
+    println!(
+        "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
+        dir.display(),
+        c.files,
+        c.domains,
+        c.ranges,
+        c.ports,
+        t.algorithms.len(),
+        t.efficiency.len(),
+        i.digest_hex()
+    );
+    Ok(0)
 }

@@ -186,26 +186,7 @@ impl StratumV1 {
         let strings = |n: usize| params.len() >= n && params[..n].iter().all(Value::is_string);
         let t = &mut self.tally;
         match m {
-            Method::Subscribe => {
-                let ok = p.is_some() && params.iter().all(is_str_or_null);
-                if ok {
-                    if let Some(a) = params.first().and_then(Value::as_str) {
-                        t.found.agent.get_or_insert_with(|| keep(a));
-                    }
-                    // Equihash form: [agent, session, host, port]; EthereumStratum/NiceHash
-                    // form: [agent, protocol].
-                    if let Some(h) = params.get(2).and_then(Value::as_str) {
-                        t.found.pool_host.get_or_insert_with(|| keep(h));
-                    }
-                    if let Some(proto) = params.get(1).and_then(Value::as_str) {
-                        if proto.starts_with("EthereumStratum/") || proto.starts_with("NiceHash/") {
-                            self.ethereum = true;
-                            t.signal(format!("stratum:protocol {}", keep(proto)));
-                        }
-                    }
-                }
-                ok
-            }
+            Method::Subscribe => p.is_some() && self.subscribe(params),
             Method::Authorize => {
                 let ok = params.first().is_some_and(Value::is_string);
                 if ok {
@@ -223,30 +204,7 @@ impl StratumV1 {
                 }
                 ok
             }
-            Method::Configure => {
-                let ok = params.len() == 2 && params[0].is_array() && params[1].is_object();
-                if ok {
-                    t.found.extensions = params[0]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .take(16)
-                        .map(keep)
-                        .collect();
-                    if let Some(o) = params[1].as_object() {
-                        for (k, v) in o.iter().take(32) {
-                            if let (Some(name), Some(val)) = (k.strip_prefix("info."), v.as_str()) {
-                                t.found.device.push((keep(name), keep(val)));
-                            }
-                        }
-                        if let Some(d) = o.get("minimum-difficulty.value").and_then(as_f64) {
-                            t.signal(format!("stratum:minimum-difficulty {d}"));
-                        }
-                    }
-                }
-                ok
-            }
+            Method::Configure => configure(t, params),
             Method::ExtranonceSubscribe | Method::GetTransactions => true,
             Method::SuggestDifficulty => {
                 let d = params.first().and_then(as_f64);
@@ -266,32 +224,7 @@ impl StratumV1 {
                 }
                 ok
             }
-            Method::Notify => {
-                // SHA-256d: job, prevhash, coinb1, coinb2, merkle[], version, nbits, ntime,
-                // clean. Equihash: job, version, prevhash, merkleroot, reserved, time, bits,
-                // clean. EthereumStratum: job, seedhash, headerhash, clean.
-                let sha = params.len() >= 9
-                    && params[..4].iter().all(Value::is_string)
-                    && params[4].is_array()
-                    && params[5..8].iter().all(Value::is_string)
-                    && params[8].is_boolean();
-                let equihash = params.len() == 8
-                    && params[..7].iter().all(Value::is_string)
-                    && params[7].is_boolean();
-                let ethash = params.len() == 4 && strings(3) && params[3].is_boolean();
-                if ethash {
-                    self.ethereum = true;
-                    t.found.algorithm.get_or_insert_with(|| "ethash".into());
-                }
-                if equihash && !sha {
-                    t.found.algorithm.get_or_insert_with(|| "equihash".into());
-                }
-                let ok = sha || equihash || ethash;
-                if ok {
-                    t.new_job(params[0].as_str().unwrap_or_default(), None);
-                }
-                ok
-            }
+            Method::Notify => self.notify(params),
             Method::SetDifficulty => {
                 let d = params.first().and_then(as_f64);
                 if let Some(d) = d {
@@ -316,6 +249,59 @@ impl StratumV1 {
             }
             Method::Reconnect | Method::ShowMessage | Method::GetVersion => p.is_some(),
         }
+    }
+
+    /// `mining.subscribe`: [agent(, session, host, port)] or EthereumStratum's [agent,
+    /// protocol].
+    fn subscribe(&mut self, params: &[Value]) -> bool {
+        let t = &mut self.tally;
+        let ok = params.iter().all(is_str_or_null);
+        if ok {
+            if let Some(a) = params.first().and_then(Value::as_str) {
+                t.found.agent.get_or_insert_with(|| keep(a));
+            }
+            // Equihash form: [agent, session, host, port]; EthereumStratum/NiceHash
+            // form: [agent, protocol].
+            if let Some(h) = params.get(2).and_then(Value::as_str) {
+                t.found.pool_host.get_or_insert_with(|| keep(h));
+            }
+            if let Some(proto) = params.get(1).and_then(Value::as_str) {
+                if proto.starts_with("EthereumStratum/") || proto.starts_with("NiceHash/") {
+                    self.ethereum = true;
+                    t.signal(format!("stratum:protocol {}", keep(proto)));
+                }
+            }
+        }
+        ok
+    }
+
+    /// `mining.notify`, in the form of its algorithm family; a new job.
+    fn notify(&mut self, params: &[Value]) -> bool {
+        // SHA-256d: job, prevhash, coinb1, coinb2, merkle[], version, nbits, ntime,
+        // clean. Equihash: job, version, prevhash, merkleroot, reserved, time, bits,
+        // clean. EthereumStratum: job, seedhash, headerhash, clean.
+        let t = &mut self.tally;
+        let sha = params.len() >= 9
+            && params[..4].iter().all(Value::is_string)
+            && params[4].is_array()
+            && params[5..8].iter().all(Value::is_string)
+            && params[8].is_boolean();
+        let equihash =
+            params.len() == 8 && params[..7].iter().all(Value::is_string) && params[7].is_boolean();
+        let ethash =
+            params.len() == 4 && params[..3].iter().all(Value::is_string) && params[3].is_boolean();
+        if ethash {
+            self.ethereum = true;
+            t.found.algorithm.get_or_insert_with(|| "ethash".into());
+        }
+        if equihash && !sha {
+            t.found.algorithm.get_or_insert_with(|| "equihash".into());
+        }
+        let ok = sha || equihash || ethash;
+        if ok {
+            t.new_job(params[0].as_str().unwrap_or_default(), None);
+        }
+        ok
     }
 
     fn on_response(&mut self, method: &'static str, msg: &Message<'_>) {
@@ -343,6 +329,32 @@ impl StratumV1 {
             _ => {}
         }
     }
+}
+
+/// `mining.configure` (BIP 310): the extensions asked for and the device's `info.*` fields.
+fn configure(t: &mut Tally, params: &[Value]) -> bool {
+    let ok = params.len() == 2 && params[0].is_array() && params[1].is_object();
+    if ok {
+        t.found.extensions = params[0]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .take(16)
+            .map(keep)
+            .collect();
+        if let Some(o) = params[1].as_object() {
+            for (k, v) in o.iter().take(32) {
+                if let (Some(name), Some(val)) = (k.strip_prefix("info."), v.as_str()) {
+                    t.found.device.push((keep(name), keep(val)));
+                }
+            }
+            if let Some(d) = o.get("minimum-difficulty.value").and_then(as_f64) {
+                t.signal(format!("stratum:minimum-difficulty {d}"));
+            }
+        }
+    }
+    ok
 }
 
 #[cfg(test)]

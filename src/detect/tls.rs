@@ -171,6 +171,13 @@ fn client_hello(b: &[u8], info: &mut TlsInfo) -> Option<()> {
     }
     let best = versions.iter().copied().max().unwrap_or(legacy);
     info.version = version_name(best);
+    info.ja4 = Some(ja4(info, best, &ciphers, &exts, &sigs));
+    Some(())
+}
+
+/// The JA4-style fingerprint of a ClientHello: version, SNI or not, counts, first ALPN, then
+/// hashes of the sorted ciphers and of the sorted extensions with the signature algorithms.
+fn ja4(info: &TlsInfo, best: usize, ciphers: &[usize], exts: &[usize], sigs: &[usize]) -> String {
     let ver = match best {
         0x0304 => "13",
         0x0303 => "12",
@@ -212,8 +219,7 @@ fn client_hello(b: &[u8], info: &mut TlsInfo) -> Option<()> {
                 .join(","),
         );
     }
-    info.ja4 = Some(format!("{a}_{}_{}", hash12(&cs.join(",")), hash12(&c)));
-    Some(())
+    format!("{a}_{}_{}", hash12(&cs.join(",")), hash12(&c))
 }
 
 /// A DER element at `off`: (tag, content start, content end).

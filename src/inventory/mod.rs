@@ -97,42 +97,10 @@ fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string).filter(|x| !x.is_empty())
 }
 
-/// Builds the inventory from event lines (final mining events count; others are ignored).
-pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
-    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
-    for e in events {
-        let Some(m) = e.get("mining") else { continue };
-        if e["final"] == false {
-            continue;
-        }
-        let src = e["src_ip"].as_str().unwrap_or_default().to_string();
-        let sub = e
-            .get("subscriber")
-            .filter(|s| s["status"] == "matched")
-            .map(|s| &s["candidates"][0]);
-        let key = sub
-            .and_then(|c| s(&c["id"]))
-            .unwrap_or_else(|| format!("unattributed:{src}"));
-        let site = sites.entry(key.clone()).or_insert_with(|| Site {
-            site: key,
-            ..Site::default()
-        });
-        if let Some(c) = sub {
-            site.name = s(&c["name"]).unwrap_or_default();
-            site.registration_number = s(&c["registration_number"]).unwrap_or_default();
-            site.address = s(&c["address"]).unwrap_or_default();
-        }
-        site.addresses.insert(src);
-        let (first, last) = (
-            s(&m["first_seen"]).unwrap_or_default(),
-            s(&m["last_seen"]).unwrap_or_default(),
-        );
-        if site.first_seen.is_empty() || first < site.first_seen {
-            site.first_seen = first;
-        }
-        if last > site.last_seen {
-            site.last_seen = last;
-        }
+impl Site {
+    /// Adds one final mining event `e` (its `mining` object `m`) to the site's totals.
+    fn add_connection(&mut self, e: &Value, m: &Value) {
+        let site = self;
         site.connections += 1;
         for w in m["workers"]
             .as_array()
@@ -191,6 +159,46 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
             site.power_kw_low += p["watts_low"].as_f64().unwrap_or(0.0) / 1000.0;
             site.power_kw_high += p["watts_high"].as_f64().unwrap_or(0.0) / 1000.0;
         }
+    }
+}
+
+/// Builds the inventory from event lines (final mining events count; others are ignored).
+pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
+    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    for e in events {
+        let Some(m) = e.get("mining") else { continue };
+        if e["final"] == false {
+            continue;
+        }
+        let src = e["src_ip"].as_str().unwrap_or_default().to_string();
+        let sub = e
+            .get("subscriber")
+            .filter(|s| s["status"] == "matched")
+            .map(|s| &s["candidates"][0]);
+        let key = sub
+            .and_then(|c| s(&c["id"]))
+            .unwrap_or_else(|| format!("unattributed:{src}"));
+        let site = sites.entry(key.clone()).or_insert_with(|| Site {
+            site: key,
+            ..Site::default()
+        });
+        if let Some(c) = sub {
+            site.name = s(&c["name"]).unwrap_or_default();
+            site.registration_number = s(&c["registration_number"]).unwrap_or_default();
+            site.address = s(&c["address"]).unwrap_or_default();
+        }
+        site.addresses.insert(src);
+        let (first, last) = (
+            s(&m["first_seen"]).unwrap_or_default(),
+            s(&m["last_seen"]).unwrap_or_default(),
+        );
+        if site.first_seen.is_empty() || first < site.first_seen {
+            site.first_seen = first;
+        }
+        if last > site.last_seen {
+            site.last_seen = last;
+        }
+        site.add_connection(e, m);
     }
     let mut out: Vec<Site> = sites.into_values().collect();
     for site in &mut out {

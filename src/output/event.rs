@@ -216,6 +216,79 @@ fn end_name(e: EndReason) -> &'static str {
     }
 }
 
+impl Mining {
+    /// The `mining` object: what the protocol said, the verdict, and the estimate.
+    fn new(f: &Finding, v: &Verdict, flow: FlowOut) -> Mining {
+        let mut estimate = v.estimate.clone().unwrap_or_default();
+        if estimate.algorithm.is_none() {
+            estimate.algorithm = f.algorithm.clone();
+        }
+        Mining {
+            protocol: f.protocol,
+            level: v.level,
+            confidence: v.confidence,
+            signals: v.signals.clone(),
+            pool: v.pool.clone(),
+            agent: f.agent.clone(),
+            workers: f.workers.clone(),
+            extranonce1: f.extranonce1.clone(),
+            difficulty: f.difficulty,
+            target: f.target.clone(),
+            jobs: f.jobs,
+            shares: f.shares.into(),
+            version_mask: f.version_mask.clone(),
+            extensions: f.extensions.clone(),
+            device: f.device.iter().cloned().collect(),
+            pool_host: f.pool_host.clone(),
+            estimate,
+            difficulty_changes: f
+                .difficulty_changes
+                .iter()
+                .map(|(ts, v)| DifficultyChange {
+                    at: rfc3339_micros(*ts),
+                    difficulty: match v {
+                        ShareValue::Difficulty(d) => Some(*d),
+                        ShareValue::Hashes(_) => None,
+                    },
+                    hashes_per_share: match v {
+                        ShareValue::Hashes(h) => Some(*h),
+                        ShareValue::Difficulty(_) => None,
+                    },
+                })
+                .collect(),
+            claimed_hashrate_hs: f.claimed_hashrate_hs,
+            flow,
+        }
+    }
+}
+
+impl Dns {
+    /// The `dns` object: the pool names looked up and the addresses answered.
+    fn new(f: &Finding, v: &Verdict, flow: FlowOut) -> Dns {
+        Dns {
+            queries: f
+                .dns_queries
+                .iter()
+                .map(|(q, t)| DnsQuery {
+                    rrname: q.clone(),
+                    rrtype: t,
+                })
+                .collect(),
+            answers: f
+                .dns_answers
+                .iter()
+                .map(|(n, a, ttl)| DnsAnswer {
+                    rrname: n.clone(),
+                    rdata: *a,
+                    ttl: *ttl,
+                })
+                .collect(),
+            pool: v.pool.clone(),
+            flow,
+        }
+    }
+}
+
 impl Event {
     pub fn new(r: &FlowRecord, v: &Verdict) -> Event {
         let client = v.client;
@@ -240,73 +313,8 @@ impl Event {
         );
         let f = r.finding.as_ref().unwrap_or(&opaque);
         let (event_type, mining, dns, crypto_node) = match v.event {
-            EventType::Mining => {
-                let mut estimate = v.estimate.clone().unwrap_or_default();
-                if estimate.algorithm.is_none() {
-                    estimate.algorithm = f.algorithm.clone();
-                }
-                let mining = Mining {
-                    protocol: f.protocol,
-                    level: v.level,
-                    confidence: v.confidence,
-                    signals: v.signals.clone(),
-                    pool: v.pool.clone(),
-                    agent: f.agent.clone(),
-                    workers: f.workers.clone(),
-                    extranonce1: f.extranonce1.clone(),
-                    difficulty: f.difficulty,
-                    target: f.target.clone(),
-                    jobs: f.jobs,
-                    shares: f.shares.into(),
-                    version_mask: f.version_mask.clone(),
-                    extensions: f.extensions.clone(),
-                    device: f.device.iter().cloned().collect(),
-                    pool_host: f.pool_host.clone(),
-                    estimate,
-                    difficulty_changes: f
-                        .difficulty_changes
-                        .iter()
-                        .map(|(ts, v)| DifficultyChange {
-                            at: rfc3339_micros(*ts),
-                            difficulty: match v {
-                                ShareValue::Difficulty(d) => Some(*d),
-                                ShareValue::Hashes(_) => None,
-                            },
-                            hashes_per_share: match v {
-                                ShareValue::Hashes(h) => Some(*h),
-                                ShareValue::Difficulty(_) => None,
-                            },
-                        })
-                        .collect(),
-                    claimed_hashrate_hs: f.claimed_hashrate_hs,
-                    flow: flow(),
-                };
-                ("mining", Some(mining), None, None)
-            }
-            EventType::Dns => {
-                let dns = Dns {
-                    queries: f
-                        .dns_queries
-                        .iter()
-                        .map(|(q, t)| DnsQuery {
-                            rrname: q.clone(),
-                            rrtype: t,
-                        })
-                        .collect(),
-                    answers: f
-                        .dns_answers
-                        .iter()
-                        .map(|(n, a, ttl)| DnsAnswer {
-                            rrname: n.clone(),
-                            rdata: *a,
-                            ttl: *ttl,
-                        })
-                        .collect(),
-                    pool: v.pool.clone(),
-                    flow: flow(),
-                };
-                ("dns", None, Some(dns), None)
-            }
+            EventType::Mining => ("mining", Some(Mining::new(f, v, flow())), None, None),
+            EventType::Dns => ("dns", None, Some(Dns::new(f, v, flow())), None),
             EventType::CryptoNode => {
                 let node = CryptoNode {
                     protocol: f.protocol,

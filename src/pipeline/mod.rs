@@ -135,21 +135,7 @@ pub fn run<'a>(
         }
         drop(rec_tx);
         drop(recycle_tx);
-        let sink_thread = s.spawn(move || {
-            let mut n = [0u64; 3];
-            for (r, v) in rec_rx {
-                // Early records are followed by the flow's final one: count that.
-                if r.end != EndReason::Ongoing {
-                    n[match v.event {
-                        EventType::Mining => 0,
-                        EventType::Dns => 1,
-                        EventType::CryptoNode => 2,
-                    }] += 1;
-                }
-                sink(r, v);
-            }
-            n
-        });
+        let sink_thread = s.spawn(move || drain(rec_rx, sink));
         let done = &readers_done;
         let tick = ticker.map(|(every, f)| {
             s.spawn(move || {
@@ -204,4 +190,25 @@ pub fn run<'a>(
     });
     stats.elapsed = started.elapsed();
     stats
+}
+
+/// The sink thread: hands every record to `sink`; counts the final ones by event type
+/// (mining, dns, crypto_node).
+fn drain(
+    records: crossbeam_channel::Receiver<(FlowRecord, Verdict)>,
+    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+) -> [u64; 3] {
+    let mut n = [0u64; 3];
+    for (r, v) in records {
+        // Early records are followed by the flow's final one: count that.
+        if r.end != EndReason::Ongoing {
+            n[match v.event {
+                EventType::Mining => 0,
+                EventType::Dns => 1,
+                EventType::CryptoNode => 2,
+            }] += 1;
+        }
+        sink(r, v);
+    }
+    n
 }

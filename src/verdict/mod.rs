@@ -118,6 +118,13 @@ const PAIR_MEMORY: usize = 65_536;
 /// How long a confirmed pair makes later flows likely.
 const PAIR_TTL_NS: u64 = 24 * 3600 * 1_000_000_000;
 
+/// A flow's two ends, once it is known which side is the client (the miner).
+struct Ends {
+    client: Dir,
+    miner: (IpAddr, u16),
+    server: (IpAddr, u16),
+}
+
 pub struct Judge {
     intel: Arc<Intel>,
     tables: Arc<tables::Tables>,
@@ -206,99 +213,113 @@ impl Judge {
             .and_then(|f| f.miner_sends)
             .or(r.syn_from)
             .unwrap_or(Dir::Fwd);
-        let (client_ep, server_ep) = if client == Dir::Fwd {
-            (r.fwd, r.rev)
+        let ends = if client == Dir::Fwd {
+            Ends {
+                client,
+                miner: r.fwd,
+                server: r.rev,
+            }
         } else {
-            (r.rev, r.fwd)
+            Ends {
+                client,
+                miner: r.rev,
+                server: r.fwd,
+            }
         };
-        let kind = f.map(|f| f.kind);
-        match kind {
-            Some(Kind::Dns) => {
-                let f = f?;
-                let pool = f.dns_queries.first().and_then(|(q, _)| {
-                    self.intel
-                        .domain(q)
-                        .map(|i| Pool::from_rule(i, Some(q), PoolSource::Dns))
-                });
-                return Some(Verdict {
-                    event: EventType::Dns,
-                    level: Level::Likely,
-                    confidence: 0.9,
-                    signals: f.signals.clone(),
-                    pool,
-                    client,
-                    estimate: None,
-                });
-            }
-            Some(Kind::CryptoNode) => {
-                return Some(Verdict {
-                    event: EventType::CryptoNode,
-                    // Not mining: reported at `likely`, as DNS look-ups are.
-                    level: Level::Likely,
-                    confidence: 0.95,
-                    signals: f?.signals.clone(),
-                    pool: None,
-                    client,
-                    estimate: None,
-                });
-            }
-            Some(Kind::Mining) => {
-                let f = f?;
-                let mut signals = f.signals.clone();
-                let found = self
-                    .pool_by_name(f)
-                    .or_else(|| self.pool_by_address(server_ep.0, r.first_ts));
-                let pool = found.map(|(p, s)| {
-                    signals.push(s);
-                    p
-                });
-                self.pairs.insert(
-                    (client_ep.0, server_ep.0),
-                    f.protocol,
-                    r.last_ts.saturating_add(PAIR_TTL_NS),
-                    r.last_ts,
-                );
-                let confidence = match f.coverage {
-                    // Both ends spoke the protocol, each in its own role.
-                    Coverage::BothSides => 0.99,
-                    // Pool pushes (jobs, difficulty) with the right shapes.
-                    Coverage::PoolOnly => 0.95,
-                    // A host asking to mine; nobody answered in what the tap saw.
-                    Coverage::MinerOnly => 0.8,
-                };
-                let estimate = estimate::estimate(
-                    f,
-                    pool.as_ref(),
-                    server_ep.1,
-                    r.first_ts,
-                    r.last_ts,
-                    &self.tables,
-                );
-                return Some(Verdict {
-                    event: EventType::Mining,
-                    level: Level::Confirmed,
-                    confidence,
-                    signals,
-                    pool,
-                    client,
-                    estimate: Some(estimate),
-                });
-            }
-            Some(Kind::Observation | Kind::Shape) | None => {}
+        match f.map(|f| f.kind) {
+            Some(Kind::Dns) => Some(self.lookup(f?, client)),
+            Some(Kind::CryptoNode) => Some(Verdict {
+                event: EventType::CryptoNode,
+                // Not mining: reported at `likely`, as DNS look-ups are.
+                level: Level::Likely,
+                confidence: 0.95,
+                signals: f?.signals.clone(),
+                pool: None,
+                client,
+                estimate: None,
+            }),
+            Some(Kind::Mining) => Some(self.parsed(r, f?, &ends)),
+            Some(Kind::Observation | Kind::Shape) | None => self.opaque(r, f, &ends),
         }
-        // Nothing in the clear: what the endpoint is known as.
+    }
+
+    /// Look-ups of pool names.
+    fn lookup(&self, f: &Finding, client: Dir) -> Verdict {
+        let pool = f.dns_queries.first().and_then(|(q, _)| {
+            self.intel
+                .domain(q)
+                .map(|i| Pool::from_rule(i, Some(q), PoolSource::Dns))
+        });
+        Verdict {
+            event: EventType::Dns,
+            level: Level::Likely,
+            confidence: 0.9,
+            signals: f.signals.clone(),
+            pool,
+            client,
+            estimate: None,
+        }
+    }
+
+    /// A mining protocol was parsed: confirmed, with the pool if it is known, and how much.
+    fn parsed(&mut self, r: &FlowRecord, f: &Finding, ends: &Ends) -> Verdict {
+        let mut signals = f.signals.clone();
+        let found = self
+            .pool_by_name(f)
+            .or_else(|| self.pool_by_address(ends.server.0, r.first_ts));
+        let pool = found.map(|(p, s)| {
+            signals.push(s);
+            p
+        });
+        self.pairs.insert(
+            (ends.miner.0, ends.server.0),
+            f.protocol,
+            r.last_ts.saturating_add(PAIR_TTL_NS),
+            r.last_ts,
+        );
+        let confidence = match f.coverage {
+            // Both ends spoke the protocol, each in its own role.
+            Coverage::BothSides => 0.99,
+            // Pool pushes (jobs, difficulty) with the right shapes.
+            Coverage::PoolOnly => 0.95,
+            // A host asking to mine; nobody answered in what the tap saw.
+            Coverage::MinerOnly => 0.8,
+        };
+        let estimate = estimate::estimate(
+            f,
+            pool.as_ref(),
+            ends.server.1,
+            r.first_ts,
+            r.last_ts,
+            &self.tables,
+        );
+        Verdict {
+            event: EventType::Mining,
+            level: Level::Confirmed,
+            confidence,
+            signals,
+            pool,
+            client: ends.client,
+            estimate: Some(estimate),
+        }
+    }
+
+    /// What the server is known as: by name, by address, or as a pair confirmed before.
+    fn known_endpoint(
+        &self,
+        r: &FlowRecord,
+        f: Option<&Finding>,
+        ends: &Ends,
+    ) -> Option<(Pool, String, f64)> {
         let by_name = f.and_then(|f| self.pool_by_name(f));
-        let shape_signals = f
-            .filter(|f| f.kind == Kind::Shape)
-            .map(|f| f.signals.clone());
-        let known = by_name
+        by_name
             .map(|(p, s)| (p, s, 0.9))
             .or_else(|| {
-                self.pool_by_address(server_ep.0, r.first_ts)
+                self.pool_by_address(ends.server.0, r.first_ts)
                     .map(|(p, s)| (p, s, 0.8))
             })
             .or_else(|| {
-                let proto = self.pairs.get(&(client_ep.0, server_ep.0), r.first_ts)?;
+                let proto = self.pairs.get(&(ends.miner.0, ends.server.0), r.first_ts)?;
                 Some((
                     Pool {
                         name: None,
@@ -309,52 +330,49 @@ impl Judge {
                     },
                     format!(
                         "pair:{} confirmed {proto} to {} before",
-                        client_ep.0, server_ep.0
+                        ends.miner.0, ends.server.0
                     ),
                     0.7,
                 ))
-            });
-        if let Some((pool, signal, confidence)) = known {
-            let mut signals = shape_signals.unwrap_or_default();
+            })
+    }
+
+    /// Nothing in the clear: likely when the endpoint is known or the handshake is a mining
+    /// protocol's, suspect by behaviour, else nothing.
+    fn opaque(&self, r: &FlowRecord, f: Option<&Finding>, ends: &Ends) -> Option<Verdict> {
+        let shape = f.filter(|f| f.kind == Kind::Shape);
+        let likely = |confidence, signals, pool| Verdict {
+            event: EventType::Mining,
+            level: Level::Likely,
+            confidence,
+            signals,
+            pool,
+            client: ends.client,
+            estimate: None,
+        };
+        if let Some((pool, signal, confidence)) = self.known_endpoint(r, f, ends) {
+            let mut signals = shape.map(|f| f.signals.clone()).unwrap_or_default();
             signals.push(signal);
-            if let Some(t) = f.and_then(|f| f.tls.as_ref()) {
-                if let Some(ja4) = &t.ja4 {
-                    signals.push(format!("tls:ja4 {ja4}"));
-                }
+            if let Some(ja4) = f.and_then(|f| f.tls.as_ref()).and_then(|t| t.ja4.as_ref()) {
+                signals.push(format!("tls:ja4 {ja4}"));
             }
-            if self.intel.mining_port(server_ep.1) {
-                signals.push(format!("port:{} (weak)", server_ep.1));
+            if self.intel.mining_port(ends.server.1) {
+                signals.push(format!("port:{} (weak)", ends.server.1));
             }
-            return Some(Verdict {
-                event: EventType::Mining,
-                level: Level::Likely,
-                confidence,
-                signals,
-                pool: Some(pool),
-                client,
-                estimate: None,
-            });
+            return Some(likely(confidence, signals, Some(pool)));
         }
-        if let Some(f) = f.filter(|f| f.kind == Kind::Shape) {
+        if let Some(f) = shape {
             // A mining protocol's own handshake shape, on an unknown endpoint.
-            return Some(Verdict {
-                event: EventType::Mining,
-                level: Level::Likely,
-                confidence: 0.7,
-                signals: f.signals.clone(),
-                pool: None,
-                client,
-                estimate: None,
-            });
+            return Some(likely(0.7, f.signals.clone(), None));
         }
-        let signals = behaviour::suspect(r, client)?;
+        let signals = behaviour::suspect(r, ends.client)?;
         Some(Verdict {
             event: EventType::Mining,
             level: Level::Suspect,
             confidence: 0.5,
             signals,
             pool: None,
-            client,
+            client: ends.client,
             estimate: None,
         })
     }
