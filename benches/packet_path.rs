@@ -3,8 +3,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use minetap::decode::Decoder;
+use minetap::detect::mining::stratum;
 use minetap::detect::Table;
-use minetap::detect::{stratum, Detector, Limits};
+use minetap::detect::{Detector, Limits};
 use minetap::flow::{Dir, EvidenceBudget, FlowConfig, FlowKey, PacketMeta};
 use synth::capture::L2;
 use synth::session::segment;

@@ -2,7 +2,7 @@
 //! selects (and, with the first byte's low bit, the mid-stream set).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use minetap::detect::{for_flow, Context};
+use minetap::detect::{for_flow, Context, FlowStart};
 use minetap::flow::Dir;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     let ctx = Context::default();
     let tcp = ctl & 2 == 0;
     let ports = if ctl & 4 == 0 { (40000, 3333) } else { (5353, 53) };
-    let mut ds = for_flow(&ctx, tcp, ports, ctl & 1 == 1, rest);
+    let start = FlowStart {
+        tcp,
+        ports,
+        mid_stream: ctl & 1 == 1,
+        first: rest,
+    };
+    let mut ds = for_flow(&ctx, &start);
     let mut off = 0;
     let mut dir = Dir::Fwd;
     while off < rest.len() {

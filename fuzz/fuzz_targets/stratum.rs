@@ -1,7 +1,8 @@
 //! Any bytes as the two directions of a Stratum conversation, in chunks, with gaps.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use minetap::detect::{stratum, Detector, Limits};
+use minetap::detect::mining::stratum;
+use minetap::detect::{Detector, Limits};
 use minetap::flow::Dir;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! in-order bytes (see [`super::for_flow`]), fed each direction's bytes, and asked for the most
 //! telling [`Finding`].
 
-use super::{for_flow, Context, Detector, Finding, Interest, Kind};
+use super::{for_flow, Context, Detector, Finding, FlowStart, Interest, Kind};
 use crate::flow::{Chunk, Dir, Inspector, Standing};
 
 /// A flow's detectors.
@@ -49,7 +49,13 @@ impl Inspector for Detectors {
             Chunk::Data(b),
         ) = (&*self, &chunk)
         {
-            *self = Detectors::Chosen(for_flow(ctx, *tcp, *ports, *mid_stream, b));
+            let start = FlowStart {
+                tcp: *tcp,
+                ports: *ports,
+                mid_stream: *mid_stream,
+                first: b,
+            };
+            *self = Detectors::Chosen(for_flow(ctx, &start));
         }
         let Detectors::Chosen(detectors) = self else {
             return;

@@ -6,22 +6,15 @@
 //! JSON-speaking protocols only interpret messages. A detector first *probes* (is this my
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
-pub mod bitcoin_p2p;
-pub mod cryptonote;
-pub mod dns;
-pub mod eth_discv4;
-pub mod ethproxy;
-pub mod http;
+pub mod framing;
 mod inspect;
-pub mod jsonrpc;
-pub mod linejson;
-pub mod lines;
-pub mod monero_levin;
-pub mod noderpc;
-pub mod rpc;
-pub mod stratum;
-pub mod stratum_v2;
-pub mod tls;
+pub mod mining;
+pub mod node;
+pub mod observe;
+
+use mining::{cryptonote, ethproxy, noderpc, stratum, stratum_v2};
+use node::{bitcoin_p2p, eth_discv4, monero_levin};
+use observe::{dns, tls};
 
 use crate::flow::Dir;
 
@@ -76,54 +69,85 @@ pub struct Context {
     pub intel: std::sync::Arc<crate::rules::intel::Intel>,
 }
 
-/// The detectors a flow is inspected with, chosen when its first payload (`first`, from
-/// either side) arrives: its first byte tells JSON from HTTP from TLS from binary protocols, so
-/// that a flow carries only the detectors that can match it. `mid_stream` when a TCP flow was
-/// picked up without its opening: the first byte then says nothing, and every detector that can
-/// resynchronise is used.
-pub fn for_flow(
-    ctx: &Context,
-    tcp: bool,
-    ports: (u16, u16),
-    mid_stream: bool,
-    first: &[u8],
-) -> Vec<Box<dyn Detector>> {
-    let limits = &ctx.limits;
-    let dns_port = ports.0 == 53 || ports.1 == 53;
-    let mut v: Vec<Box<dyn Detector>> = Vec::new();
-    if dns_port {
-        v.push(Box::new(dns::DnsDetector::new(ctx.intel.clone(), tcp)));
-        return v;
+/// What a flow shows when its detectors are chosen: how it is carried and its first in-order
+/// bytes (from either side).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowStart<'a> {
+    pub tcp: bool,
+    /// The flow's ports (`lo` side, `hi` side).
+    pub ports: (u16, u16),
+    /// A TCP flow picked up without its opening: its first byte says nothing.
+    pub mid_stream: bool,
+    pub first: &'a [u8],
+}
+
+impl FlowStart<'_> {
+    fn first_byte(&self) -> u8 {
+        self.first.first().copied().unwrap_or(0)
     }
-    if !tcp {
-        if first.len() >= 98 {
-            v.push(Box::new(eth_discv4::EthDiscv4::default()));
-        }
-        return v;
+    /// DNS, by its port: no other detector looks at it.
+    pub fn dns_port(&self) -> bool {
+        self.ports.0 == 53 || self.ports.1 == 53
     }
-    let b = first.first().copied().unwrap_or(0);
-    let json = mid_stream || matches!(b, b'{' | b' ' | b'\t' | b'\r' | b'\n');
-    let http = mid_stream || b.is_ascii_uppercase();
-    if json {
-        v.push(Box::new(stratum::detector(limits, mid_stream)));
-        v.push(Box::new(cryptonote::detector(limits, mid_stream)));
-        v.push(Box::new(ethproxy::detector(limits, mid_stream)));
+    /// A TCP stream that is not DNS.
+    pub fn stream(&self) -> bool {
+        self.tcp && !self.dns_port()
     }
-    if http {
-        v.push(Box::new(ethproxy::http_detector(limits, mid_stream)));
-        v.push(Box::new(noderpc::detector(limits, mid_stream)));
+    /// A UDP flow that is not DNS.
+    pub fn datagrams(&self) -> bool {
+        !self.tcp && !self.dns_port()
     }
-    if mid_stream {
-        v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
-        v.push(Box::new(monero_levin::MoneroLevin::default()));
-    } else if b == 0x16 {
-        v.push(Box::new(tls::TlsDetector::default()));
-    } else if !json && !http {
-        v.push(Box::new(stratum_v2::StratumV2::default()));
-        v.push(Box::new(bitcoin_p2p::BitcoinP2p::default()));
-        v.push(Box::new(monero_levin::MoneroLevin::default()));
+    /// A stream that may carry newline-delimited JSON: it opens with `{` or white space.
+    pub fn line_json(&self) -> bool {
+        self.stream()
+            && (self.mid_stream || matches!(self.first_byte(), b'{' | b' ' | b'\t' | b'\r' | b'\n'))
     }
-    v
+    /// A stream that may carry HTTP: it opens with an upper-case letter (a method).
+    pub fn http(&self) -> bool {
+        self.stream() && (self.mid_stream || self.first_byte().is_ascii_uppercase())
+    }
+    /// A stream that opens with a TLS handshake record.
+    pub fn tls(&self) -> bool {
+        self.stream() && !self.mid_stream && self.first_byte() == 0x16
+    }
+    /// A stream that opens with something binary (neither JSON, HTTP nor TLS).
+    pub fn binary(&self) -> bool {
+        self.stream() && !self.mid_stream && !self.tls() && !self.line_json() && !self.http()
+    }
+}
+
+/// One detector as the registry knows it: when it applies, and how to make it.
+pub struct Entry {
+    pub name: &'static str,
+    /// Whether the detector can match a flow that starts like this.
+    pub applies: fn(&FlowStart<'_>) -> bool,
+    pub make: fn(&Context, &FlowStart<'_>) -> Box<dyn Detector>,
+}
+
+/// Every detector, in the order their findings are preferred when they tie. Each protocol's
+/// file declares its own entry.
+pub const REGISTRY: &[Entry] = &[
+    dns::ENTRY,
+    stratum::ENTRY,
+    cryptonote::ENTRY,
+    ethproxy::ENTRY,
+    ethproxy::HTTP_ENTRY,
+    noderpc::ENTRY,
+    tls::ENTRY,
+    stratum_v2::ENTRY,
+    bitcoin_p2p::ENTRY,
+    monero_levin::ENTRY,
+    eth_discv4::ENTRY,
+];
+
+/// The detectors a flow is inspected with, chosen when its first payload arrives: those whose
+/// entry applies, so that a flow carries only the detectors that can match it.
+pub fn for_flow(ctx: &Context, start: &FlowStart<'_>) -> Vec<Box<dyn Detector>> {
+    REGISTRY
+        .iter()
+        .filter(|e| (e.applies)(start))
+        .map(|e| (e.make)(ctx, start))
+        .collect()
 }
 
 /// Caps that keep per-flow state bounded whatever the traffic.
@@ -299,5 +323,44 @@ impl Finding {
             difficulty_changes: Vec::new(),
             transcript: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(tcp: bool, ports: (u16, u16), mid_stream: bool, first: &[u8]) -> Vec<&'static str> {
+        let start = FlowStart {
+            tcp,
+            ports,
+            mid_stream,
+            first,
+        };
+        for_flow(&Context::default(), &start)
+            .iter()
+            .map(|d| d.name())
+            .collect()
+    }
+
+    #[test]
+    fn the_first_bytes_choose_the_detectors() {
+        let pool = (40000, 3333);
+        let json = chosen(true, pool, false, b"{\"id\":1}");
+        let http = chosen(true, pool, false, b"POST / HTTP/1.1");
+        let tls = chosen(true, pool, false, &[0x16, 3, 1]);
+        let binary = chosen(true, pool, false, &[0, 0, 0]);
+        let mid = chosen(true, pool, true, b"anything");
+        let dns = chosen(false, (53, 40000), false, &[0; 12]);
+        let udp = chosen(false, pool, false, &[0; 98]);
+        assert_eq!(json.len(), 3, "{json:?}");
+        assert_eq!(http.len(), 2, "{http:?}");
+        assert_eq!(tls, ["tls"]);
+        assert_eq!(binary.len(), 3, "{binary:?}");
+        assert_eq!(binary[0], "stratum-v2");
+        assert_eq!(mid.len(), 7, "json, http and the node protocols: {mid:?}");
+        assert_eq!(dns, ["dns"]);
+        assert_eq!(udp.len(), 1, "{udp:?}");
+        assert!(chosen(false, pool, false, &[0; 97]).is_empty());
     }
 }

@@ -4,7 +4,8 @@
 
 use super::batch::Batch;
 use super::{Rules, Shared};
-use crate::detect::{dns, FlowRecord, Table};
+use crate::detect::observe::dns;
+use crate::detect::{FlowRecord, Table};
 use crate::flow::{FlowConfig, FlowStats};
 use crate::verdict::{Judge, Verdict};
 use crossbeam_channel::{Receiver, Sender};

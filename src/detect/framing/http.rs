@@ -6,9 +6,9 @@
 //! requests are not JSON-RPC (a `GET`, a form) is given up after a few messages. Bodies larger
 //! than the cap are skipped, not buffered.
 
-use super::jsonrpc;
-use super::rpc::{Dialect, Seen};
-use super::{Detector, Finding, Interest, Limits};
+use crate::detect::framing::jsonrpc;
+use crate::detect::framing::rpc::{Dialect, Seen};
+use crate::detect::{Detector, Finding, Interest, Limits};
 use crate::flow::Dir;
 
 /// Longest message head buffered.
@@ -168,9 +168,13 @@ impl<D: Dialect> HttpJson<D> {
         }
         match jsonrpc::parse(body, self.max_depth) {
             Ok(msg) => match self.dialect.on_message(dir, &msg, ts) {
-                Seen::Mine => {
-                    super::keep_message(&mut self.transcript, self.transcript_cap, ts, dir, body)
-                }
+                Seen::Mine => crate::detect::keep_message(
+                    &mut self.transcript,
+                    self.transcript_cap,
+                    ts,
+                    dir,
+                    body,
+                ),
                 Seen::Foreign => self.foreign = true,
                 Seen::Unknown => self.other += 1,
             },

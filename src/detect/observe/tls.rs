@@ -2,9 +2,16 @@
 //! server sends it in the clear (TLS 1.2 and older), the names in its certificate. Nothing here
 //! is mining by itself; the verdict stage checks the names against the pool rules.
 
-use super::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use sha2::{Digest, Sha256};
+
+/// TLS, from its opening handshake record.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "tls",
+    applies: |s| s.tls(),
+    make: |_, _| Box::new(TlsDetector::default()),
+};
 
 /// Handshake bytes buffered per direction.
 const MAX_HANDSHAKE: usize = 64 * 1024;

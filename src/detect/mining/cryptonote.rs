@@ -2,14 +2,21 @@
 //! JSON-RPC with `login`, `submit`, `keepalived`, `getjob` from the miner and `job` pushes from
 //! the pool, interpreted as a [`Dialect`] of [`LineJson`].
 
-use super::jsonrpc::Message;
-use super::linejson::LineJson;
-use super::rpc::{
+use crate::detect::framing::jsonrpc::Message;
+use crate::detect::framing::linejson::LineJson;
+use crate::detect::framing::rpc::{
     cryptonote_target, is_hex, keep, params_object, result_value, Dialect, Role, Seen, Tally,
 };
-use super::Limits;
+use crate::detect::Limits;
 use crate::flow::Dir;
 use serde_json::{Map, Value};
+
+/// CryptoNote pools over newline-delimited JSON.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "cryptonote",
+    applies: |s| s.line_json(),
+    make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
+};
 
 pub type CryptoNote = LineJson<CryptoNoteDialect>;
 

@@ -2,8 +2,15 @@
 //! `01 21 01 01 01 01 01 01`, then the body length, a flag, the command (1001 is the handshake)
 //! and version 1. Node traffic, not mining.
 
-use super::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+
+/// Monero's levin protocol, from a binary opening or mid-stream.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "monero-levin",
+    applies: |s| s.binary() || (s.stream() && s.mid_stream),
+    make: |_, _| Box::new(MoneroLevin::default()),
+};
 
 const SIGNATURE: [u8; 8] = [0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01];
 

@@ -3,11 +3,18 @@
 //! (so every worker knows them in capture order), and the [`DnsDetector`] reports look-ups of
 //! pool domains as `dns` events with the asking client.
 
-use super::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use crate::rules::intel::Intel;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+
+/// DNS, on port 53, over UDP or TCP.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "dns",
+    applies: |s| s.dns_port(),
+    make: |ctx, s| Box::new(DnsDetector::new(ctx.intel.clone(), s.tcp)),
+};
 
 const MAX_RECORDS: usize = 32;
 const MAX_JUMPS: usize = 16;

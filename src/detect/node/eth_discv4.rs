@@ -2,9 +2,16 @@
 //! is Keccak-256 of everything after it — checked, so a match is certain. Node traffic, not
 //! mining.
 
-use super::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use sha3::{Digest, Keccak256};
+
+/// Ethereum discovery v4 datagrams (at least a hash, a signature and a type: 98 bytes).
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "eth-discv4",
+    applies: |s| s.datagrams() && s.first.len() >= 98,
+    make: |_, _| Box::new(EthDiscv4::default()),
+};
 
 #[derive(Default)]
 pub struct EthDiscv4 {

@@ -6,10 +6,10 @@
 //! dropped; a flow with both directions dropped, with messages of another JSON-RPC protocol,
 //! or with too many unknown messages, is not this dialect.
 
-use super::jsonrpc;
-use super::lines::LineFramer;
-use super::rpc::{Dialect, Seen};
-use super::{Detector, Finding, Interest, Limits};
+use crate::detect::framing::jsonrpc;
+use crate::detect::framing::lines::LineFramer;
+use crate::detect::framing::rpc::{Dialect, Seen};
+use crate::detect::{Detector, Finding, Interest, Limits};
 use crate::flow::Dir;
 
 /// Unknown JSON-RPC messages tolerated before giving up.
@@ -86,9 +86,13 @@ impl<D: Dialect> Probe<D> {
         };
         self.dirs[d] = DirState::Json;
         match self.dialect.on_message(dir, &msg, ts) {
-            Seen::Mine => {
-                super::keep_message(&mut self.transcript, self.transcript_cap, ts, dir, line)
-            }
+            Seen::Mine => crate::detect::keep_message(
+                &mut self.transcript,
+                self.transcript_cap,
+                ts,
+                dir,
+                line,
+            ),
             Seen::Foreign => self.foreign = true,
             Seen::Unknown => self.unknown += 1,
         }

@@ -5,13 +5,22 @@
 //! to responses by id, and the session's agent, workers, extranonce, difficulty/target, jobs and
 //! share outcomes are kept. Works from the first packet or from the middle of a session.
 
-use super::jsonrpc::Message;
-use super::linejson::LineJson;
-use super::rpc::{hashes_for_target, keep, params_array, result_value, Dialect, Role, Seen, Tally};
-use super::Limits;
-use super::ShareValue;
+use crate::detect::framing::jsonrpc::Message;
+use crate::detect::framing::linejson::LineJson;
+use crate::detect::framing::rpc::{
+    hashes_for_target, keep, params_array, result_value, Dialect, Role, Seen, Tally,
+};
+use crate::detect::Limits;
+use crate::detect::ShareValue;
 use crate::flow::Dir;
 use serde_json::Value;
+
+/// Stratum V1 (and EthereumStratum) over newline-delimited JSON.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "stratum",
+    applies: |s| s.line_json(),
+    make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
+};
 
 /// The Stratum V1 detector.
 pub type Stratum = LineJson<StratumV1>;
@@ -164,7 +173,7 @@ impl Dialect for StratumV1 {
         &self.tally
     }
 
-    fn finding(&self) -> Option<super::Finding> {
+    fn finding(&self) -> Option<crate::detect::Finding> {
         let mut f = self.tally.finding()?;
         if self.ethereum {
             f.protocol = "ethereumstratum";
@@ -215,7 +224,7 @@ impl StratumV1 {
             }
             Method::SuggestTarget | Method::SetTarget => {
                 let target = params.first().and_then(Value::as_str);
-                let ok = target.is_some_and(|s| super::rpc::is_hex(s, 64));
+                let ok = target.is_some_and(|s| crate::detect::framing::rpc::is_hex(s, 64));
                 if ok && m == Method::SetTarget {
                     t.found.target = target.map(keep);
                     if let Some(v) = target.and_then(hashes_for_target) {
@@ -400,7 +409,7 @@ mod tests {
         assert_eq!(f.difficulty, Some(512.0));
         assert_eq!(
             f.shares,
-            super::super::Shares {
+            crate::detect::Shares {
                 submitted: 2,
                 accepted: 1,
                 rejected: 1

@@ -1,17 +1,31 @@
 //! EthProxy ("getwork over TCP") and Ethereum getwork over HTTP: `eth_submitLogin`,
 //! `eth_getWork`, `eth_submitWork`, `eth_submitHashrate` from the miner, work packages (header,
 //! seed, boundary) from the pool. One [`Dialect`], framed by lines ([`LineJson`]) or by HTTP
-//! ([`HttpJson`](super::http::HttpJson)).
+//! ([`HttpJson`](crate::detect::framing::http::HttpJson)).
 
-use super::http::HttpJson;
-use super::jsonrpc::Message;
-use super::linejson::LineJson;
-use super::rpc::{
+use crate::detect::framing::http::HttpJson;
+use crate::detect::framing::jsonrpc::Message;
+use crate::detect::framing::linejson::LineJson;
+use crate::detect::framing::rpc::{
     hashes_for_target, is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally,
 };
-use super::Limits;
+use crate::detect::Limits;
 use crate::flow::Dir;
 use serde_json::Value;
+
+/// EthProxy over newline-delimited JSON.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "ethproxy",
+    applies: |s| s.line_json(),
+    make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
+};
+
+/// Ethereum getwork over HTTP.
+pub const HTTP_ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "ethproxy-http",
+    applies: |s| s.http(),
+    make: |ctx, s| Box::new(http_detector(&ctx.limits, s.mid_stream)),
+};
 
 pub fn detector(limits: &Limits, mid_stream: bool) -> LineJson<EthProxy> {
     if mid_stream {

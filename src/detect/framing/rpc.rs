@@ -3,8 +3,8 @@
 //! which direction, who is the miner, which requests await an answer, the workers and shares.
 //! Framing (lines, HTTP) lives in `linejson.rs` and `http.rs`; each protocol file is a dialect.
 
-use super::jsonrpc::Message;
-use super::{Coverage, Finding, ShareValue};
+use crate::detect::framing::jsonrpc::Message;
+use crate::detect::{Coverage, Finding, ShareValue};
 use std::collections::VecDeque;
 
 /// Methods whose answers say whether a share was accepted.

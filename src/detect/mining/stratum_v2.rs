@@ -4,8 +4,15 @@
 //! client and 170 back, then records of at least a 22-byte encrypted header and a 16-byte tag —
 //! recognised by that shape alone.
 
-use super::{Coverage, Detector, Finding, Interest, Kind};
+use crate::detect::{Coverage, Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+
+/// Stratum V2 frames, or its Noise handshake, from a binary opening.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "stratum-v2",
+    applies: |s| s.binary(),
+    make: |_, _| Box::new(StratumV2::default()),
+};
 
 const MAX_FRAME: usize = 1 << 20;
 /// Bytes of the stream kept to assemble frames.
@@ -69,7 +76,7 @@ impl<'a> Rd<'a> {
         let n = self.u8()? as usize;
         std::str::from_utf8(self.take(n)?)
             .ok()
-            .map(super::rpc::keep)
+            .map(crate::detect::framing::rpc::keep)
     }
 }
 

@@ -3,14 +3,21 @@
 //! `getbalance`, ...) does not count. The `X-Mining-Extensions` and `X-Stratum` headers that
 //! mining software sends are kept as signals.
 
-use super::http::HttpJson;
-use super::jsonrpc::Message;
-use super::rpc::{
+use crate::detect::framing::http::HttpJson;
+use crate::detect::framing::jsonrpc::Message;
+use crate::detect::framing::rpc::{
     hashes_for_target, is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally,
 };
-use super::{Finding, Limits};
+use crate::detect::{Finding, Limits};
 use crate::flow::Dir;
 use serde_json::Value;
+
+/// Solo mining over a node's HTTP JSON-RPC.
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "noderpc",
+    applies: |s| s.http(),
+    make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
+};
 
 pub fn detector(limits: &Limits, mid_stream: bool) -> HttpJson<NodeRpc> {
     HttpJson::new("node-rpc", limits, mid_stream)

@@ -2,8 +2,15 @@
 //! magic and a NUL-padded ASCII command (the first being `version` when the connection's opening
 //! is seen). Node traffic, not mining.
 
-use super::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+
+/// Bitcoin P2P, from a binary opening or mid-stream (its magic resynchronises).
+pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
+    name: "bitcoin-p2p",
+    applies: |s| s.binary() || (s.stream() && s.mid_stream),
+    make: |_, _| Box::new(BitcoinP2p::default()),
+};
 
 const MAGICS: [([u8; 4], &str); 4] = [
     ([0xf9, 0xbe, 0xb4, 0xd9], "mainnet"),
