@@ -6,4 +6,5 @@ pub mod http;
 pub mod jsonrpc;
 pub mod linejson;
 pub mod lines;
+pub mod records;
 pub mod rpc;

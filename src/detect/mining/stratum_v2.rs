@@ -4,6 +4,7 @@
 //! client and 170 back, then records of at least a 22-byte encrypted header and a 16-byte tag —
 //! recognised by that shape alone.
 
+use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Coverage, Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 
@@ -28,7 +29,7 @@ enum State {
 
 pub struct StratumV2 {
     state: State,
-    buf: [Vec<u8>; 2],
+    held: [Held; 2],
     /// Bytes per burst (a run of data in one direction), for the Noise shape.
     bursts: Vec<(Dir, usize)>,
     client: Option<Dir>,
@@ -42,7 +43,7 @@ impl Default for StratumV2 {
     fn default() -> Self {
         StratumV2 {
             state: State::Probing,
-            buf: [Vec::new(), Vec::new()],
+            held: Default::default(),
             bursts: Vec::new(),
             client: None,
             found: Finding::new("stratum-v2", "stratum-v2"),
@@ -178,28 +179,31 @@ impl StratumV2 {
         let _ = dir;
     }
 
-    fn parse_frames(&mut self, dir: Dir) {
-        let mut buf = std::mem::take(&mut self.buf[dir.index()]);
+    /// Reads the frames at the start of `buf`: the first must be a plain `SetupConnection`
+    /// for the mining protocol, the later ones are followed.
+    fn parse_frames(&mut self, dir: Dir, buf: &[u8]) -> Progress {
         let mut off = 0;
-        while buf.len() >= off + 6 {
-            let h = &buf[off..off + 6];
+        while let Some(h) = buf.get(off..off + 6) {
             let ext = u16::from_le_bytes([h[0], h[1]]) & 0x7fff;
             let mtype = h[2];
             let len = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
             if len > MAX_FRAME {
                 self.not_plain |= self.state == State::Probing;
-                buf.clear();
-                off = 0;
-                break;
+                return Progress::Incomplete {
+                    consumed: buf.len(),
+                    needed: 0,
+                };
             }
-            if buf.len() < off + 6 + len {
-                break;
-            }
-            let payload = buf[off + 6..off + 6 + len].to_vec();
+            let Some(payload) = buf.get(off + 6..off + 6 + len) else {
+                return Progress::Incomplete {
+                    consumed: off,
+                    needed: 6 + len,
+                };
+            };
             off += 6 + len;
             match self.state {
                 State::Probing => {
-                    if ext == 0 && mtype == 0 && self.setup(&payload).is_some() {
+                    if ext == 0 && mtype == 0 && self.setup(payload).is_some() {
                         self.state = State::Plain;
                         self.client = Some(dir);
                         self.count("SetupConnection");
@@ -208,15 +212,14 @@ impl StratumV2 {
                         break;
                     }
                 }
-                State::Plain if ext == 0 => self.frame(dir, mtype, &payload),
+                State::Plain if ext == 0 => self.frame(dir, mtype, payload),
                 _ => {}
             }
         }
-        buf.drain(..off.min(buf.len()));
-        if buf.len() > MAX_BUF {
-            buf.clear();
+        Progress::Incomplete {
+            consumed: off,
+            needed: 6,
         }
-        self.buf[dir.index()] = buf;
     }
 
     /// Client 64 bytes, server 170, client again: the Stratum V2 Noise NX handshake.
@@ -255,8 +258,9 @@ impl Detector for StratumV2 {
         match self.state {
             State::Probing | State::Plain => {
                 if !self.not_plain {
-                    self.buf[dir.index()].extend_from_slice(data);
-                    self.parse_frames(dir);
+                    let mut held = std::mem::take(&mut self.held[dir.index()]);
+                    let _ = held.feed(data, MAX_BUF, |b| self.parse_frames(dir, b));
+                    self.held[dir.index()] = held;
                 }
                 if self.state == State::Probing && self.not_plain && !self.noise_possible() {
                     self.state = State::NotThis;
@@ -267,7 +271,7 @@ impl Detector for StratumV2 {
     }
 
     fn on_gap(&mut self, dir: Dir) {
-        self.buf[dir.index()].clear();
+        self.held[dir.index()].clear();
         if self.state == State::Probing {
             self.state = State::NotThis;
         }

@@ -2,6 +2,7 @@
 //! `01 21 01 01 01 01 01 01`, then the body length, a flag, the command (1001 is the handshake)
 //! and version 1. Node traffic, not mining.
 
+use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 
@@ -14,10 +15,40 @@ pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
 
 const SIGNATURE: [u8; 8] = [0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01];
 
+/// The bytes of a levin header that tell: signature, length, flag, command, ..., version.
+const HEADER: usize = 33;
+
 #[derive(Default)]
 pub struct MoneroLevin {
     command: Option<u32>,
     not_this: bool,
+    held: [Held; 2],
+}
+
+impl MoneroLevin {
+    /// The first message's header: levin if it has the signature and a handshake-range
+    /// command at version 1.
+    fn header(&mut self, d: &[u8]) -> Progress {
+        let n = d.len().min(SIGNATURE.len());
+        if d[..n] != SIGNATURE[..n] {
+            self.not_this = true;
+            return Progress::Stop;
+        }
+        if d.len() < HEADER {
+            return Progress::Incomplete {
+                consumed: 0,
+                needed: HEADER,
+            };
+        }
+        let cmd = u32::from_le_bytes([d[17], d[18], d[19], d[20]]);
+        let version = u32::from_le_bytes([d[29], d[30], d[31], d[32]]);
+        if d[16] <= 1 && version == 1 && (1001..=2010).contains(&cmd) {
+            self.command = Some(cmd);
+        } else {
+            self.not_this = true;
+        }
+        Progress::Stop
+    }
 }
 
 impl Detector for MoneroLevin {
@@ -25,25 +56,18 @@ impl Detector for MoneroLevin {
         "monero-levin"
     }
 
-    fn on_data(&mut self, _dir: Dir, d: &[u8], _ts_ns: u64) {
+    fn on_data(&mut self, dir: Dir, d: &[u8], _ts_ns: u64) {
         if self.command.is_some() || self.not_this {
             return;
         }
-        let ok = d.len() >= 33 && d[..8] == SIGNATURE && d[16] <= 1;
-        if !ok {
-            self.not_this = true;
-            return;
-        }
-        let cmd = u32::from_le_bytes([d[17], d[18], d[19], d[20]]);
-        let version = u32::from_le_bytes([d[29], d[30], d[31], d[32]]);
-        if version == 1 && (1001..=2010).contains(&cmd) {
-            self.command = Some(cmd);
-        } else {
-            self.not_this = true;
-        }
+        let mut held = std::mem::take(&mut self.held[dir.index()]);
+        let _ = held.feed(d, HEADER, |b| self.header(b));
+        self.held[dir.index()] = held;
     }
 
-    fn on_gap(&mut self, _dir: Dir) {}
+    fn on_gap(&mut self, dir: Dir) {
+        self.held[dir.index()].clear();
+    }
 
     fn interest(&self) -> Interest {
         match (self.command, self.not_this) {

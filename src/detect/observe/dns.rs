@@ -3,6 +3,7 @@
 //! (so every worker knows them in capture order), and the [`DnsDetector`] reports look-ups of
 //! pool domains as `dns` events with the asking client.
 
+use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use crate::rules::intel::Intel;
@@ -172,11 +173,14 @@ pub fn pool_addresses(m: &Message, intel: &Intel) -> Vec<Learned> {
         .collect()
 }
 
+/// Bytes held per direction of a DNS-over-TCP flow: one message and its length.
+const MAX_HELD: usize = 65_537;
+
 /// Reports look-ups of pool domains on a DNS flow (UDP, or TCP with length prefixes).
 pub struct DnsDetector {
     intel: Arc<Intel>,
     tcp: bool,
-    buf: [Vec<u8>; 2],
+    held: [Held; 2],
     messages: u32,
     found: Finding,
     pool_queries: bool,
@@ -190,7 +194,7 @@ impl DnsDetector {
         DnsDetector {
             intel,
             tcp,
-            buf: [Vec::new(), Vec::new()],
+            held: Default::default(),
             messages: 0,
             found,
             pool_queries: false,
@@ -255,26 +259,30 @@ impl Detector for DnsDetector {
             self.message(dir, data);
             return;
         }
-        let mut buf = std::mem::take(&mut self.buf[dir.index()]);
-        buf.extend_from_slice(data);
-        let mut off = 0;
-        while let Some(len) = u16_at(&buf, off).map(usize::from) {
-            let Some(m) = buf.get(off + 2..off + 2 + len) else {
-                break;
-            };
-            let m = m.to_vec();
-            self.message(dir, &m);
-            off += 2 + len;
-        }
-        buf.drain(..off);
-        if buf.len() > 65_537 {
-            buf.clear();
-        }
-        self.buf[dir.index()] = buf;
+        // Over TCP each message has a two-byte length in front.
+        let mut held = std::mem::take(&mut self.held[dir.index()]);
+        let _ = held.feed(data, MAX_HELD, |buf| {
+            let mut off = 0;
+            while let Some(len) = u16_at(buf, off).map(usize::from) {
+                let Some(m) = buf.get(off + 2..off + 2 + len) else {
+                    return Progress::Incomplete {
+                        consumed: off,
+                        needed: 2 + len,
+                    };
+                };
+                self.message(dir, m);
+                off += 2 + len;
+            }
+            Progress::Incomplete {
+                consumed: off,
+                needed: 2,
+            }
+        });
+        self.held[dir.index()] = held;
     }
 
     fn on_gap(&mut self, dir: Dir) {
-        self.buf[dir.index()].clear();
+        self.held[dir.index()].clear();
     }
 
     fn interest(&self) -> Interest {

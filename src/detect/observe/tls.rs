@@ -2,6 +2,7 @@
 //! server sends it in the clear (TLS 1.2 and older), the names in its certificate. Nothing here
 //! is mining by itself; the verdict stage checks the names against the pool rules.
 
+use crate::detect::framing::records::{Held, Overflow, Progress};
 use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use sha2::{Digest, Sha256};
@@ -40,7 +41,7 @@ enum State {
 pub struct TlsDetector {
     state: State,
     client: Option<Dir>,
-    buf: [Vec<u8>; 2],
+    held: [Held; 2],
     info: TlsInfo,
 }
 
@@ -49,7 +50,7 @@ impl Default for TlsDetector {
         TlsDetector {
             state: State::Probing,
             client: None,
-            buf: [Vec::new(), Vec::new()],
+            held: Default::default(),
             info: TlsInfo::default(),
         }
     }
@@ -317,51 +318,57 @@ fn cert_names(cert: &[u8]) -> Vec<String> {
     names
 }
 
+/// Keep looking: the handshake so far is read again from its start with more bytes.
+const MORE: Progress = Progress::Incomplete {
+    consumed: 0,
+    needed: 0,
+};
+
 impl TlsDetector {
-    fn client_side(&mut self, dir: Dir) {
-        let b = &self.buf[dir.index()];
-        match handshake_bytes(b) {
-            None => {
-                if b.len() > MAX_HANDSHAKE {
-                    self.state = State::NotTls;
-                }
+    /// The client's handshake so far: a ClientHello, or not TLS.
+    fn client_side(&mut self, dir: Dir, b: &[u8]) -> Progress {
+        let hs = match handshake_bytes(b) {
+            None => return MORE,
+            Some(Err(())) => {
+                self.state = State::NotTls;
+                return Progress::Stop;
             }
-            Some(Err(())) => self.state = State::NotTls,
-            Some(Ok(hs)) => {
-                if hs.first() != Some(&1) {
-                    self.state = State::NotTls;
-                    return;
-                }
-                let Some(len) = be24(&hs, 1) else { return };
-                let Some(body) = hs.get(4..4 + len) else {
-                    if b.len() > MAX_HANDSHAKE {
-                        self.state = State::NotTls;
-                    }
-                    return;
-                };
-                if client_hello(body, &mut self.info).is_some() {
-                    self.client = Some(dir);
-                    self.state = State::HaveHello;
-                    self.buf[dir.index()] = Vec::new();
-                } else {
-                    self.state = State::NotTls;
-                }
-            }
+            Some(Ok(hs)) => hs,
+        };
+        if hs.first() != Some(&1) {
+            self.state = State::NotTls;
+            return Progress::Stop;
         }
+        let Some(len) = be24(&hs, 1) else {
+            return MORE;
+        };
+        let Some(body) = hs.get(4..4 + len) else {
+            return MORE;
+        };
+        if client_hello(body, &mut self.info).is_some() {
+            self.client = Some(dir);
+            self.state = State::HaveHello;
+        } else {
+            self.state = State::NotTls;
+        }
+        Progress::Stop
     }
 
-    fn server_side(&mut self, dir: Dir) {
-        let b = &self.buf[dir.index()];
-        let Some(Ok(hs)) = handshake_bytes(b) else {
-            if b.len() > MAX_HANDSHAKE || matches!(handshake_bytes(b), Some(Err(()))) {
+    /// The server's handshake so far: its certificate (TLS 1.2 and older), or the sign that
+    /// it is encrypted (TLS 1.3).
+    fn server_side(&mut self, b: &[u8]) -> Progress {
+        let hs = match handshake_bytes(b) {
+            None => return MORE,
+            Some(Err(())) => {
                 self.state = State::Done;
+                return Progress::Stop;
             }
-            return;
+            Some(Ok(hs)) => hs,
         };
         let mut o = 0;
         while let (Some(&t), Some(len)) = (hs.get(o), be24(&hs, o + 1)) {
             let Some(body) = hs.get(o + 4..o + 4 + len) else {
-                return;
+                return MORE;
             };
             match t {
                 // ServerHello choosing TLS 1.3: the certificate is encrypted.
@@ -370,7 +377,7 @@ impl TlsDetector {
                     .any(|w| w == [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]) =>
                 {
                     self.state = State::Done;
-                    return;
+                    return Progress::Stop;
                 }
                 11 => {
                     if let (Some(_), Some(first)) = (be24(body, 0), be24(body, 3)) {
@@ -379,12 +386,13 @@ impl TlsDetector {
                         }
                     }
                     self.state = State::Done;
-                    return;
+                    return Progress::Stop;
                 }
                 _ => {}
             }
             o += 4 + len;
         }
+        MORE
     }
 }
 
@@ -397,12 +405,18 @@ impl Detector for TlsDetector {
         match self.state {
             State::Done | State::NotTls => {}
             State::Probing => {
-                self.buf[dir.index()].extend_from_slice(data);
-                self.client_side(dir);
+                let mut held = std::mem::take(&mut self.held[dir.index()]);
+                if held.feed(data, MAX_HANDSHAKE, |b| self.client_side(dir, b)) == Err(Overflow) {
+                    self.state = State::NotTls;
+                }
+                self.held[dir.index()] = held;
             }
             State::HaveHello if Some(dir) != self.client => {
-                self.buf[dir.index()].extend_from_slice(data);
-                self.server_side(dir);
+                let mut held = std::mem::take(&mut self.held[dir.index()]);
+                if held.feed(data, MAX_HANDSHAKE, |b| self.server_side(b)) == Err(Overflow) {
+                    self.state = State::Done;
+                }
+                self.held[dir.index()] = held;
             }
             State::HaveHello => {}
         }
