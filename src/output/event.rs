@@ -4,7 +4,7 @@
 
 use super::time::rfc3339_micros;
 use crate::detect::FlowRecord;
-use crate::detect::{Finding, ShareValue, Shares};
+use crate::detect::{Finding, Lookups, Session, ShareValue, Shares};
 use crate::flow::{Counters, EndReason};
 use crate::verdict::estimate::Estimate;
 use crate::verdict::{EventType, Level, Pool, Verdict};
@@ -219,9 +219,11 @@ fn end_name(e: EndReason) -> &'static str {
 impl Mining {
     /// The `mining` object: what the protocol said, the verdict, and the estimate.
     fn new(f: &Finding, v: &Verdict, flow: FlowOut) -> Mining {
+        let empty = Session::default();
+        let s = f.session().unwrap_or(&empty);
         let mut estimate = v.estimate.clone().unwrap_or_default();
         if estimate.algorithm.is_none() {
-            estimate.algorithm = f.algorithm.clone();
+            estimate.algorithm = s.algorithm.clone();
         }
         Mining {
             protocol: f.protocol,
@@ -229,19 +231,19 @@ impl Mining {
             confidence: v.confidence,
             signals: v.signals.clone(),
             pool: v.pool.clone(),
-            agent: f.agent.clone(),
-            workers: f.workers.clone(),
-            extranonce1: f.extranonce1.clone(),
-            difficulty: f.difficulty,
-            target: f.target.clone(),
-            jobs: f.jobs,
-            shares: f.shares.into(),
-            version_mask: f.version_mask.clone(),
-            extensions: f.extensions.clone(),
-            device: f.device.iter().cloned().collect(),
-            pool_host: f.pool_host.clone(),
+            agent: s.agent.clone(),
+            workers: s.workers.clone(),
+            extranonce1: s.extranonce1.clone(),
+            difficulty: s.difficulty,
+            target: s.target.clone(),
+            jobs: s.jobs,
+            shares: s.shares.into(),
+            version_mask: s.version_mask.clone(),
+            extensions: s.extensions.clone(),
+            device: s.device.iter().cloned().collect(),
+            pool_host: s.pool_host.clone(),
             estimate,
-            difficulty_changes: f
+            difficulty_changes: s
                 .difficulty_changes
                 .iter()
                 .map(|(ts, v)| DifficultyChange {
@@ -256,7 +258,7 @@ impl Mining {
                     },
                 })
                 .collect(),
-            claimed_hashrate_hs: f.claimed_hashrate_hs,
+            claimed_hashrate_hs: s.claimed_hashrate_hs,
             flow,
         }
     }
@@ -265,17 +267,19 @@ impl Mining {
 impl Dns {
     /// The `dns` object: the pool names looked up and the addresses answered.
     fn new(f: &Finding, v: &Verdict, flow: FlowOut) -> Dns {
+        let empty = Lookups::default();
+        let l = f.lookups().unwrap_or(&empty);
         Dns {
-            queries: f
-                .dns_queries
+            queries: l
+                .queries
                 .iter()
                 .map(|(q, t)| DnsQuery {
                     rrname: q.clone(),
                     rrtype: t,
                 })
                 .collect(),
-            answers: f
-                .dns_answers
+            answers: l
+                .answers
                 .iter()
                 .map(|(n, a, ttl)| DnsAnswer {
                     rrname: n.clone(),
@@ -306,7 +310,7 @@ impl Event {
             to_client: r.counters[client.flip().index()].into(),
         };
         // Flows judged on their endpoints or shape carry no mining protocol of their own.
-        let tls = r.finding.as_ref().and_then(|f| f.tls.clone());
+        let tls = r.finding.as_ref().and_then(|f| f.tls().cloned());
         let opaque = Finding::new(
             if tls.is_some() { "tls" } else { "unknown" },
             if tls.is_some() { "tls" } else { "unknown" },

@@ -4,7 +4,7 @@
 //! share count, the observed time and the interval always go with the estimate.
 
 use super::Pool;
-use crate::detect::{Finding, WorkSum};
+use crate::detect::{Session, WorkSum};
 use crate::rules::tables::Tables;
 use serde::Serialize;
 
@@ -175,7 +175,7 @@ fn hashes(w: &WorkSum, unit: Option<f64>) -> Option<f64> {
 
 /// Estimates the hashrate and power of a mining flow observed from `first_ts` to `last_ts`.
 pub fn estimate(
-    f: &Finding,
+    s: &Session,
     pool: Option<&Pool>,
     server_port: u16,
     first_ts: u64,
@@ -186,11 +186,11 @@ pub fn estimate(
     let pool_coin = pool
         .and_then(|p| p.coin.as_deref())
         .and_then(|c| c.split(',').next());
-    let (algo, algorithm_basis) = match f.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
+    let (algo, algorithm_basis) = match s.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
         Some(a) => (Some(a), Some(Basis::Protocol)),
         None => match pool_coin.and_then(|c| tables.by_coin(c)) {
             Some(a) => (Some(a), Some(Basis::Pool)),
-            None => match f.agent.as_deref().and_then(|a| tables.by_agent(a)) {
+            None => match s.agent.as_deref().and_then(|a| tables.by_agent(a)) {
                 Some(a) => (Some(a), Some(Basis::Agent)),
                 None => match tables.by_port(server_port) {
                     Some(a) => (Some(a), Some(Basis::Port)),
@@ -205,8 +205,8 @@ pub fn estimate(
         (None, None) => (None, None),
     };
     let mut e = Estimate {
-        algorithm: algo.map(|a| a.name.clone()).or_else(|| f.algorithm.clone()),
-        algorithm_basis: algorithm_basis.or(f.algorithm.as_ref().map(|_| Basis::Protocol)),
+        algorithm: algo.map(|a| a.name.clone()).or_else(|| s.algorithm.clone()),
+        algorithm_basis: algorithm_basis.or(s.algorithm.as_ref().map(|_| Basis::Protocol)),
         coin,
         coin_basis,
         hashrate: None,
@@ -214,10 +214,10 @@ pub fn estimate(
         power: None,
     };
     // Accepted shares when the pool's answers were seen, else what was submitted.
-    let (work, basis) = if f.work.accepted.shares > 0 || f.shares.rejected > 0 {
-        (&f.work.accepted, "accepted")
+    let (work, basis) = if s.work.accepted.shares > 0 || s.shares.rejected > 0 {
+        (&s.work.accepted, "accepted")
     } else {
-        (&f.work.submitted, "submitted")
+        (&s.work.submitted, "submitted")
     };
     let observed_s = last_ts.saturating_sub(first_ts) as f64 / 1e9;
     let total = hashes(work, algo.map(|a| a.unit));

@@ -16,7 +16,7 @@ pub mod estimate;
 mod memory;
 
 use crate::detect::FlowRecord;
-use crate::detect::{Coverage, Finding, Kind};
+use crate::detect::{Coverage, Finding, Kind, Session};
 use crate::flow::Dir;
 use crate::rules::intel::{Intel, PoolInfo};
 use crate::rules::tables;
@@ -178,7 +178,7 @@ impl Judge {
 
     /// The pool named by a TLS handshake or the protocol itself.
     fn pool_by_name(&self, f: &Finding) -> Option<(Pool, String)> {
-        if let Some(t) = &f.tls {
+        if let Some(t) = f.tls() {
             if let Some(sni) = &t.sni {
                 if let Some(info) = self.intel.domain(sni) {
                     return Some((
@@ -196,7 +196,7 @@ impl Judge {
                 }
             }
         }
-        let host = f.pool_host.as_deref()?;
+        let host = f.session()?.pool_host.as_deref()?;
         let info = self.intel.domain(host)?;
         Some((
             Pool::from_rule(info, Some(host), PoolSource::Protocol),
@@ -245,7 +245,8 @@ impl Judge {
 
     /// Look-ups of pool names.
     fn lookup(&self, f: &Finding, client: Dir) -> Verdict {
-        let pool = f.dns_queries.first().and_then(|(q, _)| {
+        let first = f.lookups().and_then(|l| l.queries.first());
+        let pool = first.and_then(|(q, _)| {
             self.intel
                 .domain(q)
                 .map(|i| Pool::from_rule(i, Some(q), PoolSource::Dns))
@@ -285,8 +286,9 @@ impl Judge {
             // A host asking to mine; nobody answered in what the tap saw.
             Coverage::MinerOnly => 0.8,
         };
+        let empty = Session::default();
         let estimate = estimate::estimate(
-            f,
+            f.session().unwrap_or(&empty),
             pool.as_ref(),
             ends.server.1,
             r.first_ts,
@@ -353,7 +355,7 @@ impl Judge {
         if let Some((pool, signal, confidence)) = self.known_endpoint(r, f, ends) {
             let mut signals = shape.map(|f| f.signals.clone()).unwrap_or_default();
             signals.push(signal);
-            if let Some(ja4) = f.and_then(|f| f.tls.as_ref()).and_then(|t| t.ja4.as_ref()) {
+            if let Some(ja4) = f.and_then(|f| f.tls()).and_then(|t| t.ja4.as_ref()) {
                 signals.push(format!("tls:ja4 {ja4}"));
             }
             if self.intel.mining_port(ends.server.1) {

@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(d.interest(), Interest::Matched);
         let f = d.finding().unwrap();
         assert_eq!(f.protocol, "getblocktemplate");
-        assert_eq!(f.agent.as_deref(), Some("cgminer 3.7.2"));
+        assert_eq!(f.session().unwrap().agent.as_deref(), Some("cgminer 3.7.2"));
         assert!(f
             .signals
             .iter()
@@ -390,7 +390,7 @@ mod tests {
         );
         let f = d.finding().unwrap();
         assert_eq!(f.protocol, "ethproxy");
-        assert_eq!(f.jobs, 1);
+        assert_eq!(f.session().unwrap().jobs, 1);
         assert_eq!(f.coverage, crate::detect::Coverage::BothSides);
     }
 

@@ -4,7 +4,7 @@
 //! Framing (lines, HTTP) lives in `linejson.rs` and `http.rs`; each protocol file is a dialect.
 
 use crate::detect::framing::jsonrpc::Message;
-use crate::detect::{Coverage, Finding, ShareValue};
+use crate::detect::{Coverage, Detail, Finding, Session, ShareValue};
 use std::collections::VecDeque;
 
 /// Methods whose answers say whether a share was accepted.
@@ -68,6 +68,8 @@ pub fn keep(s: &str) -> String {
 #[derive(Debug)]
 pub struct Tally {
     pub found: Finding,
+    /// What the session says; it becomes the finding's detail.
+    pub session: Session,
     /// Valid messages per method name, per sending direction, in first-seen order.
     counts: Vec<(&'static str, [u32; 2])>,
     strong: bool,
@@ -91,6 +93,7 @@ impl Tally {
     pub fn new(prefix: &'static str, protocol: &'static str, app_proto: &'static str) -> Self {
         Tally {
             found: Finding::new(protocol, app_proto),
+            session: Session::default(),
             counts: Vec::new(),
             strong: false,
             miner_votes: [0; 2],
@@ -106,7 +109,7 @@ impl Tally {
     /// The pool set a new difficulty or target; it applies from the next job.
     pub fn announce(&mut self, v: ShareValue, ts: u64) {
         self.announced = Some(v);
-        let changes = &mut self.found.difficulty_changes;
+        let changes = &mut self.session.difficulty_changes;
         if changes.len() < MAX_CHANGES {
             changes.push((ts, v));
         }
@@ -114,7 +117,7 @@ impl Tally {
 
     /// A new job; `own` when the job carries its own target (CryptoNote, EthProxy).
     pub fn new_job(&mut self, job_id: &str, own: Option<ShareValue>) {
-        self.found.jobs += 1;
+        self.session.jobs += 1;
         if let Some(v) = own {
             self.current = Some(v);
         } else if let Some(v) = self.announced.take() {
@@ -146,8 +149,8 @@ impl Tally {
     /// A share submitted by the miner for `job_id`; its outcome comes with the answer.
     pub fn submitted(&mut self, msg: &Message<'_>, method: &'static str, job_id: Option<&str>) {
         let v = self.value_for(job_id);
-        self.found.shares.submitted += 1;
-        self.found.work.submitted.add(v);
+        self.session.shares.submitted += 1;
+        self.session.work.submitted.add(v);
         self.remember(msg, method, v);
     }
 
@@ -213,7 +216,7 @@ impl Tally {
     }
 
     pub fn add_worker(&mut self, w: &str) {
-        let f = &mut self.found;
+        let f = &mut self.session;
         if !w.is_empty() && f.workers.len() < MAX_WORKERS && !f.workers.iter().any(|x| x == w) {
             f.workers.push(keep(w));
         }
@@ -229,10 +232,10 @@ impl Tally {
     /// Records the outcome of a submitted share worth `v`.
     pub fn share_result(&mut self, ok: bool, v: Option<ShareValue>) {
         if ok {
-            self.found.shares.accepted += 1;
-            self.found.work.accepted.add(v);
+            self.session.shares.accepted += 1;
+            self.session.work.accepted.add(v);
         } else {
-            self.found.shares.rejected += 1;
+            self.session.shares.rejected += 1;
         }
     }
 
@@ -241,6 +244,7 @@ impl Tally {
             return None;
         }
         let mut f = self.found.clone();
+        f.detail = Detail::Mining(Box::new(self.session.clone()));
         f.miner_sends = match self.miner_votes {
             [a, b] if a > b => Some(Dir::Fwd),
             [a, b] if b > a => Some(Dir::Rev),

@@ -59,7 +59,7 @@ impl CryptoNoteDialect {
             str_field(o, "job_id").unwrap_or_default(),
             target.and_then(cryptonote_target),
         );
-        let f = &mut self.tally.found;
+        let f = &mut self.tally.session;
         f.target = target.map(keep);
         if let Some(a) = str_field(o, "algo") {
             f.algorithm = Some(keep(a));
@@ -95,7 +95,7 @@ impl Dialect for CryptoNoteDialect {
                     t.add_worker(rig);
                 }
                 if let Some(a) = str_field(&p, "agent") {
-                    t.found.agent = Some(keep(a));
+                    t.session.agent = Some(keep(a));
                 }
                 if let Some(algos) = p.get("algo").and_then(Value::as_array) {
                     let list: Vec<&str> = algos.iter().filter_map(Value::as_str).take(8).collect();
@@ -163,14 +163,20 @@ mod tests {
         let f = d.finding().unwrap();
         assert_eq!(f.protocol, "cryptonote");
         assert_eq!(
-            f.agent.as_deref(),
+            f.session().unwrap().agent.as_deref(),
             Some("XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0")
         );
-        assert_eq!(f.workers, ["4AdUnd.rig"]);
-        assert_eq!(f.jobs, 2);
-        assert_eq!(f.target.as_deref(), Some("b88d0600"));
-        assert_eq!(f.algorithm.as_deref(), Some("rx/0"));
-        assert_eq!((f.shares.submitted, f.shares.accepted), (1, 1));
+        assert_eq!(f.session().unwrap().workers, ["4AdUnd.rig"]);
+        assert_eq!(f.session().unwrap().jobs, 2);
+        assert_eq!(f.session().unwrap().target.as_deref(), Some("b88d0600"));
+        assert_eq!(f.session().unwrap().algorithm.as_deref(), Some("rx/0"));
+        assert_eq!(
+            (
+                f.session().unwrap().shares.submitted,
+                f.session().unwrap().shares.accepted
+            ),
+            (1, 1)
+        );
         assert_eq!(f.coverage, Coverage::BothSides);
         assert_eq!(f.miner_sends, Some(Dir::Fwd));
     }

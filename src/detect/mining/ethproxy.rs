@@ -47,7 +47,7 @@ pub struct EthProxy {
 impl Default for EthProxy {
     fn default() -> Self {
         let mut tally = Tally::new("ethproxy", "ethproxy", "ethproxy");
-        tally.found.algorithm = Some("ethash".into());
+        tally.session.algorithm = Some("ethash".into());
         EthProxy { tally }
     }
 }
@@ -78,7 +78,7 @@ impl EthProxy {
         self.tally
             .new_job(header, boundary.and_then(hashes_for_target));
         if let Some(b) = boundary {
-            self.tally.found.target = Some(keep(b));
+            self.tally.session.target = Some(keep(b));
         }
     }
 }
@@ -126,7 +126,7 @@ impl Dialect for EthProxy {
                 return Seen::Mine;
             }
             "eth_submitHashrate" if hex_params(2) => {
-                self.tally.found.claimed_hashrate_hs = p[0].as_str().and_then(hex_f64);
+                self.tally.session.claimed_hashrate_hs = p[0].as_str().and_then(hex_f64);
                 "eth_submitHashrate"
             }
             m if m.starts_with("eth_") || m.starts_with("net_") || m.starts_with("web3_") => {
@@ -144,7 +144,7 @@ impl Dialect for EthProxy {
 
     fn on_header(&mut self, _dir: Dir, name: &str, value: &str) {
         if name.eq_ignore_ascii_case("user-agent") {
-            self.tally.found.agent.get_or_insert_with(|| keep(value));
+            self.tally.session.agent.get_or_insert_with(|| keep(value));
         }
     }
 
@@ -177,11 +177,14 @@ mod tests {
         let f = d.finding().unwrap();
         assert_eq!(f.protocol, "ethproxy");
         assert_eq!(
-            f.workers,
+            f.session().unwrap().workers,
             ["0x9c99d212f7e5daa18ab50810e0fd255d1f04303b/rig1", "eth1.0"]
         );
-        assert_eq!(f.jobs, 1);
-        assert_eq!(f.claimed_hashrate_hs, Some(500_000_000.0));
+        assert_eq!(f.session().unwrap().jobs, 1);
+        assert_eq!(
+            f.session().unwrap().claimed_hashrate_hs,
+            Some(500_000_000.0)
+        );
     }
 
     #[test]

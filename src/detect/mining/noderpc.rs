@@ -53,7 +53,7 @@ impl Dialect for NodeRpc {
                         "getblocktemplate" if has("previousblockhash") => {
                             self.tally
                                 .new_job("template", target.and_then(hashes_for_target));
-                            self.tally.found.target = target.map(keep);
+                            self.tally.session.target = target.map(keep);
                         }
                         "getwork" if has("data") => {
                             // getwork's target is little-endian.
@@ -116,7 +116,7 @@ impl Dialect for NodeRpc {
         } else if name.eq_ignore_ascii_case("x-stratum") {
             self.tally.signal(format!("http:x-stratum {}", keep(value)));
         } else if name.eq_ignore_ascii_case("user-agent") {
-            self.tally.found.agent.get_or_insert_with(|| keep(value));
+            self.tally.session.agent.get_or_insert_with(|| keep(value));
         }
     }
 

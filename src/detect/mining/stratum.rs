@@ -226,7 +226,7 @@ impl StratumV1 {
                 let target = params.first().and_then(Value::as_str);
                 let ok = target.is_some_and(|s| crate::detect::framing::rpc::is_hex(s, 64));
                 if ok && m == Method::SetTarget {
-                    t.found.target = target.map(keep);
+                    t.session.target = target.map(keep);
                     if let Some(v) = target.and_then(hashes_for_target) {
                         t.announce(v, ts);
                     }
@@ -237,7 +237,7 @@ impl StratumV1 {
             Method::SetDifficulty => {
                 let d = params.first().and_then(as_f64);
                 if let Some(d) = d {
-                    t.found.difficulty = Some(d);
+                    t.session.difficulty = Some(d);
                     t.announce(ShareValue::Difficulty(d), ts);
                 }
                 d.is_some()
@@ -245,14 +245,14 @@ impl StratumV1 {
             Method::SetExtranonce => {
                 let ok = params.first().is_some_and(Value::is_string);
                 if ok {
-                    t.found.extranonce1 = params[0].as_str().map(keep);
+                    t.session.extranonce1 = params[0].as_str().map(keep);
                 }
                 ok
             }
             Method::SetVersionMask => {
                 let ok = params.first().is_some_and(Value::is_string);
                 if ok {
-                    t.found.version_mask = params[0].as_str().map(keep);
+                    t.session.version_mask = params[0].as_str().map(keep);
                 }
                 ok
             }
@@ -267,12 +267,12 @@ impl StratumV1 {
         let ok = params.iter().all(is_str_or_null);
         if ok {
             if let Some(a) = params.first().and_then(Value::as_str) {
-                t.found.agent.get_or_insert_with(|| keep(a));
+                t.session.agent.get_or_insert_with(|| keep(a));
             }
             // Equihash form: [agent, session, host, port]; EthereumStratum/NiceHash
             // form: [agent, protocol].
             if let Some(h) = params.get(2).and_then(Value::as_str) {
-                t.found.pool_host.get_or_insert_with(|| keep(h));
+                t.session.pool_host.get_or_insert_with(|| keep(h));
             }
             if let Some(proto) = params.get(1).and_then(Value::as_str) {
                 if proto.starts_with("EthereumStratum/") || proto.starts_with("NiceHash/") {
@@ -301,10 +301,10 @@ impl StratumV1 {
             params.len() == 4 && params[..3].iter().all(Value::is_string) && params[3].is_boolean();
         if ethash {
             self.ethereum = true;
-            t.found.algorithm.get_or_insert_with(|| "ethash".into());
+            t.session.algorithm.get_or_insert_with(|| "ethash".into());
         }
         if equihash && !sha {
-            t.found.algorithm.get_or_insert_with(|| "equihash".into());
+            t.session.algorithm.get_or_insert_with(|| "equihash".into());
         }
         let ok = sha || equihash || ethash;
         if ok {
@@ -323,7 +323,7 @@ impl StratumV1 {
                     .and_then(|r| r.get(1))
                     .and_then(Value::as_str)
                 {
-                    t.found.extranonce1 = Some(keep(en));
+                    t.session.extranonce1 = Some(keep(en));
                 }
             }
             "mining.configure" => {
@@ -332,7 +332,7 @@ impl StratumV1 {
                     .and_then(|r| r.get("version-rolling.mask"))
                     .and_then(Value::as_str)
                 {
-                    t.found.version_mask = Some(keep(mask));
+                    t.session.version_mask = Some(keep(mask));
                 }
             }
             _ => {}
@@ -344,7 +344,7 @@ impl StratumV1 {
 fn configure(t: &mut Tally, params: &[Value]) -> bool {
     let ok = params.len() == 2 && params[0].is_array() && params[1].is_object();
     if ok {
-        t.found.extensions = params[0]
+        t.session.extensions = params[0]
             .as_array()
             .into_iter()
             .flatten()
@@ -355,7 +355,7 @@ fn configure(t: &mut Tally, params: &[Value]) -> bool {
         if let Some(o) = params[1].as_object() {
             for (k, v) in o.iter().take(32) {
                 if let (Some(name), Some(val)) = (k.strip_prefix("info."), v.as_str()) {
-                    t.found.device.push((keep(name), keep(val)));
+                    t.session.device.push((keep(name), keep(val)));
                 }
             }
             if let Some(d) = o.get("minimum-difficulty.value").and_then(as_f64) {
@@ -403,12 +403,18 @@ mod tests {
         feed(&mut s, Dir::Fwd, "{\"id\":3,\"method\":\"mining.submit\",\"params\":[\"w.1\",\"j\",\"00\",\"5e\",\"01\"]}\n{\"id\":4,\"method\":\"mining.submit\",\"params\":[\"w.2\",\"j\",\"01\",\"5e\",\"02\"]}\n");
         feed(&mut s, Dir::Rev, "{\"id\":4,\"result\":null,\"error\":[21,\"Job not found\",null]}\n{\"id\":3,\"result\":true,\"error\":null}\n");
         let f = s.finding().unwrap();
-        assert_eq!(f.agent.as_deref(), Some("cgminer/4.10.0"));
-        assert_eq!(f.extranonce1.as_deref(), Some("f000000a"));
-        assert_eq!(f.workers, ["w.1", "w.2"]);
-        assert_eq!(f.difficulty, Some(512.0));
         assert_eq!(
-            f.shares,
+            f.session().unwrap().agent.as_deref(),
+            Some("cgminer/4.10.0")
+        );
+        assert_eq!(
+            f.session().unwrap().extranonce1.as_deref(),
+            Some("f000000a")
+        );
+        assert_eq!(f.session().unwrap().workers, ["w.1", "w.2"]);
+        assert_eq!(f.session().unwrap().difficulty, Some(512.0));
+        assert_eq!(
+            f.session().unwrap().shares,
             crate::detect::Shares {
                 submitted: 2,
                 accepted: 1,
@@ -454,12 +460,24 @@ mod tests {
             "{\"id\":3,\"result\":false,\"error\":[21,\"Job not found\",null]}\n",
         );
         let f = s.finding().unwrap();
-        assert_eq!(f.work.accepted.valued, 2);
-        assert_eq!(f.work.accepted.difficulty, 1000.0 + 4000.0);
-        assert_eq!(f.work.submitted.difficulty, 1000.0 + 4000.0 + 1000.0);
-        assert_eq!(f.shares.rejected, 1);
-        assert_eq!(f.difficulty, Some(4000.0));
-        let changes: Vec<_> = f.difficulty_changes.iter().map(|c| c.1).collect();
+        assert_eq!(f.session().unwrap().work.accepted.valued, 2);
+        assert_eq!(
+            f.session().unwrap().work.accepted.difficulty,
+            1000.0 + 4000.0
+        );
+        assert_eq!(
+            f.session().unwrap().work.submitted.difficulty,
+            1000.0 + 4000.0 + 1000.0
+        );
+        assert_eq!(f.session().unwrap().shares.rejected, 1);
+        assert_eq!(f.session().unwrap().difficulty, Some(4000.0));
+        let changes: Vec<_> = f
+            .session()
+            .unwrap()
+            .difficulty_changes
+            .iter()
+            .map(|c| c.1)
+            .collect();
         assert_eq!(
             changes,
             [

@@ -5,7 +5,7 @@
 //! recognised by that shape alone.
 
 use crate::detect::framing::records::{Held, Progress};
-use crate::detect::{Coverage, Detector, Finding, Interest, Kind};
+use crate::detect::{Coverage, Detail, Detector, Finding, Interest, Kind, Session};
 use crate::flow::Dir;
 
 /// Stratum V2 frames, or its Noise handshake, from a binary opening.
@@ -34,6 +34,7 @@ pub struct StratumV2 {
     bursts: Vec<(Dir, usize)>,
     client: Option<Dir>,
     found: Finding,
+    session: Session,
     counts: Vec<(&'static str, u32)>,
     /// The first bytes are not a plain SetupConnection; only the Noise shape may still fit.
     not_plain: bool,
@@ -47,6 +48,7 @@ impl Default for StratumV2 {
             bursts: Vec::new(),
             client: None,
             found: Finding::new("stratum-v2", "stratum-v2"),
+            session: Session::default(),
             counts: Vec::new(),
             not_plain: false,
         }
@@ -126,7 +128,7 @@ impl StratumV2 {
         let _flags = r.u32()?;
         let host = r.str()?;
         let _port = r.u16()?;
-        let f = &mut self.found;
+        let f = &mut self.session;
         if !host.is_empty() {
             f.pool_host = Some(host);
         }
@@ -149,7 +151,7 @@ impl StratumV2 {
             return;
         };
         self.count(name);
-        let f = &mut self.found;
+        let f = &mut self.session;
         let mut r = Rd(p);
         match mtype {
             0x10 | 0x13 => {
@@ -291,6 +293,7 @@ impl Detector for StratumV2 {
         f.miner_sends = self.client;
         match self.state {
             State::Plain => {
+                f.detail = Detail::Mining(Box::new(self.session.clone()));
                 let client_only = self.counts.iter().all(|(n, _)| {
                     matches!(
                         *n,

@@ -4,7 +4,7 @@
 //! pool domains as `dns` events with the asking client.
 
 use crate::detect::framing::records::{Held, Progress};
-use crate::detect::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detail, Detector, Finding, Interest, Kind, Lookups};
 use crate::flow::Dir;
 use crate::rules::intel::Intel;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -183,6 +183,7 @@ pub struct DnsDetector {
     held: [Held; 2],
     messages: u32,
     found: Finding,
+    lookups: Lookups,
     pool_queries: bool,
     not_dns: bool,
 }
@@ -197,6 +198,7 @@ impl DnsDetector {
             held: Default::default(),
             messages: 0,
             found,
+            lookups: Lookups::default(),
             pool_queries: false,
             not_dns: false,
         }
@@ -221,7 +223,7 @@ impl DnsDetector {
                 let s = format!("dns:query {q} {}", rrtype(*t));
                 if !f.signals.contains(&s) && f.signals.len() < 32 {
                     f.signals.push(s);
-                    f.dns_queries.push((q.clone(), rrtype(*t)));
+                    self.lookups.queries.push((q.clone(), rrtype(*t)));
                 }
             }
         }
@@ -229,8 +231,8 @@ impl DnsDetector {
             return;
         }
         for l in pool_addresses(&m, &self.intel) {
-            if f.dns_answers.len() < 32 {
-                f.dns_answers.push((l.domain, l.addr, l.ttl));
+            if self.lookups.answers.len() < 32 {
+                self.lookups.answers.push((l.domain, l.addr, l.ttl));
             }
         }
     }
@@ -296,7 +298,11 @@ impl Detector for DnsDetector {
     }
 
     fn finding(&self) -> Option<Finding> {
-        self.pool_queries.then(|| self.found.clone())
+        self.pool_queries.then(|| {
+            let mut f = self.found.clone();
+            f.detail = Detail::Dns(self.lookups.clone());
+            f
+        })
     }
 }
 

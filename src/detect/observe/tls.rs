@@ -3,7 +3,7 @@
 //! is mining by itself; the verdict stage checks the names against the pool rules.
 
 use crate::detect::framing::records::{Held, Overflow, Progress};
-use crate::detect::{Detector, Finding, Interest, Kind};
+use crate::detect::{Detail, Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use sha2::{Digest, Sha256};
 
@@ -443,7 +443,7 @@ impl Detector for TlsDetector {
         let mut f = Finding::new("tls", "tls");
         f.kind = Kind::Observation;
         f.miner_sends = self.client;
-        f.tls = Some(self.info.clone());
+        f.detail = Detail::Tls(self.info.clone());
         Some(f)
     }
 }
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!(d.interest(), Interest::Probing);
         d.on_data(Dir::Fwd, &hello[30..], 0);
         let f = d.finding().unwrap();
-        let t = f.tls.unwrap();
+        let t = f.tls().unwrap().clone();
         assert_eq!(t.sni.as_deref(), Some("xmr-eu1.nanopool.org"));
         assert_eq!(t.alpn, ["h2", "http/1.1"]);
         assert_eq!(t.version, Some("1.3"));
@@ -485,7 +485,7 @@ mod tests {
             0,
         );
         assert_eq!(d.interest(), Interest::Done);
-        let t = d.finding().unwrap().tls.unwrap();
+        let t = d.finding().unwrap().tls().unwrap().clone();
         assert_eq!(t.sni, None);
         assert_eq!(t.cert_names, ["pool.example.net", "*.pool.example.net"]);
         assert!(t.ja4.unwrap().starts_with("t13i"));

@@ -1,0 +1,207 @@
+//! What a detector reports: a [`Finding`] — fields every finding has (kind, protocol, who the
+//! miner is, signals, transcript) and a [`Detail`] for what only one kind of protocol says: a
+//! mining [`Session`], a TLS handshake, DNS [`Lookups`].
+
+use super::observe::tls::TlsInfo;
+use crate::flow::Dir;
+use std::net::IpAddr;
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A mining protocol was parsed.
+    Mining,
+    /// A mining protocol recognised by its shape (an encrypted handshake), not parsed.
+    Shape,
+    /// Facts about the flow (a TLS handshake) that say mining only with endpoint knowledge.
+    Observation,
+    /// Look-ups of pool domains.
+    Dns,
+    /// Crypto-currency node traffic: not mining.
+    CryptoNode,
+}
+
+/// How much of the protocol was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Valid protocol messages from both the miner and the pool.
+    BothSides,
+    /// Only the miner's side (for example a pool that never answered).
+    MinerOnly,
+    /// Only the pool's side (for example a capture with one direction missing).
+    PoolOnly,
+}
+
+/// Share counts, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shares {
+    pub submitted: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// What one share is worth, as the pool set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShareValue {
+    /// A pool difficulty: the hashes it stands for depend on the algorithm (2^32 per unit for
+    /// SHA-256d Stratum, ...), which the verdict stage knows from its tables.
+    Difficulty(f64),
+    /// Expected hashes (or solutions) per share, from a target.
+    Hashes(f64),
+}
+
+/// A sum of share values: how many shares had a known value, and their difficulties and hashes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WorkSum {
+    /// Shares counted (with or without a known value).
+    pub shares: u64,
+    /// Shares whose value was known.
+    pub valued: u64,
+    pub difficulty: f64,
+    pub hashes: f64,
+}
+
+impl WorkSum {
+    pub fn add(&mut self, v: Option<ShareValue>) {
+        self.shares += 1;
+        match v {
+            Some(ShareValue::Difficulty(d)) => {
+                self.valued += 1;
+                self.difficulty += d;
+            }
+            Some(ShareValue::Hashes(h)) => {
+                self.valued += 1;
+                self.hashes += h;
+            }
+            None => {}
+        }
+    }
+}
+
+/// The work behind a flow's shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Work {
+    pub submitted: WorkSum,
+    pub accepted: WorkSum,
+}
+
+/// What a mining session says: who mines, with what, and the work behind the shares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Session {
+    pub agent: Option<String>,
+    pub workers: Vec<String>,
+    pub extranonce1: Option<String>,
+    /// Current share difficulty.
+    pub difficulty: Option<f64>,
+    /// Current share target (hex), for pools that send targets.
+    pub target: Option<String>,
+    pub jobs: u64,
+    pub shares: Shares,
+    /// BIP 310 version-rolling mask.
+    pub version_mask: Option<String>,
+    /// BIP 310 extensions the miner asked for.
+    pub extensions: Vec<String>,
+    /// BIP 310 `info.*` fields (name without the prefix, value).
+    pub device: Vec<(String, String)>,
+    /// Pool host the miner names (some subscribe forms carry it).
+    pub pool_host: Option<String>,
+    /// Mining algorithm the protocol names (CryptoNote `algo`, ...).
+    pub algorithm: Option<String>,
+    /// Hashrate the miner itself reports (H/s), never an estimate.
+    pub claimed_hashrate_hs: Option<f64>,
+    /// The work behind the shares.
+    pub work: Work,
+    /// Difficulty (or target) changes as the pool announced them: (capture time, value).
+    pub difficulty_changes: Vec<(u64, ShareValue)>,
+}
+
+/// Look-ups of pool names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lookups {
+    /// Pool names looked up: (name, record type).
+    pub queries: Vec<(String, &'static str)>,
+    /// Pool addresses answered: (name, address, TTL).
+    pub answers: Vec<(String, IpAddr, u32)>,
+}
+
+/// What only one kind of protocol says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Detail {
+    /// Nothing beyond the common fields (node traffic, a handshake's shape).
+    #[default]
+    None,
+    /// A mining protocol's session.
+    Mining(Box<Session>),
+    /// A TLS handshake.
+    Tls(TlsInfo),
+    /// Pool-name look-ups.
+    Dns(Lookups),
+}
+
+/// What a detector found on a flow: the protocol, who the miner is, why, and the detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub kind: Kind,
+    /// Protocol family, as in events (`stratum-v1`, ...).
+    pub protocol: &'static str,
+    /// Application protocol name, as Suricata's `app_proto`.
+    pub app_proto: &'static str,
+    /// The direction in which the miner sends, if the protocol said.
+    pub miner_sends: Option<Dir>,
+    pub coverage: Coverage,
+    /// Short reasons, e.g. `stratum:mining.notify x12`.
+    pub signals: Vec<String>,
+    /// The protocol messages, as sent, for evidence: (capture time, direction, message).
+    pub transcript: Vec<(u64, Dir, String)>,
+    pub detail: Detail,
+}
+
+/// Longest message kept in a transcript, bytes.
+pub const TRANSCRIPT_MESSAGE: usize = 4096;
+
+/// Keeps a message for the transcript, within the caps.
+pub fn keep_message(t: &mut Vec<(u64, Dir, String)>, cap: usize, ts: u64, dir: Dir, msg: &[u8]) {
+    if t.len() < cap {
+        let m = &msg[..msg.len().min(TRANSCRIPT_MESSAGE)];
+        t.push((ts, dir, String::from_utf8_lossy(m).into_owned()));
+    }
+}
+
+impl Finding {
+    pub fn new(protocol: &'static str, app_proto: &'static str) -> Self {
+        Finding {
+            kind: Kind::Mining,
+            protocol,
+            app_proto,
+            miner_sends: None,
+            coverage: Coverage::BothSides,
+            signals: Vec::new(),
+            transcript: Vec::new(),
+            detail: Detail::None,
+        }
+    }
+
+    /// The mining session, when the finding has one.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.detail {
+            Detail::Mining(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The TLS handshake, when there was one.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        match &self.detail {
+            Detail::Tls(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The pool-name look-ups, when the finding is DNS.
+    pub fn lookups(&self) -> Option<&Lookups> {
+        match &self.detail {
+            Detail::Dns(l) => Some(l),
+            _ => None,
+        }
+    }
+}
