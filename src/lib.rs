@@ -16,3 +16,4 @@ pub mod pipeline;
 pub mod rules;
 pub mod source;
 pub mod verdict;
+pub mod wire;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 /// The stages, in pipeline order: each may import only those before it.
 const ORDER: &[&str] = &[
+    "wire",
     "rules",
     "source",
     "decode",

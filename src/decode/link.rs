@@ -33,10 +33,9 @@ pub fn strip<'a>(
         }
         linktype::RAW | linktype::IPV4 | linktype::IPV6 => by_version(d),
         linktype::NULL | linktype::LOOP => {
-            let fam = d.get(..4).ok_or(Skip::Truncated)?;
             // NULL stores the address family in the capturing host's byte order, LOOP in
             // network order; the values in use are small, so either order is recognised.
-            let v = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let v = crate::wire::le32(d, 0).ok_or(Skip::Truncated)?;
             let v = if v > 0xffff { v.swap_bytes() } else { v };
             match v {
                 2 => Ok((ETHERTYPE_IPV4, &d[4..])),

@@ -146,17 +146,14 @@ impl SkipCounts {
     }
 }
 
-/// Bounds-checked view helpers shared by the layer parsers.
+/// A big-endian u16 at `off`, or the packet is truncated.
 pub(crate) fn be16(b: &[u8], off: usize) -> Result<u16, Skip> {
-    b.get(off..off + 2)
-        .map(|s| u16::from_be_bytes([s[0], s[1]]))
-        .ok_or(Skip::Truncated)
+    crate::wire::be16(b, off).ok_or(Skip::Truncated)
 }
 
+/// A big-endian u32 at `off`, or the packet is truncated.
 pub(crate) fn be32(b: &[u8], off: usize) -> Result<u32, Skip> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or(Skip::Truncated)
+    crate::wire::be32(b, off).ok_or(Skip::Truncated)
 }
 
 /// The decoder: stateless per packet except for the fragment pool.

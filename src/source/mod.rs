@@ -130,30 +130,6 @@ pub fn parser_for(magic: &[u8]) -> Option<Box<dyn CaptureParser>> {
     None
 }
 
-/// Reads a little- or big-endian u16/u32 at `off`; callers check the length first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endian {
-    Little,
-    Big,
-}
-
-impl Endian {
-    pub(crate) fn u16(self, b: &[u8], off: usize) -> u16 {
-        let a = [b[off], b[off + 1]];
-        match self {
-            Endian::Little => u16::from_le_bytes(a),
-            Endian::Big => u16::from_be_bytes(a),
-        }
-    }
-    pub(crate) fn u32(self, b: &[u8], off: usize) -> u32 {
-        let a = [b[off], b[off + 1], b[off + 2], b[off + 3]];
-        match self {
-            Endian::Little => u32::from_le_bytes(a),
-            Endian::Big => u32::from_be_bytes(a),
-        }
-    }
-}
-
 /// Now, in nanoseconds since the Unix epoch.
 pub fn now_ns() -> u64 {
     std::time::SystemTime::now()

@@ -1,7 +1,8 @@
 //! Classic pcap: a 24-byte file header, then 16-byte record headers each followed by the bytes.
 //! Both byte orders, microsecond (`a1b2c3d4`) and nanosecond (`a1b23c4d`) timestamps.
 
-use super::{CaptureParser, Endian, RawPacket, Step};
+use super::{CaptureParser, RawPacket, Step};
+use crate::wire::Endian;
 
 const MAGIC_US: u32 = 0xa1b2_c3d4;
 const MAGIC_NS: u32 = 0xa1b2_3c4d;
@@ -9,6 +10,26 @@ const FILE_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 /// Largest record accepted whatever the snap length says (what libpcap allows).
 const MAX_RECORD: u32 = 262_144;
+
+/// A record header: capture time (seconds and fraction), captured and original length.
+struct RecordHeader {
+    secs: u32,
+    frac: u32,
+    incl: u32,
+    orig: u32,
+}
+
+impl RecordHeader {
+    /// The header at the start of `b`, if all of it is there.
+    fn read(e: Endian, b: &[u8]) -> Option<RecordHeader> {
+        Some(RecordHeader {
+            secs: e.u32(b, 0)?,
+            frac: e.u32(b, 4)?,
+            incl: e.u32(b, 8)?,
+            orig: e.u32(b, 12)?,
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct PcapParser {
@@ -44,31 +65,33 @@ impl CaptureParser for PcapParser {
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a> {
         let rest = &buf[pos.min(buf.len())..];
         if !self.header_seen {
-            if rest.len() < FILE_HEADER_LEN {
-                return Step::NeedMore;
-            }
             let e = self.endian;
-            let major = e.u16(rest, 4);
+            let (Some(major), Some(snaplen), Some(link)) =
+                (e.u16(rest, 4), e.u32(rest, 16), e.u32(rest, 20))
+            else {
+                return Step::NeedMore;
+            };
             if major != 2 {
                 return Step::Damaged("unsupported pcap version");
             }
-            let snaplen = e.u32(rest, 16);
             // The upper bits of the link-type field carry FCS information; the type is the low 16.
-            self.link = (e.u32(rest, 20) & 0xffff) as u16;
+            self.link = (link & 0xffff) as u16;
             self.max_len = snaplen.max(MAX_RECORD);
             self.header_seen = true;
             return Step::Skip {
                 next: pos + FILE_HEADER_LEN,
             };
         }
-        if rest.len() < RECORD_HEADER_LEN {
+        let Some(RecordHeader {
+            secs,
+            frac,
+            incl,
+            orig,
+        }) = RecordHeader::read(self.endian, rest)
+        else {
             return Step::NeedMore;
-        }
-        let e = self.endian;
-        let secs = e.u32(rest, 0) as u64;
-        let frac = e.u32(rest, 4) as u64;
-        let incl = e.u32(rest, 8);
-        let orig = e.u32(rest, 12);
+        };
+        let (secs, frac) = (secs as u64, frac as u64);
         if incl > self.max_len {
             return Step::Damaged("pcap record longer than the snap length");
         }

@@ -2,7 +2,8 @@
 //! and timestamp resolution, and packets in enhanced (EPB), simple (SPB) and obsolete (OPB) blocks.
 //! Other block types are skipped.
 
-use super::{CaptureParser, Endian, RawPacket, Step};
+use super::{CaptureParser, RawPacket, Step};
+use crate::wire::Endian;
 
 pub(crate) const SHB_TYPE: u32 = 0x0A0D_0D0A;
 const IDB_TYPE: u32 = 1;
@@ -52,33 +53,31 @@ pub struct PcapngParser {
 
 impl PcapngParser {
     fn parse_idb(&mut self, e: Endian, body: &[u8]) -> Result<(), &'static str> {
-        if body.len() < 8 {
-            return Err("pcapng interface block too short");
-        }
+        const SHORT: &str = "pcapng interface block too short";
         if self.interfaces.len() >= MAX_INTERFACES {
             return Err("pcapng section declares too many interfaces");
         }
         let mut ifc = Interface {
-            link: e.u16(body, 0),
-            snaplen: e.u32(body, 4),
+            link: e.u16(body, 0).ok_or(SHORT)?,
+            snaplen: e.u32(body, 4).ok_or(SHORT)?,
             tsresol: 6,
             offset_s: 0,
         };
         let mut opts = &body[8..];
-        while opts.len() >= 4 {
-            let code = e.u16(opts, 0);
-            let len = e.u16(opts, 2) as usize;
+        while let (Some(code), Some(len)) = (e.u16(opts, 0), e.u16(opts, 2)) {
+            let len = len as usize;
             let padded = (len + 3) & !3;
-            if opts.len() < 4 + len {
+            let Some(val) = opts.get(4..4 + len) else {
                 return Err("pcapng interface option runs past its block");
-            }
-            let val = &opts[4..4 + len];
+            };
             match (code, len) {
                 (0, _) => break,
                 (9, 1) => ifc.tsresol = val[0],
                 (14, 8) => {
-                    let hi = e.u32(val, 0) as u64;
-                    let lo = e.u32(val, 4) as u64;
+                    let (Some(hi), Some(lo)) = (e.u32(val, 0), e.u32(val, 4)) else {
+                        break;
+                    };
+                    let (hi, lo) = (hi as u64, lo as u64);
                     let v = match e {
                         Endian::Little => (hi) | (lo << 32),
                         Endian::Big => (hi << 32) | lo,
@@ -101,32 +100,33 @@ impl PcapngParser {
     ) -> Result<RawPacket<'a>, &'static str> {
         let (ifc, ts, data_off, cap, orig) = match btype {
             EPB_TYPE | OPB_TYPE => {
-                if body.len() < 20 {
-                    return Err("pcapng packet block too short");
-                }
+                const SHORT: &str = "pcapng packet block too short";
                 let id = if btype == EPB_TYPE {
-                    e.u32(body, 0) as usize
+                    e.u32(body, 0).map(|i| i as usize)
                 } else {
-                    e.u16(body, 0) as usize
+                    e.u16(body, 0).map(usize::from)
                 };
+                let fields = (id, e.u32(body, 4), e.u32(body, 8), e.u32(body, 12));
+                let (Some(id), Some(hi), Some(lo), Some(cap)) = fields else {
+                    return Err(SHORT);
+                };
+                let orig = e.u32(body, 16).ok_or(SHORT)?;
                 let ifc = *self
                     .interfaces
                     .get(id)
                     .ok_or("pcapng packet names an interface that was not declared")?;
-                let raw = ((e.u32(body, 4) as u64) << 32) | e.u32(body, 8) as u64;
-                let cap = e.u32(body, 12) as usize;
-                (ifc, ifc.ts_ns(raw), 20, cap, e.u32(body, 16))
+                let raw = ((hi as u64) << 32) | lo as u64;
+                (ifc, ifc.ts_ns(raw), 20, cap as usize, orig)
             }
             _ => {
                 // SPB: no timestamp (the previous one is kept), length capped by the snap length.
-                if body.len() < 4 {
-                    return Err("pcapng simple packet block too short");
-                }
+                let orig = e
+                    .u32(body, 0)
+                    .ok_or("pcapng simple packet block too short")?;
                 let ifc = *self
                     .interfaces
                     .first()
                     .ok_or("pcapng simple packet block before any interface")?;
-                let orig = e.u32(body, 0);
                 let mut cap = (orig as usize).min(body.len() - 4);
                 if ifc.snaplen != 0 {
                     cap = cap.min(ifc.snaplen as usize);
@@ -150,16 +150,18 @@ impl PcapngParser {
 impl CaptureParser for PcapngParser {
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a> {
         let rest = &buf[pos.min(buf.len())..];
-        if rest.len() < 12 {
+        let (Some(raw_type), Some(bom_le), Some(bom_be)) = (
+            crate::wire::le32(rest, 0),
+            crate::wire::le32(rest, 8),
+            crate::wire::be32(rest, 8),
+        ) else {
             return Step::NeedMore;
-        }
-        let raw_type = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        };
         let e = if raw_type == SHB_TYPE {
             // A new section: its byte-order magic decides how everything in it is read.
-            let bom = [rest[8], rest[9], rest[10], rest[11]];
-            let e = if u32::from_le_bytes(bom) == BYTE_ORDER_MAGIC {
+            let e = if bom_le == BYTE_ORDER_MAGIC {
                 Endian::Little
-            } else if u32::from_be_bytes(bom) == BYTE_ORDER_MAGIC {
+            } else if bom_be == BYTE_ORDER_MAGIC {
                 Endian::Big
             } else {
                 return Step::Damaged("pcapng section header has no valid byte-order magic");
@@ -173,8 +175,9 @@ impl CaptureParser for PcapngParser {
                 None => return Step::Damaged("pcapng data before a section header"),
             }
         };
-        let btype = e.u32(rest, 0);
-        let len = e.u32(rest, 4);
+        let (Some(btype), Some(len)) = (e.u32(rest, 0), e.u32(rest, 4)) else {
+            return Step::NeedMore;
+        };
         if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
             return Step::Damaged("pcapng block length is invalid");
         }
@@ -182,7 +185,7 @@ impl CaptureParser for PcapngParser {
         if rest.len() < len {
             return Step::NeedMore;
         }
-        if e.u32(rest, len - 4) as usize != len {
+        if e.u32(rest, len - 4) != Some(len as u32) {
             return Step::Damaged("pcapng block trailing length does not match");
         }
         let body = &rest[8..len - 4];

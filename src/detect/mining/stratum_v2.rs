@@ -7,6 +7,7 @@
 use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Coverage, Detail, Detector, Finding, Interest, Kind, Session};
 use crate::flow::Dir;
+use crate::wire::{self, Cursor};
 
 /// Stratum V2 frames, or its Noise handshake, from a binary opening.
 pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
@@ -55,32 +56,32 @@ impl Default for StratumV2 {
     }
 }
 
-/// A little reader over a frame payload.
-struct Rd<'a>(&'a [u8]);
+/// A frame's header: extension type (the channel bit masked off), message type, length.
+struct FrameHeader {
+    ext: u16,
+    mtype: u8,
+    len: usize,
+}
 
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (h, t) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = t;
-        Some(h)
+impl FrameHeader {
+    const LEN: usize = 6;
+
+    /// The header at the start of `b`, if all of it is there.
+    fn read(b: &[u8]) -> Option<FrameHeader> {
+        Some(FrameHeader {
+            ext: wire::le16(b, 0)? & 0x7fff,
+            mtype: *b.get(2)?,
+            len: wire::le24(b, 3)? as usize,
+        })
     }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    /// STR0_255: a length byte and UTF-8 text.
-    fn str(&mut self) -> Option<String> {
-        let n = self.u8()? as usize;
-        std::str::from_utf8(self.take(n)?)
-            .ok()
-            .map(crate::detect::framing::rpc::keep)
-    }
+}
+
+/// STR0_255: a length byte and UTF-8 text.
+fn str0_255(r: &mut Cursor<'_>) -> Option<String> {
+    let n = r.u8()? as usize;
+    std::str::from_utf8(r.take(n)?)
+        .ok()
+        .map(crate::detect::framing::rpc::keep)
 }
 
 fn message_name(t: u8) -> Option<&'static str> {
@@ -119,21 +120,21 @@ impl StratumV2 {
 
     /// The miner's SetupConnection for the mining protocol, with sane fields.
     fn setup(&mut self, p: &[u8]) -> Option<()> {
-        let mut r = Rd(p);
+        let mut r = Cursor::new(p);
         let protocol = r.u8()?;
-        let (min, max) = (r.u16()?, r.u16()?);
+        let (min, max) = (r.le16()?, r.le16()?);
         if protocol != 0 || min == 0 || min > max || max > 16 {
             return None;
         }
-        let _flags = r.u32()?;
-        let host = r.str()?;
-        let _port = r.u16()?;
+        let _flags = r.le32()?;
+        let host = str0_255(&mut r)?;
+        let _port = r.le16()?;
         let f = &mut self.session;
         if !host.is_empty() {
             f.pool_host = Some(host);
         }
         for name in ["vendor", "hw-version", "firmware", "device-id"] {
-            let v = r.str()?;
+            let v = str0_255(&mut r)?;
             if !v.is_empty() {
                 f.device.push((name.to_string(), v));
             }
@@ -152,17 +153,17 @@ impl StratumV2 {
         };
         self.count(name);
         let f = &mut self.session;
-        let mut r = Rd(p);
+        let mut r = Cursor::new(p);
         match mtype {
             0x10 | 0x13 => {
-                let _req = r.u32();
-                if let Some(user) = r.str() {
+                let _req = r.le32();
+                if let Some(user) = str0_255(&mut r) {
                     if !user.is_empty() && f.workers.len() < 64 && !f.workers.contains(&user) {
                         f.workers.push(user);
                     }
                 }
-                if let Some(rate) = r.take(4) {
-                    let h = f32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+                if let Some(rate) = r.le32() {
+                    let h = f32::from_bits(rate);
                     if h.is_finite() && h > 0.0 {
                         f.claimed_hashrate_hs = Some(h as f64);
                     }
@@ -172,8 +173,8 @@ impl StratumV2 {
             0x1a | 0x1b => f.shares.submitted += 1,
             0x1c => {
                 // channel_id, last_sequence_number, new_submits_accepted_count, ...
-                let _ = (r.u32(), r.u32());
-                f.shares.accepted += r.u32().map_or(1, u64::from);
+                let _ = (r.le32(), r.le32());
+                f.shares.accepted += r.le32().map_or(1, u64::from);
             }
             0x1d => f.shares.rejected += 1,
             _ => {}
@@ -185,10 +186,7 @@ impl StratumV2 {
     /// for the mining protocol, the later ones are followed.
     fn parse_frames(&mut self, dir: Dir, buf: &[u8]) -> Progress {
         let mut off = 0;
-        while let Some(h) = buf.get(off..off + 6) {
-            let ext = u16::from_le_bytes([h[0], h[1]]) & 0x7fff;
-            let mtype = h[2];
-            let len = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
+        while let Some(FrameHeader { ext, mtype, len }) = FrameHeader::read(&buf[off..]) {
             if len > MAX_FRAME {
                 self.not_plain |= self.state == State::Probing;
                 return Progress::Incomplete {
@@ -196,13 +194,14 @@ impl StratumV2 {
                     needed: 0,
                 };
             }
-            let Some(payload) = buf.get(off + 6..off + 6 + len) else {
+            let start = off + FrameHeader::LEN;
+            let Some(payload) = buf.get(start..start + len) else {
                 return Progress::Incomplete {
                     consumed: off,
-                    needed: 6 + len,
+                    needed: FrameHeader::LEN + len,
                 };
             };
-            off += 6 + len;
+            off = start + len;
             match self.state {
                 State::Probing => {
                     if ext == 0 && mtype == 0 && self.setup(payload).is_some() {
@@ -220,7 +219,7 @@ impl StratumV2 {
         }
         Progress::Incomplete {
             consumed: off,
-            needed: 6,
+            needed: FrameHeader::LEN,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+use crate::wire;
 
 /// Bitcoin P2P, from a binary opening or mid-stream (its magic resynchronises).
 pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
@@ -38,7 +39,7 @@ fn header(d: &[u8]) -> Option<(&'static str, String)> {
     {
         return None;
     }
-    let len = u32::from_le_bytes([h[16], h[17], h[18], h[19]]);
+    let len = wire::le32(h, 16)?;
     (len <= 32 << 20).then(|| (net, String::from_utf8_lossy(&cmd[..end]).into_owned()))
 }
 

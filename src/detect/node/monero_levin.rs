@@ -5,6 +5,7 @@
 use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+use crate::wire;
 
 /// Monero's levin protocol, from a binary opening or mid-stream.
 pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
@@ -34,15 +35,17 @@ impl MoneroLevin {
             self.not_this = true;
             return Progress::Stop;
         }
-        if d.len() < HEADER {
+        // Signature (8), body length (8), return-data flag (1), command (4), return code (4),
+        // flags (4), protocol version (4).
+        let (Some(&flag), Some(cmd), Some(version)) =
+            (d.get(16), wire::le32(d, 17), wire::le32(d, 29))
+        else {
             return Progress::Incomplete {
                 consumed: 0,
                 needed: HEADER,
             };
-        }
-        let cmd = u32::from_le_bytes([d[17], d[18], d[19], d[20]]);
-        let version = u32::from_le_bytes([d[29], d[30], d[31], d[32]]);
-        if d[16] <= 1 && version == 1 && (1001..=2010).contains(&cmd) {
+        };
+        if flag <= 1 && version == 1 && (1001..=2010).contains(&cmd) {
             self.command = Some(cmd);
         } else {
             self.not_this = true;

@@ -7,6 +7,7 @@ use crate::detect::framing::records::{Held, Progress};
 use crate::detect::{Detail, Detector, Finding, Interest, Kind, Lookups};
 use crate::flow::Dir;
 use crate::rules::intel::Intel;
+use crate::wire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -43,10 +44,6 @@ pub struct Message {
     pub answers: Vec<Answer>,
 }
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
-}
-
 /// Reads a (possibly compressed) name at `off`; returns it and the offset after it.
 fn name(msg: &[u8], mut off: usize) -> Option<(String, usize)> {
     let mut out = String::new();
@@ -59,7 +56,7 @@ fn name(msg: &[u8], mut off: usize) -> Option<(String, usize)> {
                 return Some((out, end.unwrap_or(off + 1)));
             }
             l if l & 0xc0 == 0xc0 => {
-                let ptr = (u16_at(msg, off)? & 0x3fff) as usize;
+                let ptr = (wire::be16(msg, off)? & 0x3fff) as usize;
                 end.get_or_insert(off + 2);
                 jumps += 1;
                 if jumps > MAX_JUMPS {
@@ -88,17 +85,17 @@ pub fn parse(msg: &[u8]) -> Option<Message> {
     if msg.len() < 12 {
         return None;
     }
-    let flags = u16_at(msg, 2)?;
+    let flags = wire::be16(msg, 2)?;
     if flags & 0x7800 != 0 {
         return None; // only standard queries
     }
-    let qd = u16_at(msg, 4)? as usize;
-    let an = u16_at(msg, 6)? as usize;
+    let qd = wire::be16(msg, 4)? as usize;
+    let an = wire::be16(msg, 6)? as usize;
     if qd == 0 || qd > MAX_RECORDS {
         return None;
     }
     let mut m = Message {
-        id: u16_at(msg, 0)?,
+        id: wire::be16(msg, 0)?,
         response: flags & 0x8000 != 0,
         rcode: (flags & 0x000f) as u8,
         ..Message::default()
@@ -106,16 +103,16 @@ pub fn parse(msg: &[u8]) -> Option<Message> {
     let mut off = 12;
     for _ in 0..qd {
         let (n, o) = name(msg, off)?;
-        let qtype = u16_at(msg, o)?;
-        u16_at(msg, o + 2)?;
+        let qtype = wire::be16(msg, o)?;
+        wire::be16(msg, o + 2)?;
         m.questions.push((n, qtype));
         off = o + 4;
     }
     for _ in 0..an.min(MAX_RECORDS) {
         let (n, o) = name(msg, off)?;
-        let rtype = u16_at(msg, o)?;
-        let ttl = u32::from(u16_at(msg, o + 4)?) << 16 | u32::from(u16_at(msg, o + 6)?);
-        let rdlen = u16_at(msg, o + 8)? as usize;
+        let rtype = wire::be16(msg, o)?;
+        let ttl = u32::from(wire::be16(msg, o + 4)?) << 16 | u32::from(wire::be16(msg, o + 6)?);
+        let rdlen = wire::be16(msg, o + 8)? as usize;
         let rd = msg.get(o + 10..o + 10 + rdlen)?;
         let data = match (rtype, rdlen) {
             (1, 4) => Some(Rdata::Addr(IpAddr::V4(Ipv4Addr::new(
@@ -265,7 +262,7 @@ impl Detector for DnsDetector {
         let mut held = std::mem::take(&mut self.held[dir.index()]);
         let _ = held.feed(data, MAX_HELD, |buf| {
             let mut off = 0;
-            while let Some(len) = u16_at(buf, off).map(usize::from) {
+            while let Some(len) = wire::be16(buf, off).map(usize::from) {
                 let Some(m) = buf.get(off + 2..off + 2 + len) else {
                     return Progress::Incomplete {
                         consumed: off,

@@ -5,6 +5,7 @@
 use crate::detect::framing::records::{Held, Overflow, Progress};
 use crate::detect::{Detail, Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
+use crate::wire;
 use sha2::{Digest, Sha256};
 
 /// TLS, from its opening handshake record.
@@ -57,11 +58,11 @@ impl Default for TlsDetector {
 }
 
 fn be16(b: &[u8], o: usize) -> Option<usize> {
-    Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?]) as usize)
+    wire::be16(b, o).map(usize::from)
 }
 
 fn be24(b: &[u8], o: usize) -> Option<usize> {
-    Some(((*b.get(o)? as usize) << 16) | ((*b.get(o + 1)? as usize) << 8) | *b.get(o + 2)? as usize)
+    wire::be24(b, o).map(|v| v as usize)
 }
 
 fn grease(v: usize) -> bool {
