@@ -5,6 +5,7 @@ use super::batch::Batch;
 use super::shared::{InputReport, Progress, RunStats, Shared};
 use super::{BATCH, MAX_BLOCKS_PER_BATCH};
 use crate::decode::{Decoder, FragLimits, Payload, PROTO_UDP};
+use crate::detect::observe::dns;
 use crate::flow::{FlowKey, PacketMeta};
 use crate::source::capture::{Captured, FrameSource, LiveOptions};
 use crate::source::{open_input, Block, InputName, RawPacket};
@@ -143,7 +144,7 @@ impl<'a> Reader<'a> {
             wire_len: raw.orig_len,
             encap: d.encap,
         };
-        if d.proto == PROTO_UDP && d.sport == 53 {
+        if d.proto == PROTO_UDP && d.sport == 53 && dns::has_answers(d.payload.bytes()) {
             // Every worker learns pool addresses from DNS answers, whoever has their flow.
             for b in &mut self.batches {
                 b.push_dns(raw.ts_ns, d.payload.bytes());

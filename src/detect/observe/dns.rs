@@ -81,6 +81,15 @@ fn name(msg: &[u8], mut off: usize) -> Option<(String, usize)> {
 }
 
 /// Parses one DNS message (without the TCP length prefix).
+/// Whether a DNS message can teach pool addresses: a successful standard response that
+/// carries answers. Its fixed header is all that is read, so a reader can tell at once.
+pub fn has_answers(msg: &[u8]) -> bool {
+    let (Some(flags), Some(an)) = (wire::be16(msg, 2), wire::be16(msg, 6)) else {
+        return false;
+    };
+    flags & 0x8000 != 0 && flags & 0x780f == 0 && an > 0
+}
+
 pub fn parse(msg: &[u8]) -> Option<Message> {
     if msg.len() < 12 {
         return None;
