@@ -17,20 +17,28 @@ fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
 }
 
 impl Endian {
-    pub fn u16(self, b: &[u8], off: usize) -> Option<u16> {
-        let a = array(b, off)?;
-        Some(match self {
+    /// The u16 of two bytes already read (a fixed header's field).
+    pub fn u16_of(self, a: [u8; 2]) -> u16 {
+        match self {
             Endian::Little => u16::from_le_bytes(a),
             Endian::Big => u16::from_be_bytes(a),
-        })
+        }
+    }
+
+    /// The u32 of four bytes already read (a fixed header's field).
+    pub fn u32_of(self, a: [u8; 4]) -> u32 {
+        match self {
+            Endian::Little => u32::from_le_bytes(a),
+            Endian::Big => u32::from_be_bytes(a),
+        }
+    }
+
+    pub fn u16(self, b: &[u8], off: usize) -> Option<u16> {
+        Some(self.u16_of(array(b, off)?))
     }
 
     pub fn u32(self, b: &[u8], off: usize) -> Option<u32> {
-        let a = array(b, off)?;
-        Some(match self {
-            Endian::Little => u32::from_le_bytes(a),
-            Endian::Big => u32::from_be_bytes(a),
-        })
+        Some(self.u32_of(array(b, off)?))
     }
 }
 

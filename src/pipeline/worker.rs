@@ -118,7 +118,7 @@ pub(super) fn run(
 
 /// A DNS answer naming a pool: its addresses are pool addresses from now on.
 fn learn_dns(judge: &mut Judge, answer: &[u8], ts: u64) {
-    if judge.intel().is_empty() {
+    if judge.intel().is_empty() || !dns::asks_for_pool(answer, judge.intel()) {
         return;
     }
     let Some(m) = dns::parse(answer) else { return };

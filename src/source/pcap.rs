@@ -22,11 +22,12 @@ struct RecordHeader {
 impl RecordHeader {
     /// The header at the start of `b`, if all of it is there.
     fn read(e: Endian, b: &[u8]) -> Option<RecordHeader> {
+        let h = b.first_chunk::<16>()?;
         Some(RecordHeader {
-            secs: e.u32(b, 0)?,
-            frac: e.u32(b, 4)?,
-            incl: e.u32(b, 8)?,
-            orig: e.u32(b, 12)?,
+            secs: e.u32_of([h[0], h[1], h[2], h[3]]),
+            frac: e.u32_of([h[4], h[5], h[6], h[7]]),
+            incl: e.u32_of([h[8], h[9], h[10], h[11]]),
+            orig: e.u32_of([h[12], h[13], h[14], h[15]]),
         })
     }
 }

@@ -100,17 +100,20 @@ impl PcapngParser {
     ) -> Result<RawPacket<'a>, &'static str> {
         let (ifc, ts, data_off, cap, orig) = match btype {
             EPB_TYPE | OPB_TYPE => {
-                const SHORT: &str = "pcapng packet block too short";
+                // Interface id (u32; u16 in the obsolete block), time high and low, captured
+                // and original length.
+                let Some(h) = body.first_chunk::<20>() else {
+                    return Err("pcapng packet block too short");
+                };
                 let id = if btype == EPB_TYPE {
-                    e.u32(body, 0).map(|i| i as usize)
+                    e.u32_of([h[0], h[1], h[2], h[3]]) as usize
                 } else {
-                    e.u16(body, 0).map(usize::from)
+                    usize::from(e.u16_of([h[0], h[1]]))
                 };
-                let fields = (id, e.u32(body, 4), e.u32(body, 8), e.u32(body, 12));
-                let (Some(id), Some(hi), Some(lo), Some(cap)) = fields else {
-                    return Err(SHORT);
-                };
-                let orig = e.u32(body, 16).ok_or(SHORT)?;
+                let hi = e.u32_of([h[4], h[5], h[6], h[7]]);
+                let lo = e.u32_of([h[8], h[9], h[10], h[11]]);
+                let cap = e.u32_of([h[12], h[13], h[14], h[15]]);
+                let orig = e.u32_of([h[16], h[17], h[18], h[19]]);
                 let ifc = *self
                     .interfaces
                     .get(id)
@@ -150,18 +153,20 @@ impl PcapngParser {
 impl CaptureParser for PcapngParser {
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a> {
         let rest = &buf[pos.min(buf.len())..];
-        let (Some(raw_type), Some(bom_le), Some(bom_be)) = (
-            crate::wire::le32(rest, 0),
-            crate::wire::le32(rest, 8),
-            crate::wire::be32(rest, 8),
-        ) else {
+        // Block type, total length, and (in a section header) the byte-order magic.
+        let Some(h) = rest.first_chunk::<12>() else {
             return Step::NeedMore;
         };
-        let e = if raw_type == SHB_TYPE {
+        let (btype_raw, len_raw, bom) = (
+            [h[0], h[1], h[2], h[3]],
+            [h[4], h[5], h[6], h[7]],
+            [h[8], h[9], h[10], h[11]],
+        );
+        let e = if u32::from_le_bytes(btype_raw) == SHB_TYPE {
             // A new section: its byte-order magic decides how everything in it is read.
-            let e = if bom_le == BYTE_ORDER_MAGIC {
+            let e = if u32::from_le_bytes(bom) == BYTE_ORDER_MAGIC {
                 Endian::Little
-            } else if bom_be == BYTE_ORDER_MAGIC {
+            } else if u32::from_be_bytes(bom) == BYTE_ORDER_MAGIC {
                 Endian::Big
             } else {
                 return Step::Damaged("pcapng section header has no valid byte-order magic");
@@ -175,9 +180,7 @@ impl CaptureParser for PcapngParser {
                 None => return Step::Damaged("pcapng data before a section header"),
             }
         };
-        let (Some(btype), Some(len)) = (e.u32(rest, 0), e.u32(rest, 4)) else {
-            return Step::NeedMore;
-        };
+        let (btype, len) = (e.u32_of(btype_raw), e.u32_of(len_raw));
         if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
             return Step::Damaged("pcapng block length is invalid");
         }

@@ -90,6 +90,28 @@ pub fn has_answers(msg: &[u8]) -> bool {
     flags & 0x8000 != 0 && flags & 0x780f == 0 && an > 0
 }
 
+/// Whether a message asks about a pool domain: only its header and questions are read, so
+/// that answers about other names cost no more than that.
+pub fn asks_for_pool(msg: &[u8], intel: &Intel) -> bool {
+    let (Some(flags), Some(qd)) = (wire::be16(msg, 2), wire::be16(msg, 4)) else {
+        return false;
+    };
+    if flags & 0x7800 != 0 || qd == 0 || usize::from(qd) > MAX_RECORDS {
+        return false;
+    }
+    let mut off = 12;
+    for _ in 0..qd {
+        let Some((n, o)) = name(msg, off) else {
+            return false;
+        };
+        if intel.domain(&n).is_some() {
+            return true;
+        }
+        off = o + 4;
+    }
+    false
+}
+
 pub fn parse(msg: &[u8]) -> Option<Message> {
     if msg.len() < 12 {
         return None;
