@@ -4,17 +4,6 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn hms(s: &str) -> Option<i64> {
     let mut it = s.split(':');
     let h: i64 = it.next()?.parse().ok()?;
@@ -32,9 +21,19 @@ fn month(s: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// Seconds since the epoch at the start of a day (UTC), 1970 to 9999; `None` for a date the
+/// calendar does not have (February 30th).
 fn date(y: i64, m: u32, d: u32) -> Option<i64> {
-    ((1..=12).contains(&m) && (1..=31).contains(&d) && (1970..=9999).contains(&y))
-        .then(|| days_from_civil(y, m, d) * 86_400)
+    let (y, m, d) = (
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    );
+    let day = jiff::civil::Date::new(y, m, d)
+        .ok()
+        .filter(|d| d.year() >= 1970)?;
+    let t = jiff::tz::Offset::UTC.to_timestamp(day.to_datetime(jiff::civil::Time::midnight()));
+    t.ok().map(|t| t.as_second())
 }
 
 /// Parses a time in any of these forms (all UTC unless an offset is given):
@@ -47,32 +46,20 @@ pub fn parse(s: &str) -> Option<i64> {
         return (n >= 0).then_some(n);
     }
     let words: Vec<&str> = s.split_whitespace().collect();
-    // ISO 8601 / RFC 3339, with T or a space.
-    let iso = s.replacen(' ', "T", 1);
-    if let Some((d, rest)) = iso.split_once('T') {
-        let dp: Vec<&str> = d.split(['-', '/']).collect();
-        if dp.len() == 3 && dp[0].len() == 4 {
-            let base = date(
-                dp[0].parse().ok()?,
-                dp[1].parse().ok()?,
-                dp[2].parse().ok()?,
-            )?;
-            let (clock, offset) = if let Some(c) = rest.strip_suffix('Z') {
-                (c, 0)
-            } else if let Some(i) = rest.rfind(['+', '-']).filter(|i| *i >= 5) {
-                let (c, o) = rest.split_at(i);
-                let sign = if o.starts_with('-') { -1 } else { 1 };
-                let (oh, om) = o[1..]
-                    .split_once(':')
-                    .unwrap_or((&o[1..3.min(o.len())], "0"));
-                (
-                    c,
-                    sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
-                )
-            } else {
-                (rest.trim_end_matches(" UTC"), 0)
-            };
-            return Some(base + hms(clock)? - offset);
+    // ISO 8601 / RFC 3339, with T or a space, `-` or `/` in the date; UTC without an offset.
+    if let Some((d, rest)) = s.split_once(['T', ' ']) {
+        if d.len() == 10
+            && d.as_bytes()[4] == d.as_bytes()[7]
+            && matches!(d.as_bytes()[4], b'-' | b'/')
+        {
+            let rest = rest.trim_end_matches(" UTC");
+            let iso = format!("{}T{rest}", d.replace('/', "-"));
+            if let Ok(t) = iso.parse::<jiff::Timestamp>() {
+                return (t.as_second() >= 0).then_some(t.as_second());
+            }
+            let dt: jiff::civil::DateTime = iso.parse().ok()?;
+            let t = jiff::tz::Offset::UTC.to_timestamp(dt).ok()?;
+            return (t.as_second() >= 0).then_some(t.as_second());
         }
     }
     // dhcpd: "2 2026/03/02 08:00:00"
@@ -125,6 +112,8 @@ mod tests {
             "yesterday",
             "2026-13-02T00:00:00Z",
             "2026-03-02T25:00:00Z",
+            "2026-02-30 08:00:00",
+            "1969-12-31T23:59:59Z",
             "-5",
         ] {
             assert_eq!(parse(bad), None, "{bad}");

@@ -2,31 +2,13 @@
 
 /// Formats nanoseconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.uuuuuuZ`.
 pub fn rfc3339_micros(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let micros = (ns % 1_000_000_000) / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    // Whole microseconds: the event's precision, truncated like the capture's own clock.
+    let micros = (ns / 1000) as i64;
+    match jiff::Timestamp::from_microsecond(micros) {
+        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        // Past the calendar's range (year 9999): the largest time it can write.
+        Err(_) => "9999-12-31T23:59:59.999999Z".into(),
+    }
 }
 
 #[cfg(test)]
@@ -44,5 +26,6 @@ mod tests {
             rfc3339_micros(951_782_400_000_000_000),
             "2000-02-29T00:00:00.000000Z"
         );
+        assert_eq!(rfc3339_micros(u64::MAX), "2554-07-21T23:34:33.709551Z");
     }
 }

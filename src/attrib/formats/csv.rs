@@ -5,52 +5,57 @@ use super::{addr_prefix, err, Assignment, LineError, Parsed, PortBlock, Record, 
 use crate::attrib::time;
 use std::collections::BTreeMap;
 
-/// Splits one CSV line (RFC 4180 quoting).
-pub fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out.into_iter().map(|f| f.trim().to_string()).collect()
-}
-
-/// Header-mapped CSV: each row as (line number, column name → value).
+/// Header-mapped CSV (RFC 4180, read by the `csv` crate: quoted fields may hold commas, quotes
+/// and line breaks): each row as (line number, column name → value). Blank lines and lines
+/// starting with `#` are passed over; header names are lower-cased, spaces and dashes made `_`.
 pub(super) fn csv_rows(text: &str) -> Result<Vec<Row>, LineError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
-    let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
+    let mut reader = ::csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(::csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let names: Vec<String> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|h| h.to_ascii_lowercase().replace([' ', '-'], "_"))
+            .collect(),
+        Err(e) => return Err(csv_error(&e)),
     };
-    let names: Vec<String> = csv_fields(header)
-        .iter()
-        .map(|h| h.to_ascii_lowercase().replace([' ', '-'], "_"))
-        .collect();
     let mut rows = Vec::new();
-    for (i, l) in lines {
-        let f = csv_fields(l);
-        if f.len() != names.len() {
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(&e))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a line of blanks
+        }
+        if record.len() != names.len() {
             return Err(LineError {
-                line: i + 1,
-                message: format!("{} fields where the header has {}", f.len(), names.len()),
+                line,
+                message: format!(
+                    "{} fields where the header has {}",
+                    record.len(),
+                    names.len()
+                ),
             });
         }
-        rows.push((i + 1, names.iter().cloned().zip(f).collect()));
+        rows.push((
+            line,
+            names
+                .iter()
+                .cloned()
+                .zip(record.iter().map(String::from))
+                .collect(),
+        ));
     }
     Ok(rows)
+}
+
+/// A CSV reader's error, with the line it was found on.
+fn csv_error(e: &::csv::Error) -> LineError {
+    LineError {
+        line: e.position().map_or(0, |p| p.line() as usize),
+        message: e.to_string(),
+    }
 }
 
 /// The first of `names` with a non-empty value (all of them are removed from the row).

@@ -8,7 +8,6 @@ mod dhcpd;
 mod radius;
 mod syslog;
 
-pub use csv::csv_fields;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
