@@ -65,7 +65,8 @@ fn be24(b: &[u8], o: usize) -> Option<usize> {
     wire::be24(b, o).map(|v| v as usize)
 }
 
-fn grease(v: usize) -> bool {
+/// GREASE values (RFC 8701), left out of fingerprints.
+pub fn grease(v: usize) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
@@ -186,7 +187,13 @@ fn client_hello(b: &[u8], info: &mut TlsInfo) -> Option<()> {
 
 /// The JA4-style fingerprint of a ClientHello: version, SNI or not, counts, first ALPN, then
 /// hashes of the sorted ciphers and of the sorted extensions with the signature algorithms.
-fn ja4(info: &TlsInfo, best: usize, ciphers: &[usize], exts: &[usize], sigs: &[usize]) -> String {
+pub fn ja4(
+    info: &TlsInfo,
+    best: usize,
+    ciphers: &[usize],
+    exts: &[usize],
+    sigs: &[usize],
+) -> String {
     let ver = match best {
         0x0304 => "13",
         0x0303 => "12",
