@@ -21,6 +21,7 @@ pub struct L3<'a> {
     pub fragment: Option<Fragment>,
 }
 
+#[inline]
 pub fn v4(d: &[u8]) -> Result<L3<'_>, Skip> {
     let b0 = *d.first().ok_or(Skip::Truncated)?;
     let ihl = ((b0 & 0x0f) as usize) * 4;
@@ -55,6 +56,7 @@ pub fn v4(d: &[u8]) -> Result<L3<'_>, Skip> {
     })
 }
 
+#[inline]
 pub fn v6(d: &[u8]) -> Result<L3<'_>, Skip> {
     if d.len() < 40 {
         return Err(Skip::Truncated);

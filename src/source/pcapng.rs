@@ -92,6 +92,7 @@ impl PcapngParser {
         Ok(())
     }
 
+    #[inline]
     fn packet<'a>(
         &mut self,
         e: Endian,
