@@ -1,19 +1,22 @@
 //! minetap finds cryptocurrency-mining connections in network traffic.
 //!
 //! The crate is laid out as the pipeline it runs (see `docs/ARCHITECTURE.md`):
-//! [`source`] → [`decode`] → [`flow`] → [`detect`] → [`verdict`] → [`output`], driven by
-//! [`pipeline`] and exposed by [`cli`].
+//! [`source`] → [`decode`] → [`flow`] → [`detect`] → `verdict` → [`attrib`] → `output` →
+//! `evidence`, with `rules` and `wire` as leaves every stage may read, `inventory` after the
+//! runs, driven by [`pipeline`] and exposed by [`cli`]. The stages that tests, benchmarks and
+//! fuzz targets drive directly are public; the others are the crate's own.
+#![warn(missing_docs)]
 
 pub mod attrib;
 pub mod cli;
 pub mod decode;
 pub mod detect;
-pub mod evidence;
+pub(crate) mod evidence;
 pub mod flow;
-pub mod inventory;
-pub mod output;
+pub(crate) mod inventory;
+pub(crate) mod output;
 pub mod pipeline;
-pub mod rules;
+pub(crate) mod rules;
 pub mod source;
-pub mod verdict;
-pub mod wire;
+pub(crate) mod verdict;
+pub(crate) mod wire;

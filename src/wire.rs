@@ -86,16 +86,6 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
 
-    /// Bytes read so far.
-    pub fn pos(&self) -> usize {
-        self.pos
-    }
-
-    /// What has not been read yet.
-    pub fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..).unwrap_or_default()
-    }
-
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let b = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
@@ -118,12 +108,6 @@ impl<'a> Cursor<'a> {
         self.pos += 4;
         Some(v)
     }
-
-    pub fn be16(&mut self) -> Option<u16> {
-        let v = be16(self.buf, self.pos)?;
-        self.pos += 2;
-        Some(v)
-    }
 }
 
 #[cfg(test)]
@@ -144,9 +128,7 @@ mod tests {
         assert_eq!(c.le16(), Some(0x0201));
         assert_eq!(c.u8(), Some(3));
         assert_eq!(c.le32(), None, "a failed read moves nothing");
-        assert_eq!(c.rest(), [4, 5]);
         assert_eq!(c.take(2), Some(&b[3..]));
         assert_eq!(c.u8(), None);
-        assert_eq!(c.pos(), 5);
     }
 }

@@ -41,46 +41,64 @@ struct Block {
 pub struct Matched {
     /// static, radius, dhcp, kea
     pub kind: String,
+    /// The record that matched (file:line, session).
     pub source: String,
+    /// Start of the assignment's validity, seconds since the epoch.
     pub valid_from: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// End of its validity, when it has one.
     pub valid_to: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+/// A subscriber an address may belong to.
 pub struct Candidate {
+    /// The registry's id (or the identity, when the registry does not know it).
     pub id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Enterprise or person name.
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Registration number (unified social credit code).
     pub registration_number: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Service address.
     pub address: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Account type.
     pub account_type: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Line or circuit id.
     pub circuit: String,
     /// False when the record names an identity the registry does not know.
     pub registered: bool,
+    /// The assignment that led here.
     pub matched: Matched,
 }
 
 /// How a public address and port were followed through CGNAT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ViaCgnat {
+    /// The public address the tap saw.
     pub public_ip: IpAddr,
+    /// The public port the tap saw.
     pub public_port: u16,
+    /// The private address behind it.
     pub private_ip: IpAddr,
+    /// The port block that mapped them (file:line).
     pub block: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+/// Who was behind an address at a time: matched, ambiguous or unknown, with every candidate.
 pub struct Attribution {
     /// matched, ambiguous or unknown
     pub status: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The subscribers it may be (none when unknown).
     pub candidates: Vec<Candidate>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The CGNAT hop, when the address was a public one.
     pub via_cgnat: Option<ViaCgnat>,
 }
 
@@ -257,6 +275,7 @@ impl Resolver {
         Ok(())
     }
 
+    /// Addresses and prefixes in the index.
     pub fn assignments(&self) -> usize {
         self.singles.values().map(Vec::len).sum::<usize>() + self.prefixes.len()
     }

@@ -6,15 +6,20 @@ use super::formats::{self, Format, LineError, Record};
 use rusqlite::{params, Connection};
 use std::path::Path;
 
+/// The subscriber store: one SQLite file, owner-only.
 pub struct Store {
+    /// The open database.
     pub conn: Connection,
 }
 
 /// What one import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
+    /// Records taken.
     pub taken: u64,
+    /// Lines skipped.
     pub skipped: u64,
+    /// The lines skipped, and why.
     pub errors: Vec<LineError>,
 }
 

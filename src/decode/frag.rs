@@ -6,8 +6,11 @@ use std::net::IpAddr;
 /// Limits of the pool.
 #[derive(Debug, Clone, Copy)]
 pub struct FragLimits {
+    /// Datagrams being rebuilt at once, at most.
     pub max_datagrams: usize,
+    /// Bytes of one rebuilt datagram, at most.
     pub max_datagram_bytes: usize,
+    /// How long an incomplete datagram is kept.
     pub timeout_ns: u64,
 }
 
@@ -69,21 +72,29 @@ impl Pending {
 /// Counters kept by the pool.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FragStats {
+    /// Fragments seen.
     pub fragments: u64,
+    /// Datagrams rebuilt.
     pub reassembled: u64,
+    /// Datagrams given up on after the timeout.
     pub expired: u64,
+    /// Datagrams pushed out to make room.
     pub evicted: u64,
+    /// Datagrams that grew past the size cap.
     pub oversized: u64,
 }
 
 #[derive(Debug, Default)]
+/// IP fragments held until their datagram is whole, bounded in count, bytes and time.
 pub struct FragPool {
     limits: FragLimits,
     pending: Vec<Pending>,
+    /// What the pool did.
     pub stats: FragStats,
 }
 
 impl FragPool {
+    /// An empty pool with these limits.
     pub fn new(limits: FragLimits) -> Self {
         FragPool {
             limits,

@@ -96,17 +96,26 @@ fn pppoe<'a>(d: &'a [u8], encap: &mut Option<Encap>) -> Result<(u16, &'a [u8]), 
 /// Encapsulations mirrored traffic arrives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncapKind {
+    /// An MPLS label stack.
     Mpls,
+    /// A PPPoE session.
     Pppoe,
+    /// GRE.
     Gre,
+    /// ERSPAN type II.
     ErspanII,
+    /// ERSPAN type III.
     ErspanIII,
+    /// VXLAN.
     Vxlan,
+    /// GTP-U (G-PDU).
     GtpU,
+    /// IP in IP.
     IpInIp,
 }
 
 impl EncapKind {
+    /// The name events give it.
     pub fn name(self) -> &'static str {
         match self {
             EncapKind::Mpls => "mpls",
@@ -124,11 +133,13 @@ impl EncapKind {
 /// The outermost encapsulation a packet came in, and how many layers there were.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encap {
+    /// The outermost encapsulation.
     pub kind: EncapKind,
     /// Tunnel endpoints, for IP tunnels.
     pub outer: Option<(std::net::IpAddr, std::net::IpAddr)>,
     /// Label, session, key, VNI or TEID.
     pub id: u32,
+    /// Encapsulation layers unwrapped.
     pub layers: u8,
 }
 

@@ -22,21 +22,31 @@ use std::net::IpAddr;
 
 /// TCP flag bits.
 pub mod tcp_flags {
+    /// FIN.
     pub const FIN: u8 = 0x01;
+    /// SYN.
     pub const SYN: u8 = 0x02;
+    /// RST.
     pub const RST: u8 = 0x04;
+    /// PSH.
     pub const PSH: u8 = 0x08;
+    /// ACK.
     pub const ACK: u8 = 0x10;
 }
 
+/// IP protocol number of TCP.
 pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
 pub const PROTO_UDP: u8 = 17;
 
 /// The transport fields of a decoded packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tcp {
+    /// Sequence number.
     pub seq: u32,
+    /// Acknowledgement number.
     pub ack: u32,
+    /// TCP flags (`tcp_flags`).
     pub flags: u8,
 }
 
@@ -50,6 +60,7 @@ pub enum Payload<'a> {
 }
 
 impl Payload<'_> {
+    /// The payload's bytes, wherever they are.
     pub fn bytes(&self) -> &[u8] {
         match self {
             Payload::Slice(s) => s,
@@ -61,12 +72,19 @@ impl Payload<'_> {
 /// A TCP or UDP packet reduced to what the later stages use.
 #[derive(Debug)]
 pub struct Decoded<'a> {
+    /// Source address (innermost).
     pub src: IpAddr,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Source port.
     pub sport: u16,
+    /// Destination port.
     pub dport: u16,
+    /// IP protocol (TCP or UDP).
     pub proto: u8,
+    /// TCP header fields (zero for UDP).
     pub tcp: Tcp,
+    /// The transport payload.
     pub payload: Payload<'a>,
     /// The tunnel or label stack the packet came in, when there was one.
     pub encap: Option<Encap>,
@@ -76,17 +94,26 @@ pub struct Decoded<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Skip {
+    /// A link type the decoder does not know.
     UnknownLinkType,
+    /// The frame ends inside a header.
     Truncated,
+    /// Not IP (ARP, LLDP, ...).
     NotIp,
+    /// An IP header that is not valid.
     BadIpHeader,
+    /// A TCP or UDP header that is not valid.
     BadTransportHeader,
+    /// Neither TCP nor UDP.
     OtherTransport,
+    /// A fragment held until its datagram is whole.
     FragmentHeld,
+    /// More extension headers or tunnel layers than are followed.
     TooManyHeaders,
 }
 
 impl Skip {
+    /// Every reason, in the summary's order.
     pub const ALL: [Skip; 8] = [
         Skip::UnknownLinkType,
         Skip::Truncated,
@@ -98,6 +125,7 @@ impl Skip {
         Skip::TooManyHeaders,
     ];
 
+    /// The reason's name in the summary.
     pub fn name(self) -> &'static str {
         match self {
             Skip::UnknownLinkType => "unknown_link_type",
@@ -126,17 +154,21 @@ impl Skip {
 pub struct SkipCounts(pub [u64; Skip::ALL.len()]);
 
 impl SkipCounts {
+    /// Counts one skipped packet.
     pub fn add(&mut self, s: Skip) {
         self.0[s as usize] += 1;
     }
+    /// Packets skipped for `s`.
     pub fn get(&self, s: Skip) -> u64 {
         self.0[s as usize]
     }
+    /// Adds another count's packets.
     pub fn merge(&mut self, o: &SkipCounts) {
         for (a, b) in self.0.iter_mut().zip(o.0.iter()) {
             *a += b;
         }
     }
+    /// Packets skipped because they were damaged (not merely of another kind).
     pub fn damaged(&self) -> u64 {
         Skip::ALL
             .iter()
@@ -159,10 +191,12 @@ pub(crate) fn be32(b: &[u8], off: usize) -> Result<u32, Skip> {
 /// The decoder: stateless per packet except for the fragment pool.
 #[derive(Debug, Default)]
 pub struct Decoder {
+    /// The IP fragment pool.
     pub frags: FragPool,
 }
 
 impl Decoder {
+    /// A decoder whose fragment pool has these limits.
     pub fn new(limits: FragLimits) -> Self {
         Decoder {
             frags: FragPool::new(limits),

@@ -35,8 +35,11 @@ pub enum Coverage {
 /// Share counts, by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Shares {
+    /// Shares the miner sent.
     pub submitted: u64,
+    /// Shares the pool accepted.
     pub accepted: u64,
+    /// Shares the pool rejected.
     pub rejected: u64,
 }
 
@@ -57,11 +60,14 @@ pub struct WorkSum {
     pub shares: u64,
     /// Shares whose value was known.
     pub valued: u64,
+    /// Sum of the difficulties of the shares valued by difficulty.
     pub difficulty: f64,
+    /// Sum of the hashes of the shares valued by target.
     pub hashes: f64,
 }
 
 impl WorkSum {
+    /// Counts one share of value `v` (unknown: `None`).
     pub fn add(&mut self, v: Option<ShareValue>) {
         self.shares += 1;
         match v {
@@ -81,21 +87,28 @@ impl WorkSum {
 /// The work behind a flow's shares.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Work {
+    /// Work of the shares submitted.
     pub submitted: WorkSum,
+    /// Work of the shares accepted.
     pub accepted: WorkSum,
 }
 
 /// What a mining session says: who mines, with what, and the work behind the shares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Session {
+    /// The mining software, as it names itself.
     pub agent: Option<String>,
+    /// Worker (account) names.
     pub workers: Vec<String>,
+    /// The pool's extranonce1.
     pub extranonce1: Option<String>,
     /// Current share difficulty.
     pub difficulty: Option<f64>,
     /// Current share target (hex), for pools that send targets.
     pub target: Option<String>,
+    /// Jobs the pool sent.
     pub jobs: u64,
+    /// Shares by outcome.
     pub shares: Shares,
     /// BIP 310 version-rolling mask.
     pub version_mask: Option<String>,
@@ -141,6 +154,7 @@ pub enum Detail {
 /// What a detector found on a flow: the protocol, who the miner is, why, and the detail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
+    /// What the finding is about.
     pub kind: Kind,
     /// Protocol family, as in events (`stratum-v1`, ...).
     pub protocol: &'static str,
@@ -148,11 +162,13 @@ pub struct Finding {
     pub app_proto: &'static str,
     /// The direction in which the miner sends, if the protocol said.
     pub miner_sends: Option<Dir>,
+    /// Which sides spoke the protocol.
     pub coverage: Coverage,
     /// Short reasons, e.g. `stratum:mining.notify x12`.
     pub signals: Vec<String>,
     /// The protocol messages, as sent, for evidence: (capture time, direction, message).
     pub transcript: Vec<(u64, Dir, String)>,
+    /// What only this kind of protocol says.
     pub detail: Detail,
 }
 
@@ -168,6 +184,7 @@ pub fn keep_message(t: &mut Vec<(u64, Dir, String)>, cap: usize, ts: u64, dir: D
 }
 
 impl Finding {
+    /// A mining finding of `protocol` with nothing in it yet.
     pub fn new(protocol: &'static str, app_proto: &'static str) -> Self {
         Finding {
             kind: Kind::Mining,

@@ -9,10 +9,14 @@ use crate::flow::{Chunk, Dir, Inspector, Standing};
 pub enum Detectors {
     /// Not chosen until the first payload shows what they may be.
     Unchosen {
+        /// TCP or not.
         tcp: bool,
+        /// The flow's ports (lo side, hi side).
         ports: (u16, u16),
+        /// Picked up without its opening.
         mid_stream: bool,
     },
+    /// The detectors that may match, chosen by the first bytes.
     Chosen(Vec<Box<dyn Detector>>),
 }
 

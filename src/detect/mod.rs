@@ -2,12 +2,12 @@
 //! mining protocol is recognised.
 //!
 //! Each protocol is one [`Detector`] in its own file. Shared helpers frame newline-delimited
-//! messages ([`lines`]) and read JSON-RPC envelopes ([`jsonrpc`]) so that detectors for
+//! messages (`lines`) and read JSON-RPC envelopes (`jsonrpc`) so that detectors for
 //! JSON-speaking protocols only interpret messages. A detector first *probes* (is this my
 //! protocol at all?) and gives up quickly when it is not; only then does it *parse* in depth.
 
 mod finding;
-pub mod framing;
+pub(crate) mod framing;
 mod inspect;
 pub mod mining;
 pub mod node;
@@ -47,6 +47,7 @@ pub trait Detector: Send {
     fn on_data(&mut self, dir: Dir, data: &[u8], ts_ns: u64);
     /// Bytes were lost in direction `dir` before the next data.
     fn on_gap(&mut self, dir: Dir);
+    /// Where the detector stands.
     fn interest(&self) -> Interest;
     /// What was found, once [`Interest::Matched`].
     fn finding(&self) -> Option<Finding>;
@@ -55,7 +56,9 @@ pub trait Detector: Send {
 /// What detectors may consult: caps and the pool rules.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
+    /// Caps on per-flow state.
     pub limits: Limits,
+    /// The pool rules.
     pub intel: std::sync::Arc<crate::rules::intel::Intel>,
 }
 
@@ -63,11 +66,13 @@ pub struct Context {
 /// bytes (from either side).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowStart<'a> {
+    /// TCP or not.
     pub tcp: bool,
     /// The flow's ports (`lo` side, `hi` side).
     pub ports: (u16, u16),
     /// A TCP flow picked up without its opening: its first byte says nothing.
     pub mid_stream: bool,
+    /// The first in-order bytes, from either side.
     pub first: &'a [u8],
 }
 
@@ -108,9 +113,11 @@ impl FlowStart<'_> {
 
 /// One detector as the registry knows it: when it applies, and how to make it.
 pub struct Entry {
+    /// The detector's name.
     pub name: &'static str,
     /// Whether the detector can match a flow that starts like this.
     pub applies: fn(&FlowStart<'_>) -> bool,
+    /// Makes the detector for a flow.
     pub make: fn(&Context, &FlowStart<'_>) -> Box<dyn Detector>,
 }
 

@@ -30,6 +30,7 @@ pub struct Evidence {
     pub link: u16,
     /// (capture time, length on the wire, offset and length in `data`)
     pub frames: Vec<(u64, u32, u32, u32)>,
+    /// The frames' bytes, one after another.
     pub data: Vec<u8>,
     /// The inputs (files, interfaces: their index in the run) the kept frames came from.
     pub inputs: Vec<u32>,
@@ -104,6 +105,7 @@ impl Evidence {
         true
     }
 
+    /// Frame `i`'s bytes.
     pub fn frame(&self, i: usize) -> Option<&[u8]> {
         let &(_, _, off, len) = self.frames.get(i)?;
         self.data.get(off as usize..(off + len) as usize)

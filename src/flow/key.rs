@@ -6,8 +6,11 @@ use std::net::IpAddr;
 /// Endpoints of a flow in canonical order (`lo` < `hi`), plus the transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// The lower endpoint (address, port).
     pub lo: (IpAddr, u16),
+    /// The higher endpoint.
     pub hi: (IpAddr, u16),
+    /// IP protocol.
     pub proto: u8,
 }
 

@@ -28,14 +28,18 @@ pub use table::{FlowConfig, Table};
 /// Direction within a flow: `Fwd` is from the side that sent the first packet the tap saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dir {
+    /// From the side that sent the first packet seen.
     Fwd,
+    /// Towards it.
     Rev,
 }
 
 impl Dir {
+    /// 0 or 1, to index per-direction arrays.
     pub fn index(self) -> usize {
         self as usize
     }
+    /// The other direction.
     pub fn flip(self) -> Dir {
         match self {
             Dir::Fwd => Dir::Rev,
@@ -47,11 +51,15 @@ impl Dir {
 /// One decoded packet as the flow table takes it.
 #[derive(Debug, Clone, Copy)]
 pub struct PacketMeta {
+    /// Capture time, nanoseconds since the epoch.
     pub ts_ns: u64,
+    /// The flow's canonical key.
     pub key: FlowKey,
+    /// The key's symmetric hash (the table's hash).
     pub hash: u64,
     /// Whether the packet goes from `key.lo` to `key.hi`.
     pub from_lo: bool,
+    /// TCP header fields (zero for UDP).
     pub tcp: crate::decode::Tcp,
     /// Bytes on the wire.
     pub wire_len: u32,
@@ -82,6 +90,7 @@ pub trait Inspector: Sized + Send {
     fn start(tcp: bool, ports: (u16, u16), mid_stream: bool) -> Self;
     /// In-order bytes (or a gap) sent in direction `dir`, at capture time `ts`.
     fn feed(&mut self, ctx: &Self::Context, dir: Dir, chunk: Chunk<'_>, ts: u64);
+    /// Where the inspection stands.
     fn standing(&self) -> Standing;
     /// The flow is recognised: whatever did not recognise it can go.
     fn keep_matched(&mut self);

@@ -8,23 +8,29 @@
 /// What the reassembler hands on.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {
+    /// Bytes in order.
     Data(&'a [u8]),
     /// Bytes were lost here.
     Gap,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
+/// What reassembly dropped or skipped.
 pub struct ReasmStats {
+    /// Retransmitted or overlapping bytes dropped.
     pub duplicate_bytes: u64,
+    /// Holes skipped.
     pub gaps: u64,
 }
 
 #[derive(Debug)]
+/// One direction of a TCP stream put back in order, holding early segments up to a cap.
 pub struct Reassembler {
     next: Option<u32>,
     held: Vec<(u32, Vec<u8>)>,
     held_bytes: usize,
     max_held: usize,
+    /// What it dropped or skipped.
     pub stats: ReasmStats,
 }
 
@@ -34,6 +40,7 @@ fn dist(a: u32, b: u32) -> i64 {
 }
 
 impl Reassembler {
+    /// A reassembler that holds at most `max_held` out-of-order bytes.
     pub fn new(max_held: usize) -> Self {
         Reassembler {
             next: None,

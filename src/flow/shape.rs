@@ -4,8 +4,11 @@
 /// [`super::Dir::index`]). Kept for every TCP flow at a few arithmetic operations per packet.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Shape {
+    /// Packets with payload, per direction.
     pub payload_packets: [u64; 2],
+    /// Payload bytes, per direction.
     pub payload_bytes: [u64; 2],
+    /// Largest payload, per direction.
     pub max_payload: [u32; 2],
     last_ts: [u64; 2],
     /// Gaps between consecutive payload packets: count, mean and sum of squared deviations

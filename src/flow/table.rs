@@ -13,7 +13,9 @@ use hashbrown::HashTable;
 pub struct FlowConfig {
     /// Most flows tracked at once (per table).
     pub max_flows: usize,
+    /// Idle time that ends a TCP flow.
     pub tcp_timeout_ns: u64,
+    /// Idle time that ends a UDP flow.
     pub udp_timeout_ns: u64,
     /// Out-of-order bytes held per direction of a flow.
     pub max_held: usize,
@@ -27,6 +29,7 @@ pub struct FlowConfig {
     /// Frames kept per flow for evidence (0: none): its first ones until its verdict is known,
     /// then, for a mining flow, the ones after them up to this count and `evidence_bytes`.
     pub evidence_packets: usize,
+    /// Bytes of frames kept per flow for evidence.
     pub evidence_bytes: usize,
     /// Bytes of frames the whole run may hold for evidence (counted in its `EvidenceBudget`).
     pub evidence_total_bytes: usize,
@@ -110,6 +113,7 @@ pub struct Table<I: Inspector> {
     budget: EvidenceBudget,
     flows: HashTable<Flow<I>>,
     next_sweep: u64,
+    /// What the table did.
     pub stats: FlowStats,
 }
 
@@ -370,6 +374,7 @@ impl<I: Inspector> Table<I> {
         self.flows.len()
     }
 
+    /// Whether no flow is tracked.
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }

@@ -40,10 +40,15 @@ const QUEUE: usize = 4;
 const MAX_BLOCKS_PER_BATCH: usize = 2;
 
 #[derive(Debug, Clone)]
+/// What a run is configured with.
 pub struct ScanConfig {
+    /// Flow-processing threads.
     pub workers: usize,
+    /// The flow table's limits (for all workers together).
     pub flow: FlowConfig,
+    /// The IP fragment pool's limits.
     pub frag: FragLimits,
+    /// The detectors' caps.
     pub detect: crate::detect::Limits,
     /// The pool rules.
     pub intel: Arc<Intel>,
@@ -54,7 +59,9 @@ pub struct ScanConfig {
 /// The rules in force: pool intelligence and estimation tables.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
+    /// The pool rules.
     pub intel: Arc<Intel>,
+    /// The estimation tables.
     pub tables: Arc<crate::rules::tables::Tables>,
 }
 

@@ -37,22 +37,32 @@ impl Default for Latency {
 /// and counters for periodic statistics. Written once per batch, never per packet.
 #[derive(Default)]
 pub struct Shared {
+    /// Set to end the run: readers stop and flows are ended.
     pub stop: AtomicBool,
     rules: RwLock<Rules>,
     pub(super) rules_gen: AtomicU64,
+    /// Packets read.
     pub packets: AtomicU64,
+    /// Bytes read.
     pub bytes: AtomicU64,
+    /// Frames the kernel dropped.
     pub kernel_drops: AtomicU64,
+    /// Flows seen.
     pub flows: AtomicU64,
+    /// Flows tracked now.
     pub active_flows: AtomicU64,
+    /// Flows pushed out to make room.
     pub evicted: AtomicU64,
+    /// Verdicts reached.
     pub verdicts: AtomicU64,
+    /// Per-stage latencies.
     pub latency: Mutex<Latency>,
     /// Bytes of frames held for evidence bundles by the whole run.
     pub evidence: EvidenceBudget,
 }
 
 impl Shared {
+    /// Shared state starting with `rules`.
     pub fn new(rules: Rules) -> Self {
         Shared {
             rules: RwLock::new(rules),
@@ -80,8 +90,11 @@ impl Shared {
 pub enum InputReport {
     /// Read to the end, or up to damage.
     Read {
+        /// The input.
         name: InputName,
+        /// Packets read from it.
         packets: u64,
+        /// Where it was damaged, if it was.
         damage: Option<Damage>,
     },
     /// Could not be used at all.
@@ -91,21 +104,30 @@ pub enum InputReport {
 /// Counters of a whole run.
 #[derive(Debug, Default)]
 pub struct RunStats {
+    /// What happened to each input.
     pub inputs: Vec<InputReport>,
+    /// Packets read.
     pub packets: u64,
     /// Bytes on the wire of all packets.
     pub bytes: u64,
+    /// Packets skipped, by reason.
     pub skipped: SkipCounts,
+    /// What the fragment pool did.
     pub frags: FragStats,
+    /// What the flow tables did.
     pub flows: FlowStats,
     /// Verdicts reached: mining flows (any level), pool look-ups, crypto-currency node flows.
     pub mining_flows: u64,
+    /// Pool look-ups reported.
     pub dns_events: u64,
+    /// Crypto-currency node flows reported.
     pub node_events: u64,
+    /// How long the run took.
     pub elapsed: Duration,
 }
 
 impl RunStats {
+    /// Inputs that could not be used.
     pub fn failed_inputs(&self) -> usize {
         self.inputs
             .iter()

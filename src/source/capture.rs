@@ -31,6 +31,7 @@ impl Default for LiveOptions {
 pub struct FrameInfo {
     /// Bytes written into the buffer.
     pub len: usize,
+    /// Capture time, nanoseconds since the epoch.
     pub ts_ns: u64,
     /// Length on the wire.
     pub orig_len: u32,
@@ -54,7 +55,10 @@ pub enum Captured<'a> {
     /// A packet, in a block shared with the packets captured beside it.
     Packet(&'a Block, RawPacket<'a>),
     /// Everything captured so far was handed on: time to pass it down the pipeline.
-    Idle { drops: u64 },
+    Idle {
+        /// Frames the kernel dropped since the source was opened.
+        drops: u64,
+    },
 }
 
 /// Bytes of one capture block.

@@ -13,6 +13,7 @@ use std::time::Duration;
 /// An open AF_PACKET socket bound to one interface.
 pub struct AfPacket {
     fd: libc::c_int,
+    /// The interface's name.
     pub name: String,
     /// Drops counted by the kernel since the socket was opened.
     drops: u64,
@@ -20,8 +21,11 @@ pub struct AfPacket {
 
 /// One frame received.
 pub struct Frame {
+    /// Kernel receive time, nanoseconds since the epoch.
     pub ts_ns: u64,
+    /// Bytes written into the buffer.
     pub len: usize,
+    /// Length on the wire.
     pub orig_len: u32,
 }
 

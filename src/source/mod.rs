@@ -28,13 +28,21 @@ use std::sync::Arc;
 
 /// Link-layer types (the pcap LINKTYPE_* numbers) that the decoder understands.
 pub mod linktype {
+    /// BSD loopback, host byte order.
     pub const NULL: u16 = 0;
+    /// Ethernet.
     pub const ETHERNET: u16 = 1;
+    /// Raw IP.
     pub const RAW: u16 = 101;
+    /// OpenBSD loopback, network byte order.
     pub const LOOP: u16 = 108;
+    /// Linux cooked capture v1.
     pub const LINUX_SLL: u16 = 113;
+    /// Raw IPv4.
     pub const IPV4: u16 = 228;
+    /// Raw IPv6.
     pub const IPV6: u16 = 229;
+    /// Linux cooked capture v2.
     pub const LINUX_SLL2: u16 = 276;
 }
 
@@ -54,10 +62,18 @@ pub struct RawPacket<'a> {
 /// What a parser finds at a position in the input.
 #[derive(Debug)]
 pub enum Step<'a> {
-    /// A packet record; the next record starts at `next`.
-    Packet { pkt: RawPacket<'a>, next: usize },
+    /// A packet record.
+    Packet {
+        /// The packet.
+        pkt: RawPacket<'a>,
+        /// Where the next record starts.
+        next: usize,
+    },
     /// A record that carries no packet (pcapng interface, statistics, ...).
-    Skip { next: usize },
+    Skip {
+        /// Where the next record starts.
+        next: usize,
+    },
     /// The buffer ends inside a record: more bytes are needed (or the input is truncated).
     NeedMore,
     /// The record at this position is malformed.
@@ -66,13 +82,16 @@ pub enum Step<'a> {
 
 /// A capture format parser: given the bytes from a record boundary, say what is there.
 pub trait CaptureParser: Send {
+    /// What is at `pos` in `buf`.
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a>;
 }
 
 /// Where an input went wrong part-way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
+    /// Byte offset of the damage in the input.
     pub offset: u64,
+    /// What was wrong.
     pub reason: String,
 }
 
@@ -84,7 +103,9 @@ impl fmt::Display for Damage {
 
 /// Bytes that packets point into: a memory-mapped file or a block read from a stream.
 pub enum Bytes {
+    /// A memory-mapped file.
     Mapped(memmap2::Mmap),
+    /// Bytes read into memory (stdin, live capture).
     Owned(Vec<u8>),
     /// A stream buffer that goes back to its pool when the last packet using it is done.
     Pooled(PooledBuf),

@@ -33,6 +33,7 @@ impl RecordHeader {
 }
 
 #[derive(Debug)]
+/// Reads classic pcap files, record by record.
 pub struct PcapParser {
     endian: Endian,
     nanos: bool,

@@ -45,6 +45,7 @@ impl Interface {
 }
 
 #[derive(Debug, Default)]
+/// Reads pcapng files, block by block.
 pub struct PcapngParser {
     endian: Option<Endian>,
     interfaces: Vec<Interface>,

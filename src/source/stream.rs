@@ -18,8 +18,11 @@ const POOL: usize = 8;
 const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an input comes from.
 pub enum InputName {
+    /// Standard input.
     Stdin,
+    /// A file.
     Path(PathBuf),
 }
 
@@ -35,9 +38,25 @@ impl fmt::Display for InputName {
 /// Why an input could not be used at all.
 #[derive(Debug)]
 pub enum InputError {
-    Io { name: InputName, err: io::Error },
-    NotCapture { name: InputName, first: Vec<u8> },
-    Empty { name: InputName },
+    /// It could not be read.
+    Io {
+        /// The input.
+        name: InputName,
+        /// Why.
+        err: io::Error,
+    },
+    /// It is not a capture.
+    NotCapture {
+        /// The input.
+        name: InputName,
+        /// Its first bytes, to say what it looks like.
+        first: Vec<u8>,
+    },
+    /// It holds nothing.
+    Empty {
+        /// The input.
+        name: InputName,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -61,7 +80,9 @@ impl std::error::Error for InputError {}
 /// How reading one input ended.
 #[derive(Debug, Default)]
 pub struct ReadOutcome {
+    /// Bytes read.
     pub bytes: u64,
+    /// Where the input was damaged, if it was.
     pub damage: Option<Damage>,
 }
 
@@ -73,6 +94,7 @@ enum Body {
 
 /// An opened input whose format has been recognised.
 pub struct Input {
+    /// Which input it is.
     pub name: InputName,
     /// Size in bytes when known (files), for progress reporting.
     pub size: Option<u64>,

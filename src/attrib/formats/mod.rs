@@ -14,12 +14,19 @@ use std::net::IpAddr;
 /// A subscriber (enterprise or person) from the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subscriber {
+    /// The registry's id of the subscriber.
     pub id: String,
+    /// Enterprise or person name.
     pub name: String,
+    /// Registration number (unified social credit code).
     pub reg_no: String,
+    /// Service address.
     pub address: String,
+    /// Contact (phone, e-mail).
     pub contact: String,
+    /// Account type as the registry gives it.
     pub account_type: String,
+    /// Line or circuit id.
     pub circuit: String,
     /// Other identities of the subscriber in the network's records (RADIUS user name, MAC,
     /// DUID, circuit id).
@@ -35,8 +42,11 @@ pub struct Assignment {
     pub kind: &'static str,
     /// Whom the record names: subscriber id, RADIUS user, MAC, DUID.
     pub identity: String,
+    /// The address, or the first address of the prefix.
     pub addr: IpAddr,
+    /// Prefix length (32 or 128 for one address).
     pub prefix: u8,
+    /// Start of validity, seconds since the epoch.
     pub start: i64,
     /// None: still open (a RADIUS session without Stop, a static assignment without end).
     pub end: Option<i64>,
@@ -47,41 +57,64 @@ pub struct Assignment {
 /// A CGNAT port block: `public:port_lo-port_hi` was `private`'s from `start` to `end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortBlock {
+    /// Public (outside) address.
     pub public: IpAddr,
+    /// First port of the block.
     pub port_lo: u16,
+    /// Last port of the block.
     pub port_hi: u16,
+    /// Private (inside) address.
     pub private: IpAddr,
+    /// Allocation time, seconds since the epoch.
     pub start: i64,
+    /// Release time, when known.
     pub end: Option<i64>,
+    /// Where it came from: file:line.
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One record read from an operator's file.
 pub enum Record {
+    /// A registry row.
     Subscriber(Subscriber),
+    /// An address held for a time.
     Assignment(Assignment),
     /// A port block allocated (end None) or released (the release time in `end`, start 0).
     Block(PortBlock),
+    /// A port block released (its release time in `end`).
     Release(PortBlock),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A line that could not be read: where, and why.
 pub struct LineError {
+    /// Line number, from 1.
     pub line: usize,
+    /// What was wrong.
     pub message: String,
 }
 
 /// The input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Subscriber registry as CSV with a header.
     RegistryCsv,
+    /// Subscriber registry as JSON lines.
     RegistryJsonl,
+    /// Static assignments as CSV.
     StaticCsv,
+    /// FreeRADIUS `detail` accounting file.
     RadiusDetail,
+    /// RADIUS accounting exported as CSV.
     RadiusCsv,
+    /// ISC `dhcpd.leases`.
     DhcpdLeases,
+    /// Kea lease CSV (v4 or v6).
     KeaCsv,
+    /// CGNAT port blocks as CSV.
     CgnatCsv,
+    /// CGNAT port-block syslog lines.
     CgnatSyslog,
 }
 

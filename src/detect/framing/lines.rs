@@ -49,11 +49,6 @@ impl LineFramer {
         self.mode = Mode::Skip;
     }
 
-    /// Whether the framer is waiting for a newline to resynchronise.
-    pub fn resyncing(&self) -> bool {
-        self.mode == Mode::Skip
-    }
-
     /// Feeds bytes; calls `line` with each complete line (without `\r\n`). Returns early, with
     /// the rest unread, if `line` returns false.
     pub fn feed(&mut self, mut data: &[u8], line: &mut dyn FnMut(&[u8]) -> bool) {

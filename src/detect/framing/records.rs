@@ -76,11 +76,8 @@ impl Held {
         self.needed = 0;
     }
 
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
+    /// Whether nothing is held.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

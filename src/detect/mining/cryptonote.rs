@@ -1,6 +1,6 @@
 //! CryptoNote pool protocol (Monero and kin; XMRig, xmr-stak and others): newline-delimited
 //! JSON-RPC with `login`, `submit`, `keepalived`, `getjob` from the miner and `job` pushes from
-//! the pool, interpreted as a [`Dialect`] of [`LineJson`].
+//! the pool, interpreted as a `Dialect` of `LineJson`.
 
 use crate::detect::framing::jsonrpc::Message;
 use crate::detect::framing::linejson::LineJson;
@@ -18,8 +18,10 @@ pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
     make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
 };
 
+/// The CryptoNote detector: the dialect over newline-delimited JSON.
 pub type CryptoNote = LineJson<CryptoNoteDialect>;
 
+/// A CryptoNote detector.
 pub fn detector(limits: &Limits, mid_stream: bool) -> CryptoNote {
     if mid_stream {
         LineJson::mid_stream("cryptonote", limits)
@@ -29,6 +31,7 @@ pub fn detector(limits: &Limits, mid_stream: bool) -> CryptoNote {
 }
 
 #[derive(Debug)]
+/// CryptoNote pool messages: `login`, `job`, `submit`, `keepalived`.
 pub struct CryptoNoteDialect {
     tally: Tally,
 }

@@ -1,7 +1,7 @@
 //! EthProxy ("getwork over TCP") and Ethereum getwork over HTTP: `eth_submitLogin`,
 //! `eth_getWork`, `eth_submitWork`, `eth_submitHashrate` from the miner, work packages (header,
-//! seed, boundary) from the pool. One [`Dialect`], framed by lines ([`LineJson`]) or by HTTP
-//! ([`HttpJson`](crate::detect::framing::http::HttpJson)).
+//! seed, boundary) from the pool. One `Dialect`, framed by lines (`LineJson`) or by HTTP
+//! (`HttpJson`).
 
 use crate::detect::framing::http::HttpJson;
 use crate::detect::framing::jsonrpc::Message;
@@ -27,6 +27,7 @@ pub const HTTP_ENTRY: crate::detect::Entry = crate::detect::Entry {
     make: |ctx, s| Box::new(http_detector(&ctx.limits, s.mid_stream)),
 };
 
+/// An EthProxy detector over newline-delimited JSON.
 pub fn detector(limits: &Limits, mid_stream: bool) -> LineJson<EthProxy> {
     if mid_stream {
         LineJson::mid_stream("ethproxy", limits)
@@ -35,11 +36,13 @@ pub fn detector(limits: &Limits, mid_stream: bool) -> LineJson<EthProxy> {
     }
 }
 
+/// An Ethereum getwork detector over HTTP.
 pub fn http_detector(limits: &Limits, mid_stream: bool) -> HttpJson<EthProxy> {
     HttpJson::new("ethproxy-http", limits, mid_stream)
 }
 
 #[derive(Debug)]
+/// EthProxy and Ethereum getwork messages.
 pub struct EthProxy {
     tally: Tally,
 }

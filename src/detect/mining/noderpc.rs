@@ -19,11 +19,13 @@ pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
     make: |ctx, s| Box::new(detector(&ctx.limits, s.mid_stream)),
 };
 
+/// A detector of solo mining over a node's HTTP JSON-RPC.
 pub fn detector(limits: &Limits, mid_stream: bool) -> HttpJson<NodeRpc> {
     HttpJson::new("node-rpc", limits, mid_stream)
 }
 
 #[derive(Debug)]
+/// `getblocktemplate`, `submitblock` and `getwork` messages.
 pub struct NodeRpc {
     tally: Tally,
     gbt: bool,

@@ -1,5 +1,5 @@
 //! Stratum V1 (and its EthereumStratum/NiceHash variant): newline-delimited JSON-RPC between a
-//! miner and a pool, interpreted as a [`Dialect`] of [`LineJson`].
+//! miner and a pool, interpreted as a `Dialect` of `LineJson`.
 //!
 //! Every known method is checked for its parameter shape before it counts, requests are matched
 //! to responses by id, and the session's agent, workers, extranonce, difficulty/target, jobs and

@@ -28,6 +28,7 @@ enum State {
     NotThis,
 }
 
+/// Stratum V2: plain frames, or the Noise handshake's shape.
 pub struct StratumV2 {
     state: State,
     held: [Held; 2],

@@ -21,6 +21,7 @@ const MAGICS: [([u8; 4], &str); 4] = [
 ];
 
 #[derive(Default)]
+/// Bitcoin peer-to-peer traffic, by its message header.
 pub struct BitcoinP2p {
     /// Network and first command seen.
     seen: Option<(&'static str, String)>,

@@ -14,6 +14,7 @@ pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
 };
 
 #[derive(Default)]
+/// Ethereum discovery v4 datagrams, by their hash.
 pub struct EthDiscv4 {
     packet_type: Option<u8>,
     not_this: bool,

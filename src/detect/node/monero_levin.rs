@@ -20,6 +20,7 @@ const SIGNATURE: [u8; 8] = [0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01];
 const HEADER: usize = 33;
 
 #[derive(Default)]
+/// Monero's levin protocol, by its header.
 pub struct MoneroLevin {
     command: Option<u32>,
     not_this: bool,

@@ -22,25 +22,37 @@ const MAX_RECORDS: usize = 32;
 const MAX_JUMPS: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// What an answer record holds.
 pub enum Rdata {
+    /// An address (A or AAAA).
     Addr(IpAddr),
+    /// A canonical name.
     Cname(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One answer record.
 pub struct Answer {
+    /// The name answered.
     pub name: String,
+    /// Time to live, seconds.
     pub ttl: u32,
+    /// What it says.
     pub data: Rdata,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A DNS message: header fields, questions, answers.
 pub struct Message {
+    /// Message id.
     pub id: u16,
+    /// A response (not a query).
     pub response: bool,
+    /// Response code (0: no error).
     pub rcode: u8,
     /// (name, type)
     pub questions: Vec<(String, u16)>,
+    /// Answer records.
     pub answers: Vec<Answer>,
 }
 
@@ -112,6 +124,7 @@ pub fn asks_for_pool(msg: &[u8], intel: &Intel) -> bool {
     false
 }
 
+/// Parses a standard query or response; `None` when it is not one.
 pub fn parse(msg: &[u8]) -> Option<Message> {
     if msg.len() < 12 {
         return None;
@@ -168,9 +181,11 @@ pub fn parse(msg: &[u8]) -> Option<Message> {
 /// A pool address learned from an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Learned {
+    /// The pool's address.
     pub addr: IpAddr,
     /// The name that was looked up.
     pub domain: String,
+    /// How long the answer holds, seconds.
     pub ttl: u32,
 }
 
@@ -217,6 +232,7 @@ pub struct DnsDetector {
 }
 
 impl DnsDetector {
+    /// A DNS detector consulting `intel` for pool names; over TCP messages carry a length.
     pub fn new(intel: Arc<Intel>, tcp: bool) -> Self {
         let mut found = Finding::new("dns", "dns");
         found.kind = Kind::Dns;
@@ -266,6 +282,7 @@ impl DnsDetector {
     }
 }
 
+/// The name of a record type, as events give it.
 pub fn rrtype(t: u16) -> &'static str {
     match t {
         1 => "A",

@@ -21,10 +21,13 @@ const MAX_HANDSHAKE: usize = 64 * 1024;
 /// What the handshake showed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsInfo {
+    /// Server name indication.
     pub sni: Option<String>,
+    /// ALPN protocols offered.
     pub alpn: Vec<String>,
     /// Highest version offered, e.g. `1.3`.
     pub version: Option<&'static str>,
+    /// JA4-style fingerprint of the ClientHello.
     pub ja4: Option<String>,
     /// Subject common name and DNS alternative names of the server's certificate.
     pub cert_names: Vec<String>,
@@ -39,6 +42,7 @@ enum State {
     NotTls,
 }
 
+/// Reads a TLS handshake: the ClientHello and, in the clear, the certificate.
 pub struct TlsDetector {
     state: State,
     client: Option<Dir>,
