@@ -27,10 +27,11 @@ pub struct Reader<'a> {
     input_index: u32,
 }
 
-/// Where `part` lies within `block` (`part` is a sub-slice of it).
-fn range_in(block: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - block.as_ptr() as usize;
-    start..start + part.len()
+/// Where the decoded `payload` lies within the captured `frame` (it is a sub-slice of it: the
+/// decoder only narrows the frame).
+fn within(frame: &[u8], payload: &[u8]) -> Range<usize> {
+    let start = payload.as_ptr() as usize - frame.as_ptr() as usize;
+    start..start + payload.len()
 }
 
 impl<'a> Reader<'a> {
@@ -88,7 +89,7 @@ impl<'a> Reader<'a> {
         let outcome = input.run(|block, raw| {
             packets += 1;
             if packets % 65_536 == 0 {
-                progress.advance(range_in(block, raw.data).start as u64);
+                progress.advance(raw.offset as u64);
             }
             self.packet(block, raw);
         });
@@ -159,8 +160,10 @@ impl<'a> Reader<'a> {
         let b = &mut self.batches[w];
         match &d.payload {
             Payload::Slice(p) => {
-                let frame = (range_in(block, raw.data), raw.link);
-                b.push_in_block(meta, block, range_in(block, p), frame);
+                let frame = raw.offset..raw.offset + raw.data.len();
+                let inner = within(raw.data, p);
+                let payload = frame.start + inner.start..frame.start + inner.end;
+                b.push_in_block(meta, block, payload, (frame, raw.link));
             }
             Payload::Reassembled(v) => b.push_rebuilt(meta, v, raw.link),
         }

@@ -99,6 +99,7 @@ pub fn run(
                     link: f.link,
                     data: &block[off..off + f.len],
                     orig_len: f.orig_len,
+                    offset: off,
                 };
                 on(Captured::Packet(&block, raw));
             }

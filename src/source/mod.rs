@@ -57,6 +57,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length on the wire.
     pub orig_len: u32,
+    /// Where `data` starts in the block it was read from (the source knows; nobody has to
+    /// work it out from addresses).
+    pub offset: usize,
 }
 
 /// What a parser finds at a position in the input.

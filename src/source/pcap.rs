@@ -111,6 +111,7 @@ impl CaptureParser for PcapParser {
                 link: self.link,
                 data: &rest[RECORD_HEADER_LEN..end],
                 orig_len: orig.max(incl),
+                offset: pos + RECORD_HEADER_LEN,
             },
             next: pos + end,
         }

@@ -148,6 +148,8 @@ impl PcapngParser {
             link: ifc.link,
             data,
             orig_len: orig.max(cap as u32),
+            // Within the block's body; `step` adds where the body starts.
+            offset: data_off,
         })
     }
 }
@@ -202,7 +204,10 @@ impl CaptureParser for PcapngParser {
             _ => Ok(None),
         };
         match res {
-            Ok(Some(pkt)) => Step::Packet { pkt, next },
+            Ok(Some(mut pkt)) => {
+                pkt.offset += pos + 8;
+                Step::Packet { pkt, next }
+            }
             Ok(None) => Step::Skip { next },
             Err(r) => Step::Damaged(r),
         }
