@@ -75,3 +75,40 @@ fn scan_takes_settings_from_the_file_and_flags_win() {
     ]);
     assert_eq!(events(&out).len(), 1);
 }
+
+#[test]
+fn paths_in_a_config_file_are_relative_to_it_from_any_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(&f, "events = \"out/events.jsonl\"\n").unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let p = pcap("stratum-v1.pcap");
+    let out = bin()
+        .args([
+            "scan",
+            "-q",
+            "--config",
+            f.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+    assert_eq!(written.lines().count(), 1);
+    assert!(!elsewhere.path().join("out").exists());
+    // The example config checks out wherever it is checked from, with the built-in rules.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("minetap.example.toml");
+    let out = bin()
+        .args(["config", "check", example.to_str().unwrap()])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rules: built-in (4 files) (32 domains, 0 address ranges, 15 ports)"),
+        "{text}"
+    );
+}

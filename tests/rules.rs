@@ -5,17 +5,74 @@ mod common;
 use common::*;
 
 #[test]
-fn the_projects_rules_check_out() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let out = run(&["rules", "check", dir.to_str().unwrap()]);
+fn the_built_in_rules_check_out() {
+    let out = run(&["rules", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(
-            "2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 6 efficiency rows; digest "
+        text.starts_with(
+            "built-in (4 files): 2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 6 efficiency rows; digest "
         ),
         "{text}"
     );
+}
+
+#[test]
+fn an_operators_folder_comes_on_top_of_the_built_in_rules_and_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    // The pool of tls-sni-pool.pcap, renamed by the operator; and a new address.
+    std::fs::write(
+        dir.path().join("local.rules"),
+        "domain xmr-eu1.nanopool.org pool=OurName coin=XMR
+ip 192.0.2.7 pool=Mine
+",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["rules", "check", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(local.rules): 3 file(s), 33 domains, 1 address ranges, 15 ports"),
+        "{text}"
+    );
+    let out = run(&["rules", "check", "--no-builtin-rules", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(local.rules): 1 file(s), 1 domains, 1 address ranges, 0 ports"),
+        "{text}"
+    );
+    let p = pcap("tls-sni-pool.pcap");
+    let out = run(&["scan", "-q", p.to_str().unwrap()]);
+    assert_eq!(events(&out)[0]["mining"]["pool"]["name"], "Nanopool");
+    let out = run(&["scan", "-q", "--rules", d, p.to_str().unwrap()]);
+    let pool = &events(&out)[0]["mining"]["pool"];
+    assert_eq!(pool["name"], "OurName", "{pool}");
+    assert_eq!(pool["rule"], "local.rules:1");
+}
+
+#[test]
+fn the_rules_are_the_same_from_any_folder() {
+    let pcaps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let in_project = run(&["scan", "-q", pcaps.to_str().unwrap()]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_minetap"))
+        .args(["scan", "-q", pcaps.to_str().unwrap()])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let sorted = |o: &std::process::Output| {
+        let mut l: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        l.sort();
+        l
+    };
+    assert!(!sorted(&in_project).is_empty());
+    assert_eq!(sorted(&out), sorted(&in_project));
+    assert!(events(&out)
+        .iter()
+        .any(|e| e["mining"]["pool"]["name"] == "Nanopool"));
 }
 
 #[test]
@@ -58,15 +115,17 @@ fn a_dropped_in_blocklist_labels_flows() {
         "# pools\n198.51.100.41 # seen mining\n",
     )
     .unwrap();
-    let out = run(&["rules", "check", dir.path().to_str().unwrap()]);
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["rules", "check", "--no-builtin-rules", d]);
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("1 file(s), 0 domains, 1 address ranges, 0 ports"));
     let p = pcap("tls-after-dns.pcap");
     let out = run(&[
         "scan",
         "-q",
+        "--no-builtin-rules",
         "--rules",
-        dir.path().to_str().unwrap(),
+        d,
         p.to_str().unwrap(),
     ]);
     let ev = events(&out);

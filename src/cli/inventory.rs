@@ -15,7 +15,7 @@ pub struct InventoryArgs {
     /// Last week's inventory.json, to mark sites new, continuing, grown, shrunk or gone.
     #[arg(long, value_name = "FILE")]
     previous: Option<PathBuf>,
-    /// Classification thresholds [default: rules/inventory.toml when it exists].
+    /// Classification thresholds [default: the built-in rules/inventory.toml].
     #[arg(long, value_name = "FILE")]
     thresholds: Option<PathBuf>,
 }
@@ -50,10 +50,7 @@ pub fn run(a: InventoryArgs) -> i32 {
 fn build(a: &InventoryArgs) -> Result<usize, String> {
     let th = match &a.thresholds {
         Some(p) => Thresholds::load(p)?,
-        None if Path::new("rules/inventory.toml").exists() => {
-            Thresholds::load(Path::new("rules/inventory.toml"))?
-        }
-        None => Thresholds::default(),
+        None => Thresholds::builtin()?,
     };
     let mut events = Vec::new();
     for f in &a.events {

@@ -3,15 +3,15 @@
 //! without losing flows. Statistics are written as JSON lines every interval.
 
 use super::error::CliError;
-use super::settings::{load_rules, LiveSettings, SettingsArgs};
+use super::settings::{LiveSettings, SettingsArgs};
 use crate::output::time::rfc3339_micros;
 use crate::pipeline::{self, ReaderJob, Rules, Shared};
+use crate::rules::Choice;
 use crate::source::capture::LiveOptions;
 use crate::source::live::AfPacket;
 use clap::Args;
 use serde_json::json;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,7 +165,7 @@ fn stats_output(
 /// Called every 100 ms while the run goes on: stop and reload requests, statistics lines.
 fn ticker<'a>(
     (stop, hup): (Arc<AtomicBool>, Arc<AtomicBool>),
-    rules_dir: Option<PathBuf>,
+    rules: Choice,
     (mut out, interval): (Box<dyn Write + Send>, Duration),
     started: Instant,
 ) -> impl FnMut(&Shared) + Send + 'a {
@@ -175,12 +175,12 @@ fn ticker<'a>(
             shared.stop.store(true, Ordering::Relaxed);
         }
         if hup.swap(false, Ordering::Relaxed) {
-            match load_rules(rules_dir.as_deref()) {
-                Ok((intel, tables)) => {
-                    let c = intel.counts();
+            match crate::rules::load(&rules) {
+                Ok(loaded) => {
+                    let c = loaded.intel.counts();
                     shared.replace_rules(Rules {
-                        intel: Arc::new(intel),
-                        tables: Arc::new(tables),
+                        intel: Arc::new(loaded.intel),
+                        tables: Arc::new(loaded.tables),
                     });
                     eprintln!(
                         "minetap: rules reloaded: {} domains, {} address ranges",
@@ -225,7 +225,7 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     eprintln!("minetap: capturing on {}", interfaces.join(", "));
     let mut tick = ticker(
         flags,
-        eff.rules_dir.clone(),
+        eff.rules.clone(),
         (stats_out, l.stats_interval()),
         started,
     );

@@ -115,11 +115,15 @@ enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 enum RulesCommand {
-    /// Load and validate a rules folder, and say what it holds.
+    /// Load and validate the rules in force — the built-in ones and a folder on top — and say
+    /// what they hold.
     Check {
-        /// The folder [default: ./rules].
-        #[arg(value_name = "DIR", default_value = "rules")]
-        dir: std::path::PathBuf,
+        /// An operator's folder read on top of the built-in rules.
+        #[arg(value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+        /// Leave the built-in rules out (check the folder alone).
+        #[arg(long, requires = "dir")]
+        no_builtin_rules: bool,
     },
 }
 
@@ -157,7 +161,13 @@ pub fn main() -> i32 {
                 .map_err(CliError::Input)
         }
         Command::Evidence(EvidenceCommand::Verify { bundles, pubkey }) => verify(bundles, pubkey),
-        Command::Rules(RulesCommand::Check { dir }) => rules_check(&dir),
+        Command::Rules(RulesCommand::Check {
+            dir,
+            no_builtin_rules,
+        }) => rules_check(crate::rules::Choice {
+            builtin: !no_builtin_rules,
+            extra: dir,
+        }),
     };
     done.unwrap_or_else(|e| e.report())
 }
@@ -227,13 +237,14 @@ fn verify(
     Ok(status)
 }
 
-/// `minetap rules check`: what a rules folder holds, or its first error.
-fn rules_check(dir: &std::path::Path) -> Result<i32, CliError> {
-    let (i, t) = settings::load_rules(Some(dir)).map_err(|e| CliError::Input(e.to_string()))?;
+/// `minetap rules check`: what the chosen rules hold, or their first error.
+fn rules_check(choice: crate::rules::Choice) -> Result<i32, CliError> {
+    let loaded = crate::rules::load(&choice).map_err(|e| CliError::Input(e.to_string()))?;
+    let (i, t) = (&loaded.intel, &loaded.tables);
     let c = i.counts();
     println!(
         "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
-        dir.display(),
+        loaded.describe(),
         c.files,
         c.domains,
         c.ranges,

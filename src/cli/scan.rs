@@ -79,6 +79,7 @@ pub fn run(a: ScanArgs) -> i32 {
         Err(e) => return e.report(),
     };
     let cfg = eff.cfg;
+    let rules_in_force = eff.rules_in_force;
     let counts = cfg.intel.counts();
 
     let bar = if a.no_progress {
@@ -120,8 +121,12 @@ pub fn run(a: ScanArgs) -> i32 {
     if !a.quiet {
         eprint!("{}", summary::render(&stats));
         eprintln!(
-            "  rules: {} file(s), {} domains, {} address ranges, {} ports",
-            counts.files, counts.domains, counts.ranges, counts.ports
+            "  rules: {}, digest {}: {} domains, {} address ranges, {} ports",
+            rules_in_force,
+            &cfg.intel.digest_hex()[..12],
+            counts.domains,
+            counts.ranges,
+            counts.ports
         );
     }
     status

@@ -6,8 +6,7 @@
 use super::error::CliError;
 use crate::output::writer::{BundleWriter, EventWriter};
 use crate::pipeline::ScanConfig;
-use crate::rules::intel::{Intel, RuleError};
-use crate::rules::tables::Tables;
+use crate::rules::Choice;
 use crate::source::capture::LiveOptions;
 use crate::verdict::Level;
 use clap::Args;
@@ -91,12 +90,16 @@ settings! {
         /// Bytes of a flow shown to the detectors before it is given up on [default: 16384].
         #[arg(long, value_name = "BYTES")]
         inspect_budget: usize,
-        /// Folder of pool rules and estimation tables [default: ./rules when it exists].
+        /// A folder of pool rules and estimation tables read on top of the built-in ones (its
+        /// lines win over theirs).
         #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
         rules: PathBuf,
-        /// Use no pool rules.
+        /// Use no rules at all, built-in or other.
         #[arg(long, num_args = 0, default_missing_value = "true")]
         no_rules: bool,
+        /// Leave the built-in rules out (only `--rules DIR` is in force).
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        no_builtin_rules: bool,
         /// Fill `subscriber` in events from this store (see `minetap subscribers import`).
         #[arg(long, value_name = "DB")]
         subscribers: PathBuf,
@@ -189,7 +192,23 @@ fn load_file(path: &Path) -> Result<(Settings, LiveSettings), CliError> {
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     let file: ConfigFile =
         toml::from_str(&text).map_err(|e| CliError::Usage(toml_error(path, &text, &e)))?;
-    Ok(file.split())
+    let (mut s, mut live) = file.split();
+    // Paths in a config file are relative to the file, wherever minetap is started.
+    let base = path.parent().unwrap_or(Path::new("."));
+    for p in [
+        &mut s.events,
+        &mut s.rules,
+        &mut s.subscribers,
+        &mut s.evidence,
+        &mut s.evidence_key,
+        &mut s.feed_spool,
+        &mut live.stats,
+    ] {
+        if let Some(rel) = p.as_ref().filter(|p| p.is_relative()) {
+            *p = Some(base.join(rel));
+        }
+    }
+    Ok((s, live))
 }
 
 /// A TOML error as one line: `FILE:LINE:COLUMN: what`.
@@ -208,7 +227,10 @@ pub struct Effective {
     pub cfg: ScanConfig,
     /// Where events go and what goes with them.
     pub output: Output,
-    pub rules_dir: Option<PathBuf>,
+    /// Which rules are in force (and are read again on a reload).
+    pub rules: Choice,
+    /// What the rules in force are, in words.
+    pub rules_in_force: String,
     /// The `live` settings the config file gave (flags are merged over them by `live`).
     pub file_live: LiveSettings,
 }
@@ -263,11 +285,11 @@ impl SettingsArgs {
         }
         let s = self.settings.clone().or(file);
         let mut cfg = s.scan_config();
-        let rules_dir = s.rules_dir();
-        let (intel, tables) =
-            load_rules(rules_dir.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
-        cfg.intel = std::sync::Arc::new(intel);
-        cfg.tables = std::sync::Arc::new(tables);
+        let rules = s.rules_choice();
+        let loaded = crate::rules::load(&rules).map_err(|e| CliError::Usage(e.to_string()))?;
+        let rules_in_force = loaded.describe();
+        cfg.intel = std::sync::Arc::new(loaded.intel);
+        cfg.tables = std::sync::Arc::new(loaded.tables);
         let attribution = s.attribution()?;
         let sensor = s.sensor();
         let evidence = s.evidence(&mut cfg, &sensor)?;
@@ -282,7 +304,8 @@ impl SettingsArgs {
                 feed,
                 rotate: (s.events_rotate_kb.map(|k| k << 10), s.events_rotate_secs),
             },
-            rules_dir,
+            rules,
+            rules_in_force,
             file_live,
         })
     }
@@ -303,15 +326,14 @@ impl Settings {
         cfg
     }
 
-    /// `no_rules`, then `rules`, then `./rules` when it exists (flags were merged over the
-    /// file's settings already).
-    fn rules_dir(&self) -> Option<PathBuf> {
-        if self.no_rules == Some(true) {
-            return None;
+    /// The built-in rules unless `no_rules` or `no_builtin_rules`, and the `rules` folder on
+    /// top unless `no_rules` (flags were merged over the file's settings already).
+    fn rules_choice(&self) -> Choice {
+        let none = self.no_rules == Some(true);
+        Choice {
+            builtin: !none && self.no_builtin_rules != Some(true),
+            extra: self.rules.clone().filter(|_| !none),
         }
-        self.rules
-            .clone()
-            .or_else(|| Path::new("rules").is_dir().then(|| PathBuf::from("rules")))
     }
 
     fn attribution(&self) -> Result<Option<(crate::attrib::Resolver, Level)>, CliError> {
@@ -414,14 +436,6 @@ impl LiveSettings {
     }
 }
 
-/// The pool rules and estimation tables of a folder (none without one).
-pub fn load_rules(dir: Option<&Path>) -> Result<(Intel, Tables), RuleError> {
-    match dir {
-        Some(d) => Ok((Intel::load_dir(d)?, Tables::load_dir(d)?)),
-        None => Ok(Default::default()),
-    }
-}
-
 /// `minetap config check FILE`: parses the file, loads the rules it names, prints the settings.
 pub fn check(file: &Path) -> i32 {
     let args = SettingsArgs {
@@ -459,12 +473,7 @@ pub fn check(file: &Path) -> i32 {
             );
             println!(
                 "  rules: {} ({} domains, {} address ranges, {} ports)",
-                eff.rules_dir
-                    .as_deref()
-                    .map_or("none".into(), |p| p.display().to_string()),
-                c.domains,
-                c.ranges,
-                c.ports
+                eff.rules_in_force, c.domains, c.ranges, c.ports
             );
             0
         }

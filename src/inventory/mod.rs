@@ -48,9 +48,16 @@ fn default_min_shares() -> u64 {
 }
 
 impl Thresholds {
+    /// Thresholds from a TOML file.
     pub fn load(path: &Path) -> Result<Thresholds, String> {
         let t = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         toml::from_str(&t).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The built-in thresholds (the project's `rules/inventory.toml`).
+    pub fn builtin() -> Result<Thresholds, String> {
+        toml::from_str(crate::rules::BUILTIN_INVENTORY)
+            .map_err(|e| format!("built-in inventory.toml: {e}"))
     }
 }
 

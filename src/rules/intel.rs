@@ -53,7 +53,7 @@ pub struct Intel {
     v6: Vec<(u128, u128, usize)>,
     ports: Vec<u16>,
     pub files: usize,
-    digest: [u8; 32],
+    pub(crate) digest: [u8; 32],
 }
 
 /// Counts of what was loaded.
@@ -93,54 +93,6 @@ pub fn normalise(name: &str) -> String {
 }
 
 impl Intel {
-    /// Loads every file in `dir` (not recursive, sorted by name; hidden files, `.md`, the
-    /// estimation tables `.table` and settings `.toml` skipped).
-    pub fn load_dir(dir: &Path) -> Result<Intel, RuleError> {
-        let err = |message: String| RuleError {
-            file: dir.to_path_buf(),
-            line: 0,
-            message,
-        };
-        let entries = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                !p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-            })
-            .filter(|p| {
-                !matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("md" | "table" | "toml")
-                )
-            })
-            .collect();
-        files.sort();
-        let mut intel = Intel::default();
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        for f in &files {
-            let text = std::fs::read_to_string(f).map_err(|e| RuleError {
-                file: f.clone(),
-                line: 0,
-                message: e.to_string(),
-            })?;
-            sha2::Digest::update(
-                &mut hasher,
-                f.file_name()
-                    .map(|n| n.as_encoded_bytes())
-                    .unwrap_or_default(),
-            );
-            sha2::Digest::update(&mut hasher, text.as_bytes());
-            intel.add_text(f, &text)?;
-            intel.files += 1;
-        }
-        intel.digest = sha2::Digest::finalize(hasher).into();
-        intel.finish();
-        Ok(intel)
-    }
-
     /// Adds the lines of one file.
     pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), RuleError> {
         for (i, raw) in text.lines().enumerate() {
@@ -263,7 +215,8 @@ impl Intel {
         }
     }
 
-    fn finish(&mut self) {
+    /// Sorts what was added for look-ups; called once, after the last file.
+    pub(crate) fn finish(&mut self) {
         self.v4.sort();
         self.v6.sort();
         self.ports.sort_unstable();
@@ -288,7 +241,7 @@ impl Intel {
         }
     }
 
-    /// SHA-256 over the rule files' names and contents, hex.
+    /// SHA-256 over the names and contents of every rule and table file in force, hex.
     pub fn digest_hex(&self) -> String {
         self.digest.iter().map(|b| format!("{b:02x}")).collect()
     }

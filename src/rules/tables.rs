@@ -113,24 +113,7 @@ fn list(v: &str) -> Vec<String> {
 }
 
 impl Tables {
-    /// Reads `algorithms.table` and `power.table` from `dir` when they are there.
-    pub fn load_dir(dir: &Path) -> Result<Tables, RuleError> {
-        let mut t = Tables::default();
-        for name in ["algorithms.table", "power.table"] {
-            let path = dir.join(name);
-            if !path.exists() {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).map_err(|e| RuleError {
-                file: path.clone(),
-                line: 0,
-                message: e.to_string(),
-            })?;
-            t.add_text(&path, &text)?;
-        }
-        Ok(t)
-    }
-
+    /// Adds the rows of one table file.
     pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), RuleError> {
         let fname = file
             .file_name()
