@@ -53,11 +53,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Whether the run has been asked to stop.
-    pub fn stopping(&self) -> bool {
-        self.shared.stop.load(Ordering::Relaxed)
-    }
-
     pub(super) fn finish(mut self) -> RunStats {
         self.flush_all();
         self.stats.frags = self.decoder.frags.stats;
