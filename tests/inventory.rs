@@ -103,6 +103,11 @@ fn sites_with_their_enterprises_totals_and_classes() {
         "cryptojacking"
     );
     assert_eq!(site(&sites, "ENT-001")["classification"], "small_scale");
+    // cpuminer runs scrypt or sha256d: the flow's candidates are in its event, and the site
+    // has no total rather than a figure 65,536 times off.
+    assert_eq!(h["undecided_connections"], 1);
+    assert_eq!(h["estimated_connections"], 0);
+    assert_eq!(h["hashrate_hs"], 0.0);
     // The ambiguous address stays unattributed rather than given to one of its candidates.
     assert!(sites
         .iter()
@@ -114,6 +119,7 @@ fn sites_with_their_enterprises_totals_and_classes() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("![Estimated hashrate by site](hashrate.svg)"));
     assert!(report.contains("| ENT-001 | Hengda Mining Co. |"));
+    assert!(report.contains("not given: the algorithm of 1 connection(s) is open"));
     assert!(std::fs::read_to_string(out.join("hashrate.svg"))
         .unwrap()
         .contains("Eastern Farm Cooperative"));
@@ -131,13 +137,13 @@ fn sites_with_their_enterprises_totals_and_classes() {
 fn the_weekly_comparison_marks_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let now = inventory(dir.path(), None);
-    // Last week: ENT-001 mined half as much, ENT-005 twice as much, ENT-003 was not there,
-    // and a site that has since stopped.
+    // Last week: the XMRig host mined half as much, ENT-005 twice as much, ENT-003 was not
+    // there, and a site that has since stopped.
     let mut last: Vec<Value> = now.clone();
     last.retain(|s| s["site"] != "ENT-003");
     for s in &mut last {
         let f = match s["site"].as_str().unwrap() {
-            "ENT-001" => 0.5,
+            "unattributed:203.0.113.20" => 0.5,
             "ENT-005" => 2.0,
             _ => 1.0,
         };
@@ -150,7 +156,9 @@ fn the_weekly_comparison_marks_what_changed() {
     std::fs::write(&prev, serde_json::to_string(&last).unwrap()).unwrap();
     let dir2 = tempfile::tempdir().unwrap();
     let sites = inventory(dir2.path(), Some(&prev));
-    assert_eq!(site(&sites, "ENT-001")["change"], "grown");
+    assert_eq!(site(&sites, "unattributed:203.0.113.20")["change"], "grown");
+    // A cpuminer site has no total (its algorithm is open): nothing to compare.
+    assert_eq!(site(&sites, "ENT-001")["change"], "continuing");
     assert_eq!(site(&sites, "ENT-005")["change"], "shrunk");
     assert_eq!(site(&sites, "ENT-003")["change"], "new");
     assert_eq!(site(&sites, "ENT-004")["change"], "continuing");

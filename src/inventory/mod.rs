@@ -86,6 +86,10 @@ pub struct Site {
     /// Shares the estimates rest on (their sum over those connections).
     #[serde(default)]
     pub shares: u64,
+    /// Connections whose algorithm the evidence left open (an agent that runs several): their
+    /// candidates' estimates are in the events, and they are kept out of the totals.
+    #[serde(default)]
+    pub undecided_connections: u64,
     /// Sum over the site's flows of each flow's estimate (H/s), with the intervals' ends summed.
     pub hashrate_hs: f64,
     pub hashrate_hs_low: f64,
@@ -153,6 +157,9 @@ impl Site {
         }
         if let Some(a) = s(&m["algorithm"]) {
             site.algorithms.insert(a);
+        }
+        if m.get("algorithm_candidates").is_some() {
+            site.undecided_connections += 1;
         }
         if let Some(h) = m.get("hashrate") {
             site.estimated_connections += 1;
@@ -408,7 +415,12 @@ pub fn report(sites: &[Site]) -> String {
             s.connections,
             s.workers.len(),
             join(&s.coins),
-            if s.estimated_connections == 0 {
+            if s.estimated_connections == 0 && s.undecided_connections > 0 {
+                format!(
+                    "not given: the algorithm of {} connection(s) is open (see their events' algorithm_candidates)",
+                    s.undecided_connections
+                )
+            } else if s.estimated_connections == 0 {
                 "no shares seen".to_string()
             } else {
                 format!(

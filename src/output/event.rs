@@ -6,7 +6,7 @@ use super::time::rfc3339_micros;
 use crate::detect::FlowRecord;
 use crate::detect::{Finding, Lookups, Session, ShareValue, Shares};
 use crate::flow::{Counters, EndReason};
-use crate::verdict::estimate::Estimate;
+use crate::verdict::estimate::{Algo, Estimate};
 use crate::verdict::{EventType, Level, Pool, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -222,8 +222,8 @@ impl Mining {
         let empty = Session::default();
         let s = f.session().unwrap_or(&empty);
         let mut estimate = v.estimate.clone().unwrap_or_default();
-        if estimate.algorithm.is_none() {
-            estimate.algorithm = s.algorithm.clone();
+        if let (Algo::Unknown, Some(a)) = (&estimate.algorithm, &s.algorithm) {
+            estimate.algorithm = Algo::Known(a.clone());
         }
         Mining {
             protocol: f.protocol,

@@ -31,10 +31,32 @@ pub struct Efficiency {
     pub row: String,
 }
 
+/// Mining software that runs several algorithms: its name says none of them for sure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiAgent {
+    /// Substring of the agent string (lower case).
+    pub pattern: String,
+    /// The algorithms it runs.
+    pub algorithms: Vec<String>,
+    pub source: String,
+    /// file:line
+    pub row: String,
+}
+
+/// What an agent string says about the algorithm.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentSays<'a> {
+    /// Software that runs one algorithm.
+    One(&'a Algorithm),
+    /// Software that runs several: each that the tables know.
+    Several(Vec<&'a Algorithm>),
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tables {
     pub algorithms: Vec<Algorithm>,
     pub efficiency: Vec<Efficiency>,
+    pub multi_agents: Vec<MultiAgent>,
 }
 
 /// Splits a line into `key=value` pairs (values may be double-quoted) after a leading word.
@@ -188,9 +210,23 @@ impl Tables {
                         row,
                     });
                 }
+                Some(("agent", name)) => {
+                    let algorithms = get("algorithms").map(list).unwrap_or_default();
+                    if algorithms.len() < 2 {
+                        return Err(err(
+                            "an agent row names the algorithms=a,b it runs (two or more)".into(),
+                        ));
+                    }
+                    self.multi_agents.push(MultiAgent {
+                        pattern: name.to_ascii_lowercase(),
+                        algorithms,
+                        source,
+                        row,
+                    });
+                }
                 _ => {
                     return Err(err(format!(
-                        "expected 'algorithm NAME ...' or 'efficiency NAME ...', got '{line}'"
+                        "expected 'algorithm NAME ...', 'agent NAME ...' or 'efficiency NAME ...', got '{line}'"
                     )))
                 }
             }
@@ -211,16 +247,33 @@ impl Tables {
         self.algorithms.iter().find(|a| a.coins.contains(&c))
     }
 
-    /// The algorithm whose agent substring matches `agent`, the longest match winning (so that
-    /// `xmr-stak-cpu` is not taken for `xmr-stak`).
-    pub fn by_agent(&self, agent: &str) -> Option<&Algorithm> {
+    /// What the agent string says: the entry whose substring matches it, the longest match
+    /// winning (so that `xmr-stak-cpu` is not taken for `xmr-stak`); software listed as running
+    /// several algorithms says only which ones it may be.
+    pub fn by_agent(&self, agent: &str) -> Option<AgentSays<'_>> {
         let a = agent.to_ascii_lowercase();
-        self.algorithms
+        let one = self
+            .algorithms
             .iter()
             .flat_map(|x| x.agents.iter().map(move |s| (x, s)))
             .filter(|(_, s)| a.contains(s.as_str()))
-            .max_by_key(|(_, s)| s.len())
-            .map(|(x, _)| x)
+            .max_by_key(|(_, s)| s.len());
+        let several = self
+            .multi_agents
+            .iter()
+            .filter(|m| a.contains(m.pattern.as_str()))
+            .max_by_key(|m| m.pattern.len());
+        match (one, several) {
+            (Some((x, s)), Some(m)) if s.len() > m.pattern.len() => Some(AgentSays::One(x)),
+            (Some((x, _)), None) => Some(AgentSays::One(x)),
+            (_, Some(m)) => Some(AgentSays::Several(
+                m.algorithms
+                    .iter()
+                    .filter_map(|n| self.by_name(n))
+                    .collect(),
+            )),
+            (None, None) => None,
+        }
     }
 
     pub fn by_port(&self, port: u16) -> Option<&Algorithm> {
@@ -240,13 +293,18 @@ mod tests {
     fn rows_and_errors() {
         let mut t = Tables::default();
         t.add_text(Path::new("a.table"), "algorithm sha256d unit=2^32 agents=bmminer,cgminer coins=BTC source=\"spec\"\nefficiency sha256d per=TH low=15 typical=21.5 high=34.5 year=2024 source=\"vendor\"\n").unwrap();
-        assert_eq!(t.by_agent("Bmminer/2.0").unwrap().unit, 4294967296.0);
+        let one = |agent: &str| match t.by_agent(agent) {
+            Some(AgentSays::One(a)) => a.clone(),
+            other => panic!("{agent}: {other:?}"),
+        };
+        assert_eq!(one("Bmminer/2.0").unit, 4294967296.0);
         t.add_text(Path::new("c.table"), "algorithm randomx unit=1 agents=xmr-stak source=\"s\"\nalgorithm cryptonight unit=1 agents=xmr-stak-cpu source=\"s\"\n").unwrap();
-        assert_eq!(
-            t.by_agent("xmr-stak-cpu/1.3.0").unwrap().name,
-            "cryptonight"
-        );
-        assert_eq!(t.by_agent("xmr-stak/2.10").unwrap().name, "randomx");
+        let one = |agent: &str| match t.by_agent(agent) {
+            Some(AgentSays::One(a)) => a.name.clone(),
+            other => panic!("{agent}: {other:?}"),
+        };
+        assert_eq!(one("xmr-stak-cpu/1.3.0"), "cryptonight");
+        assert_eq!(one("xmr-stak/2.10"), "randomx");
         assert_eq!(t.by_coin("btc").unwrap().name, "sha256d");
         let e = t.efficiency("sha256d").unwrap();
         assert!((e.typical - 21.5e-12).abs() < 1e-18);
@@ -262,5 +320,30 @@ mod tests {
             .add_text(Path::new("b.table"), "algorithm x unit=1\n")
             .unwrap_err();
         assert!(bad.message.contains("source"));
+    }
+
+    #[test]
+    fn software_that_runs_several_algorithms_names_none_of_them() {
+        let mut t = Tables::default();
+        let text = "algorithm sha256d unit=2^32 agents=bmminer source=\"s\"\nalgorithm scrypt unit=2^16 source=\"s\"\nagent cpuminer algorithms=scrypt,sha256d source=\"s\"\nagent cpuminer-bm algorithms=sha256d,x11 source=\"s\"\n";
+        t.add_text(Path::new("a.table"), text).unwrap();
+        let names = |agent: &str| match t.by_agent(agent) {
+            Some(AgentSays::Several(v)) => v.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            other => panic!("{agent}: {other:?}"),
+        };
+        assert_eq!(names("cpuminer/2.5.1"), ["scrypt", "sha256d"]);
+        // Only the algorithms the tables know are candidates.
+        assert_eq!(names("cpuminer-bm/1"), ["sha256d"]);
+        assert!(matches!(t.by_agent("bmminer/2"), Some(AgentSays::One(_))));
+        let bad = Tables::default()
+            .add_text(
+                Path::new("b.table"),
+                "agent x algorithms=scrypt source=\"s\"\n",
+            )
+            .unwrap_err();
+        assert!(
+            bad.to_string().starts_with("b.table:1: an agent row names"),
+            "{bad}"
+        );
     }
 }

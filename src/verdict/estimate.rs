@@ -5,7 +5,7 @@
 
 use super::Pool;
 use crate::detect::{Session, WorkSum};
-use crate::rules::tables::Tables;
+use crate::rules::tables::{AgentSays, Algorithm, Tables};
 use serde::Serialize;
 
 /// How the algorithm or coin was known, strongest first.
@@ -50,8 +50,11 @@ pub struct Power {
 /// What a flow's shares say about scale; serialized into the event's `mining` object as is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Estimate {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<String>,
+    /// The algorithm, when one is known; left out when nothing says which and when the
+    /// evidence leaves several (then `algorithm_candidates` is there): an optional field of
+    /// `minetap/1`, never a null.
+    #[serde(skip_serializing_if = "Algo::is_unspecified")]
+    pub algorithm: Algo,
     /// How the algorithm was known: protocol, pool, agent or port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm_basis: Option<Basis>,
@@ -67,6 +70,47 @@ pub struct Estimate {
     pub missing: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub power: Option<Power>,
+    /// When the evidence leaves several algorithms (an agent that runs several): an estimate
+    /// for each, and no single figure put forward.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub algorithm_candidates: Vec<Candidate>,
+}
+
+/// One algorithm the flow may be mining, with what the shares would then mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub algorithm: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashrate: Option<Hashrate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<Power>,
+}
+
+/// What is known of a flow's algorithm.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Algo {
+    /// No evidence at all.
+    #[default]
+    Unknown,
+    /// The evidence leaves several.
+    Several,
+    Known(String),
+}
+
+impl Algo {
+    fn is_unspecified(&self) -> bool {
+        !matches!(self, Algo::Known(_))
+    }
+
+}
+
+impl Serialize for Algo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Algo::Known(n) => s.serialize_str(n),
+            Algo::Unknown | Algo::Several => s.serialize_none(),
+        }
+    }
 }
 
 /// ln Γ(x) (Lanczos).
@@ -173,6 +217,73 @@ fn hashes(w: &WorkSum, unit: Option<f64>) -> Option<f64> {
     }
 }
 
+/// What the evidence says the algorithm is.
+enum Choice<'a> {
+    One(&'a Algorithm, Basis),
+    Several(Vec<&'a Algorithm>),
+    Unknown,
+}
+
+/// The algorithm from the strongest evidence: the protocol's word, the pool's coin, the agent
+/// (when it runs one algorithm; one that runs several leaves them all), the port.
+fn choose<'a>(s: &Session, pool_coin: Option<&str>, port: u16, tables: &'a Tables) -> Choice<'a> {
+    if let Some(a) = s.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
+        return Choice::One(a, Basis::Protocol);
+    }
+    if let Some(a) = pool_coin.and_then(|c| tables.by_coin(c)) {
+        return Choice::One(a, Basis::Pool);
+    }
+    match s.agent.as_deref().and_then(|a| tables.by_agent(a)) {
+        Some(AgentSays::One(a)) => return Choice::One(a, Basis::Agent),
+        Some(AgentSays::Several(v)) if v.len() > 1 => return Choice::Several(v),
+        Some(AgentSays::Several(v)) if v.len() == 1 => return Choice::One(v[0], Basis::Agent),
+        _ => {}
+    }
+    match tables.by_port(port) {
+        Some(a) => Choice::One(a, Basis::Port),
+        None => Choice::Unknown,
+    }
+}
+
+/// The hashrate and power the shares of `work` stand for under `algo`, or why there is none.
+fn rate(
+    (work, basis): (&WorkSum, &'static str),
+    observed_s: f64,
+    algo: Option<&Algorithm>,
+    tables: &Tables,
+) -> Result<(Hashrate, Option<Power>), &'static str> {
+    let total = match hashes(work, algo.map(|a| a.unit)) {
+        _ if work.valued == 0 => return Err("no share with a known difficulty or target"),
+        None => return Err("difficulty without a known algorithm"),
+        _ if observed_s <= 0.0 => return Err("no observed time"),
+        Some(h) => h,
+    };
+    let n = work.valued;
+    let per_share = total / n as f64;
+    let (lo, hi) = poisson_interval(n);
+    let hs = total / observed_s;
+    let hashrate = Hashrate {
+        hashrate_hs: hs,
+        hashrate_hs_low: lo * per_share / observed_s,
+        hashrate_hs_high: hi * per_share / observed_s,
+        shares: n,
+        basis,
+        observed_s,
+        hashes_per_share: per_share,
+    };
+    let power = algo
+        .and_then(|a| tables.efficiency(&a.name))
+        .map(|eff| Power {
+            watts: hs * eff.typical,
+            watts_low: lo * per_share / observed_s * eff.low,
+            watts_high: hi * per_share / observed_s * eff.high,
+            joules_per_hash: eff.typical,
+            efficiency_row: eff.row.clone(),
+            efficiency_year: eff.year,
+        });
+    Ok((hashrate, power))
+}
+
 /// Estimates the hashrate and power of a mining flow observed from `first_ts` to `last_ts`.
 pub fn estimate(
     s: &Session,
@@ -182,94 +293,62 @@ pub fn estimate(
     last_ts: u64,
     tables: &Tables,
 ) -> Estimate {
-    // The algorithm: the protocol's word, the pool's coin, the agent, the port.
     let pool_coin = pool
         .and_then(|p| p.coin.as_deref())
         .and_then(|c| c.split(',').next());
-    let (algo, algorithm_basis) = match s.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
-        Some(a) => (Some(a), Some(Basis::Protocol)),
-        None => match pool_coin.and_then(|c| tables.by_coin(c)) {
-            Some(a) => (Some(a), Some(Basis::Pool)),
-            None => match s.agent.as_deref().and_then(|a| tables.by_agent(a)) {
-                Some(a) => (Some(a), Some(Basis::Agent)),
-                None => match tables.by_port(server_port) {
-                    Some(a) => (Some(a), Some(Basis::Port)),
-                    None => (None, None),
-                },
-            },
-        },
+    let choice = choose(s, pool_coin, server_port, tables);
+    let algo = match &choice {
+        Choice::One(a, _) => Some(*a),
+        _ => None,
     };
     let (coin, coin_basis) = match (pool_coin, algo.and_then(|a| a.coins.first())) {
         (Some(c), _) => (Some(c.to_string()), Some(Basis::Pool)),
         (None, Some(c)) => (Some(c.to_ascii_uppercase()), Some(Basis::Algorithm)),
         (None, None) => (None, None),
     };
+    let (algorithm, algorithm_basis) = match &choice {
+        Choice::One(a, b) => (Algo::Known(a.name.clone()), Some(*b)),
+        Choice::Several(_) => (Algo::Several, Some(Basis::Agent)),
+        Choice::Unknown => match &s.algorithm {
+            Some(a) => (Algo::Known(a.clone()), Some(Basis::Protocol)),
+            None => (Algo::Unknown, None),
+        },
+    };
     let mut e = Estimate {
-        algorithm: algo.map(|a| a.name.clone()).or_else(|| s.algorithm.clone()),
-        algorithm_basis: algorithm_basis.or(s.algorithm.as_ref().map(|_| Basis::Protocol)),
+        algorithm,
+        algorithm_basis,
         coin,
         coin_basis,
-        hashrate: None,
-        missing: None,
-        power: None,
+        ..Estimate::default()
     };
     // Accepted shares when the pool's answers were seen, else what was submitted.
-    let (work, basis) = if s.work.accepted.shares > 0 || s.shares.rejected > 0 {
+    let work = if s.work.accepted.shares > 0 || s.shares.rejected > 0 {
         (&s.work.accepted, "accepted")
     } else {
         (&s.work.submitted, "submitted")
     };
     let observed_s = last_ts.saturating_sub(first_ts) as f64 / 1e9;
-    let total = hashes(work, algo.map(|a| a.unit));
-    let rate = match total {
-        _ if work.valued == 0 => Err("no share with a known difficulty or target"),
-        None => Err("difficulty without a known algorithm"),
-        _ if observed_s <= 0.0 => Err("no observed time"),
-        Some(h) => Ok(h),
-    };
-    match rate {
+    if let Choice::Several(candidates) = &choice {
+        e.missing = Some("several algorithms are possible: see algorithm_candidates");
+        e.algorithm_candidates = candidates
+            .iter()
+            .map(|a| {
+                let r = rate(work, observed_s, Some(a), tables).ok();
+                Candidate {
+                    algorithm: a.name.clone(),
+                    hashrate: r.as_ref().map(|r| r.0.clone()),
+                    power: r.and_then(|r| r.1),
+                }
+            })
+            .collect();
+        return e;
+    }
+    match rate(work, observed_s, algo, tables) {
         Err(why) => e.missing = Some(why),
-        Ok(total) => {
-            let n = work.valued;
-            let per_share = total / n as f64;
-            let (lo, hi) = poisson_interval(n);
-            let hs = total / observed_s;
-            e.hashrate = Some(Hashrate {
-                hashrate_hs: hs,
-                hashrate_hs_low: lo * per_share / observed_s,
-                hashrate_hs_high: hi * per_share / observed_s,
-                shares: n,
-                basis,
-                observed_s,
-                hashes_per_share: per_share,
-            });
-            if let Some(eff) = algo.and_then(|a| tables.efficiency(&a.name)) {
-                e.power = Some(Power {
-                    watts: hs * eff.typical,
-                    watts_low: lo * per_share / observed_s * eff.low,
-                    watts_high: hi * per_share / observed_s * eff.high,
-                    joules_per_hash: eff.typical,
-                    efficiency_row: eff.row.clone(),
-                    efficiency_year: eff.year,
-                });
-            }
+        Ok((h, p)) => {
+            e.hashrate = Some(h);
+            e.power = p;
         }
     }
     e
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poisson_intervals_match_the_tables() {
-        let close = |a: f64, b: f64| (a - b).abs() < 0.01;
-        let (lo, hi) = poisson_interval(0);
-        assert!(lo == 0.0 && close(hi, 3.689), "{hi}");
-        let (lo, hi) = poisson_interval(10);
-        assert!(close(lo, 4.795) && close(hi, 18.390), "{lo} {hi}");
-        let (lo, hi) = poisson_interval(100);
-        assert!(close(lo, 81.364) && close(hi, 121.627), "{lo} {hi}");
-    }
 }
