@@ -101,7 +101,6 @@ impl Algo {
     fn is_unspecified(&self) -> bool {
         !matches!(self, Algo::Known(_))
     }
-
 }
 
 impl Serialize for Algo {
