@@ -310,6 +310,8 @@ fn the_events_file_rotates_by_size_and_nothing_is_lost() {
         );
         total += text.lines().count();
         files += 1;
+        // Rotated files keep the extension last, so that `*.jsonl` finds every one.
+        assert_eq!(path.extension().unwrap(), "jsonl", "{}", path.display());
     }
     assert!(files > 3, "rotated into {files} files");
     assert_eq!(total, 35, "every event in one of the files");

@@ -37,7 +37,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 pub fn run(a: InventoryArgs) -> i32 {
     match build(&a) {
         Ok(n) => {
-            println!("{}: {n} site(s)", a.out.display());
+            out!("{}: {n} site(s)", a.out.display());
             0
         }
         Err(e) => {

@@ -1,6 +1,14 @@
 //! Stage 8, **cli**: command-line arguments in; a run of the pipeline, events on stdout or in a
 //! file, a summary and clear error lines on stderr, and the exit status out.
 
+/// Writes a line to stdout; a closed pipe (`minetap rules check | head -1`) ends the command
+/// quietly, as Unix tools do, instead of a panic.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_line(format_args!($($t)*))
+    };
+}
+
 mod error;
 mod inventory;
 #[cfg(target_os = "linux")]
@@ -147,7 +155,7 @@ pub fn main() -> i32 {
         }) => feed_send(spool, url, drain_secs, sensor_id),
         Command::Keygen { key } => crate::evidence::keygen(&key)
             .map(|public| {
-                println!(
+                out!(
                     "{}: sensor key written (owner-only); public key {public} in {}.pub",
                     key.display(),
                     key.display()
@@ -208,7 +216,7 @@ fn feed_send(
             spool.display()
         )));
     }
-    println!("{}: every batch delivered", spool.display());
+    out!("{}: every batch delivered", spool.display());
     Ok(0)
 }
 
@@ -225,11 +233,11 @@ fn verify(
     let mut status = 0;
     for b in bundles {
         match crate::evidence::verify(&b, key.as_ref()) {
-            Ok(what) => println!("{}: ok: {what}", b.display()),
+            Ok(what) => out!("{}: ok: {what}", b.display()),
             Err(problems) => {
                 status = 1;
                 for p in problems {
-                    println!("{}: FAILED: {p}", b.display());
+                    out!("{}: FAILED: {p}", b.display());
                 }
             }
         }
@@ -242,7 +250,7 @@ fn rules_check(choice: crate::rules::Choice) -> Result<i32, CliError> {
     let loaded = crate::rules::load(&choice).map_err(|e| CliError::Input(e.to_string()))?;
     let (i, t) = (&loaded.intel, &loaded.tables);
     let c = i.counts();
-    println!(
+    out!(
         "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
         loaded.describe(),
         c.files,
@@ -254,4 +262,17 @@ fn rules_check(choice: crate::rules::Choice) -> Result<i32, CliError> {
         i.digest_hex()
     );
     Ok(0)
+}
+
+/// The body of `out!`: the line, or the end of the command when stdout is gone.
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("minetap: error: writing to stdout: {e}");
+        std::process::exit(2);
+    }
 }

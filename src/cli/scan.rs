@@ -70,7 +70,14 @@ pub fn run(a: ScanArgs) -> i32 {
         Ok(e) => e,
         Err(e) => return e.report(),
     };
-    let (names, walk_errors) = collect_inputs(&a.inputs);
+    let collected = collect_inputs(&a.inputs);
+    for p in &collected.repeated {
+        eprintln!(
+            "minetap: warning: {}: reached again (a link or a repeated name); read once",
+            p.display()
+        );
+    }
+    let (names, walk_errors) = (collected.names, collected.errors);
     let writer = match eff
         .output
         .writer(false, names.iter().map(ToString::to_string).collect())

@@ -284,7 +284,7 @@ impl SettingsArgs {
             file.no_rules = None;
         }
         let s = self.settings.clone().or(file);
-        let mut cfg = s.scan_config();
+        let mut cfg = s.scan_config()?;
         let rules = s.rules_choice();
         let loaded = crate::rules::load(&rules).map_err(|e| CliError::Usage(e.to_string()))?;
         let rules_in_force = loaded.describe();
@@ -313,17 +313,36 @@ impl SettingsArgs {
 
 impl Settings {
     /// The pipeline's configuration: the stages' defaults with what was set.
-    fn scan_config(&self) -> ScanConfig {
+    /// The pipeline's configuration: the stages' defaults with what was set; a setting out of
+    /// its range is refused with the range, never clamped silently.
+    fn scan_config(&self) -> Result<ScanConfig, CliError> {
+        fn within<T: PartialOrd + Copy + std::fmt::Display>(
+            name: &str,
+            v: Option<T>,
+            (lo, hi): (T, T),
+        ) -> Result<Option<T>, CliError> {
+            match v {
+                Some(x) if x < lo || x > hi => Err(CliError::Usage(format!(
+                    "--{} must be from {lo} to {hi}, not {x}",
+                    name.replace('_', "-")
+                ))),
+                v => Ok(v),
+            }
+        }
         let mut cfg = ScanConfig::default();
         let f = &mut cfg.flow;
-        cfg.workers = self.workers.map_or(cfg.workers, |w| w.max(1));
-        f.max_flows = self.max_flows.map_or(f.max_flows, |n| n.max(1));
-        f.max_held = self.max_flow_buffer.unwrap_or(f.max_held);
-        let ns = |s: u64| s.saturating_mul(1_000_000_000);
-        f.tcp_timeout_ns = self.tcp_timeout.map_or(f.tcp_timeout_ns, ns);
-        f.udp_timeout_ns = self.udp_timeout.map_or(f.udp_timeout_ns, ns);
-        f.inspect_budget = self.inspect_budget.unwrap_or(f.inspect_budget);
-        cfg
+        cfg.workers = within("workers", self.workers, (1, 1024))?.unwrap_or(cfg.workers);
+        f.max_flows = within("max_flows", self.max_flows, (1, 1 << 30))?.unwrap_or(f.max_flows);
+        f.max_held =
+            within("max_flow_buffer", self.max_flow_buffer, (0, 1 << 30))?.unwrap_or(f.max_held);
+        let secs = |n: &str, v, d: u64| -> Result<u64, CliError> {
+            Ok(within(n, v, (1, 30 * 86_400))?.map_or(d, |s| s * 1_000_000_000))
+        };
+        f.tcp_timeout_ns = secs("tcp_timeout", self.tcp_timeout, f.tcp_timeout_ns)?;
+        f.udp_timeout_ns = secs("udp_timeout", self.udp_timeout, f.udp_timeout_ns)?;
+        f.inspect_budget = within("inspect_budget", self.inspect_budget, (0, 1 << 30))?
+            .unwrap_or(f.inspect_budget);
+        Ok(cfg)
     }
 
     /// The built-in rules unless `no_rules` or `no_builtin_rules`, and the `rules` folder on
@@ -446,34 +465,39 @@ pub fn check(file: &Path) -> i32 {
         Ok(eff) => {
             let s = &eff.file_live;
             let c = eff.cfg.intel.counts();
-            println!("{}: ok", file.display());
-            println!(
+            out!("{}: ok", file.display());
+            out!(
                 "  interfaces: {}",
                 s.interfaces
                     .as_deref()
                     .map_or("(none)".into(), |i| i.join(", "))
             );
-            println!(
+            out!(
                 "  events: {}",
                 eff.output
                     .events
                     .as_deref()
                     .map_or("stdout".into(), |p| p.display().to_string())
             );
-            println!("  min_level: {:?}", eff.output.min);
-            println!(
+            out!("  min_level: {:?}", eff.output.min);
+            out!(
                 "  workers: {}  max_flows: {}  max_flow_buffer: {}",
-                eff.cfg.workers, eff.cfg.flow.max_flows, eff.cfg.flow.max_held
+                eff.cfg.workers,
+                eff.cfg.flow.max_flows,
+                eff.cfg.flow.max_held
             );
-            println!(
+            out!(
                 "  tcp_timeout: {} s  udp_timeout: {} s  inspect_budget: {}",
                 eff.cfg.flow.tcp_timeout_ns / 1_000_000_000,
                 eff.cfg.flow.udp_timeout_ns / 1_000_000_000,
                 eff.cfg.flow.inspect_budget
             );
-            println!(
+            out!(
                 "  rules: {} ({} domains, {} address ranges, {} ports)",
-                eff.rules_in_force, c.domains, c.ranges, c.ports
+                eff.rules_in_force,
+                c.domains,
+                c.ranges,
+                c.ports
             );
             0
         }

@@ -123,7 +123,7 @@ fn import(a: ImportArgs) -> i32 {
                         );
                     }
                 }
-                println!(
+                out!(
                     "{}: {} record(s) taken, {} skipped",
                     path.display(),
                     r.taken,
@@ -186,7 +186,7 @@ fn lookup(a: LookupArgs) -> i32 {
         eprintln!("minetap: error: cannot write the audit log, so no answer is given: {e}");
         return 2;
     }
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&result).unwrap_or_default()
     );

@@ -176,12 +176,27 @@ impl Site {
     }
 }
 
-/// Builds the inventory from event lines (final mining events count; others are ignored).
+/// Builds the inventory from event lines (final mining events count, each flow once; others
+/// are ignored).
 pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
     let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    // Each flow once, however often its events were given (the same file twice, overlapping
+    // runs): by its id, its two ends and its start.
+    let mut seen = BTreeSet::new();
     for e in events {
         let Some(m) = e.get("mining") else { continue };
         if e["final"] == false {
+            continue;
+        }
+        let flow = (
+            e["flow_id"].to_string(),
+            e["src_ip"].to_string(),
+            e["src_port"].to_string(),
+            e["dest_ip"].to_string(),
+            e["dest_port"].to_string(),
+            m["first_seen"].to_string(),
+        );
+        if !seen.insert(flow) {
             continue;
         }
         let src = e["src_ip"].as_str().unwrap_or_default().to_string();

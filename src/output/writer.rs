@@ -12,6 +12,32 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The name a full events file is renamed to: the time it was closed before the extension
+/// (`ev.jsonl` → `ev.20260302T081809525400Z.jsonl`), so that `*.jsonl` still finds it; a
+/// number after the time if that name is taken.
+fn rotated_name(path: &Path, stamp: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(Default::default, |s| s.to_os_string());
+    let ext = path.extension().map(|e| e.to_os_string());
+    let name = |n: u32| {
+        let mut f = stem.clone();
+        f.push(format!(".{stamp}"));
+        if n > 0 {
+            f.push(format!("-{n}"));
+        }
+        if let Some(e) = &ext {
+            f.push(".");
+            f.push(e);
+        }
+        path.with_file_name(f)
+    };
+    (0..)
+        .map(name)
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| name(0))
+}
+
 /// Where evidence bundles are written: the evidence stage implements it, so that output hands
 /// bundles off without depending on that stage.
 pub trait BundleWriter: Send + Sync {
@@ -87,9 +113,7 @@ impl EventWriter {
         }
         w.flush()?;
         let stamp = super::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
-        let mut rotated = path.clone().into_os_string();
-        rotated.push(format!(".{stamp}"));
-        std::fs::rename(&path, &rotated)?;
+        std::fs::rename(&path, rotated_name(&path, &stamp))?;
         *w = BufWriter::with_capacity(1 << 16, Box::new(open_events(&path, r.private)?));
         r.bytes = 0;
         r.opened = Some(std::time::Instant::now());

@@ -19,7 +19,7 @@ mod stream;
 pub use pcap::PcapParser;
 pub use pcapng::PcapngParser;
 pub use stream::{
-    collect_inputs, open_bytes, open_input, Input, InputError, InputName, ReadOutcome,
+    collect_inputs, open_bytes, open_input, Collected, Input, InputError, InputName, ReadOutcome,
 };
 
 use std::fmt;

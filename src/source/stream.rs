@@ -104,29 +104,57 @@ pub struct Input {
     head: Vec<u8>,
 }
 
-/// Expands the command-line inputs: `-` is stdin, a directory is walked (sorted, recursively) for
-/// `.pcap`, `.pcapng` and `.cap` files, anything else is taken as a file. Unreadable directories
-/// are returned as errors beside the inputs that were found.
-pub fn collect_inputs(args: &[PathBuf]) -> (Vec<InputName>, Vec<InputError>) {
-    let mut names = Vec::new();
-    let mut errors = Vec::new();
-    for a in args {
-        if a.as_os_str() == "-" {
-            names.push(InputName::Stdin);
-        } else if a.is_dir() {
-            walk(a, &mut names, &mut errors);
-        } else {
-            names.push(InputName::Path(a.clone()));
-        }
-    }
-    (names, errors)
+/// The inputs the command line names, once expanded.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// What to read, in order.
+    pub names: Vec<InputName>,
+    /// Directories that could not be read.
+    pub errors: Vec<InputError>,
+    /// Files and folders reached again (through a link, or named twice): read once, listed here.
+    pub repeated: Vec<PathBuf>,
 }
 
-fn walk(dir: &Path, names: &mut Vec<InputName>, errors: &mut Vec<InputError>) {
+impl Collected {
+    /// Whether `p` was reached before (by device and inode); remembers it otherwise.
+    fn first_visit(&mut self, p: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(p) {
+            Ok(m) if !seen.insert((m.dev(), m.ino())) => {
+                self.repeated.push(p.to_path_buf());
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Expands the command-line inputs: `-` is stdin, a directory is walked (sorted, recursively) for
+/// `.pcap`, `.pcapng` and `.cap` files, anything else is taken as a file. Every file and folder
+/// is followed once, by device and inode, so a link back up (`self -> .`) cannot repeat them.
+/// Unreadable directories are returned as errors beside the inputs that were found.
+pub fn collect_inputs(args: &[PathBuf]) -> Collected {
+    let mut c = Collected::default();
+    let mut seen = std::collections::HashSet::new();
+    for a in args {
+        if a.as_os_str() == "-" {
+            c.names.push(InputName::Stdin);
+        } else if !c.first_visit(a, &mut seen) {
+            continue;
+        } else if a.is_dir() {
+            walk(a, &mut c, &mut seen);
+        } else {
+            c.names.push(InputName::Path(a.clone()));
+        }
+    }
+    c
+}
+
+fn walk(dir: &Path, c: &mut Collected, seen: &mut std::collections::HashSet<(u64, u64)>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(err) => {
-            errors.push(InputError::Io {
+            c.errors.push(InputError::Io {
                 name: InputName::Path(dir.to_path_buf()),
                 err,
             });
@@ -136,14 +164,17 @@ fn walk(dir: &Path, names: &mut Vec<InputName>, errors: &mut Vec<InputError>) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
-        if p.is_dir() {
-            walk(&p, names, errors);
-        } else if p
+        let capture = p
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            names.push(InputName::Path(p));
+            .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if !(p.is_dir() || capture) || !c.first_visit(&p, seen) {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, c, seen);
+        } else {
+            c.names.push(InputName::Path(p));
         }
     }
 }

@@ -1,0 +1,119 @@
+//! Faults and bad input that once lost data or panicked: each ends in a clear error or in
+//! complete output (the fault cases of the fault-injection suite fixed so far).
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+
+/// Runs minetap with its stdout a pipe whose reading end is already closed.
+fn into_closed_pipe(args: &[&str]) -> std::process::Output {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes; each is owned once below.
+    let (reader, writer) = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    drop(reader);
+    bin()
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly_never_a_panic() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("minetap.example.toml");
+    for args in [
+        vec!["rules", "check"],
+        vec!["config", "check", example.to_str().unwrap()],
+    ] {
+        let out = into_closed_pipe(&args);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_folder_that_links_back_to_itself_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(pcap("stratum-v1.pcap"), dir.path().join("a.pcap")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("self")).unwrap();
+    std::os::unix::fs::symlink("a.pcap", dir.path().join("b.pcap")).unwrap();
+    let out = run(&["scan", "-q", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), 1, "one capture, one event");
+    let err = stderr(&out);
+    assert!(err.contains("self: reached again"), "{err}");
+    assert!(err.contains("b.pcap: reached again"), "{err}");
+}
+
+#[test]
+fn settings_out_of_range_are_refused_with_the_range() {
+    let p = pcap("stratum-v1.pcap");
+    for (flag, value, says) in [
+        ("--workers", "0", "--workers must be from 1 to 1024, not 0"),
+        (
+            "--max-flows",
+            "0",
+            "--max-flows must be from 1 to 1073741824, not 0",
+        ),
+        (
+            "--tcp-timeout",
+            "0",
+            "--tcp-timeout must be from 1 to 2592000, not 0",
+        ),
+        (
+            "--udp-timeout",
+            "0",
+            "--udp-timeout must be from 1 to 2592000, not 0",
+        ),
+    ] {
+        let out = run(&["scan", flag, value, p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr(&out).contains(says), "{flag}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_inventory_counts_a_flow_once_whatever_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("events.jsonl");
+    let p = pcap("cryptonote-xmrig.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--events",
+        ev.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copy = dir.path().join("again.jsonl");
+    std::fs::copy(&ev, &copy).unwrap();
+    let sites = |files: &[&std::path::Path], out: &str| {
+        let o = dir.path().join(out);
+        let mut args = vec!["inventory"];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        args.extend(["--out", o.to_str().unwrap()]);
+        let r = run(&args);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(o.join("inventory.json")).unwrap())
+                .unwrap();
+        v
+    };
+    let once = sites(&[&ev], "once");
+    let twice = sites(&[&ev, &copy], "twice");
+    assert_eq!(once.len(), 1);
+    assert_eq!(twice[0]["connections"], once[0]["connections"]);
+    assert_eq!(twice[0]["hashrate_hs"], once[0]["hashrate_hs"]);
+    assert_eq!(twice[0]["shares"], once[0]["shares"]);
+}
