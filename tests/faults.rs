@@ -117,3 +117,94 @@ fn the_inventory_counts_a_flow_once_whatever_it_is_given() {
     assert_eq!(twice[0]["hashrate_hs"], once[0]["hashrate_hs"]);
     assert_eq!(twice[0]["shares"], once[0]["shares"]);
 }
+
+#[test]
+fn an_events_file_that_holds_events_is_never_overwritten_unasked() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("events.jsonl");
+    let fs = f.to_str().unwrap();
+    let p = pcap("stratum-v1.pcap");
+    let ps = p.to_str().unwrap();
+    let lines = || std::fs::read_to_string(&f).unwrap().lines().count();
+    assert!(run(&["scan", "-q", "--events", fs, ps]).status.success());
+    assert_eq!(lines(), 1);
+    // A second run on the same file: refused, the first run's event kept.
+    let out = run(&["scan", "-q", "--events", fs, ps]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("already holds events; --append adds to it, --force replaces it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(lines(), 1);
+    // --append adds, --force replaces.
+    assert!(run(&["scan", "-q", "--append", "--events", fs, ps])
+        .status
+        .success());
+    assert!(run(&["scan", "-q", "--append", "--events", fs, ps])
+        .status
+        .success());
+    assert_eq!(lines(), 3, "three runs, three events");
+    assert!(run(&["scan", "-q", "--force", "--events", fs, ps])
+        .status
+        .success());
+    assert_eq!(lines(), 1);
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_pid() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("events.jsonl");
+    // This test process holds the lock, as a running minetap would.
+    let held = std::fs::File::create(&f).unwrap();
+    // SAFETY: a zeroed flock of the right size, the descriptor of a live file.
+    unsafe {
+        let mut l: libc::flock = std::mem::zeroed();
+        l.l_type = libc::F_WRLCK as _;
+        l.l_whence = libc::SEEK_SET as _;
+        assert_eq!(libc::fcntl(held.as_raw_fd(), libc::F_SETLK, &l), 0);
+    }
+    let p = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--force",
+        "--events",
+        f.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let want = format!(
+        "another process is writing events into it (pid {})",
+        std::process::id()
+    );
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+}
+
+#[test]
+fn an_existing_events_file_that_will_hold_subscriber_data_is_made_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    assert!(import(&db, dir.path()).status.success());
+    let f = dir.path().join("events.jsonl");
+    std::fs::write(&f, "").unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--subscribers",
+        db.to_str().unwrap(),
+        "--events",
+        f.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&f)
+        .unwrap()
+        .contains("\"subscriber\""));
+}

@@ -4,7 +4,7 @@
 //! (`FlowConfig`, `LiveOptions`) and, for the rest, in [`defaults`].
 
 use super::error::CliError;
-use crate::output::writer::{BundleWriter, EventWriter};
+use crate::output::writer::{BundleWriter, EventWriter, Existing};
 use crate::pipeline::ScanConfig;
 use crate::rules::Choice;
 use crate::source::capture::LiveOptions;
@@ -66,9 +66,16 @@ macro_rules! settings {
 settings! {
     /// Flags for the flow table, detectors, rules and output (`scan` and `live`).
     Settings {
-        /// Write events to FILE instead of stdout.
+        /// Write events to FILE instead of stdout (a file that holds events already is refused
+        /// unless --append or --force).
         #[arg(long, value_name = "FILE")]
         events: PathBuf,
+        /// Add events to the end of an existing events file.
+        #[arg(long, num_args = 0, default_missing_value = "true", conflicts_with = "force")]
+        append: bool,
+        /// Replace an existing events file.
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        force: bool,
         /// Report only flows at this level or above [default: suspect].
         #[arg(long, value_enum)]
         min_level: Level,
@@ -238,6 +245,8 @@ pub struct Effective {
 /// The settings of the event writer.
 pub struct Output {
     pub events: Option<PathBuf>,
+    /// What to do when the events file already holds events.
+    pub existing: Existing,
     pub min: Level,
     /// The subscriber index and the lowest level whose events carry subscriber data.
     pub attribution: Option<(crate::attrib::Resolver, Level)>,
@@ -257,7 +266,7 @@ impl Output {
             (Box::new(b) as Box<dyn BundleWriter>, l)
         });
         EventWriter::open(
-            self.events.as_deref(),
+            (self.events.as_deref(), self.existing),
             self.min,
             flush_each,
             self.attribution,
@@ -297,6 +306,11 @@ impl SettingsArgs {
         Ok(Effective {
             cfg,
             output: Output {
+                existing: match (s.append, s.force) {
+                    (Some(true), _) => Existing::Append,
+                    (_, Some(true)) => Existing::Replace,
+                    _ => Existing::Refuse,
+                },
                 events: s.events,
                 min: s.min_level.unwrap_or(defaults::MIN_LEVEL),
                 attribution,

@@ -69,14 +69,97 @@ struct Rotation {
     private: bool,
 }
 
-fn open_events(p: &Path, private: bool) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// What to do with an events file that already holds events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse it: events of an earlier run are never overwritten unasked.
+    #[default]
+    Refuse,
+    /// Add to it.
+    Append,
+    /// Replace it.
+    Replace,
+}
+
+/// Holds a write lock on the whole file (released when it is closed); when another process
+/// holds one, says which.
+fn lock(f: &std::fs::File, p: &Path) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `l` is a live, zeroed `flock` of the right size; the descriptor is `f`'s.
+    unsafe {
+        let mut l: libc::flock = std::mem::zeroed();
+        l.l_type = libc::F_WRLCK as _;
+        l.l_whence = libc::SEEK_SET as _;
+        if libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &l) == 0 {
+            return Ok(());
+        }
+        let holder = if libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut l) == 0 {
+            format!(" (pid {})", l.l_pid)
+        } else {
+            String::new()
+        };
+        Err(format!(
+            "{}: another process is writing events into it{holder}",
+            p.display()
+        ))
+    }
+}
+
+/// Opens (creating) an events file and locks it; with subscriber data in it, it is made readable
+/// by its owner only, also when it existed.
+fn open_events(p: &Path, private: bool, existing: Existing) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let err = |e: io::Error| format!("cannot create events file {}: {e}", p.display());
+    let held = std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0);
+    if held && existing == Existing::Refuse {
+        return Err(format!(
+            "{}: already holds events; --append adds to it, --force replaces it",
+            p.display()
+        ));
+    }
     let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    o.write(true)
+        .create(true)
+        .append(existing == Existing::Append);
     if private {
         o.mode(0o600);
     }
-    o.open(p)
+    let f = o.open(p).map_err(err)?;
+    if !f.metadata().map_err(err)?.is_file() {
+        // A pipe or a device (`/dev/stdout`): nothing to lock or empty.
+        return Ok(f);
+    }
+    lock(&f, p)?;
+    if existing != Existing::Append {
+        // Emptied only once the lock is ours.
+        f.set_len(0).map_err(err)?;
+    }
+    if private {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+    }
+    Ok(f)
+}
+
+/// After a failed write, cuts the file back to its last whole line, so that no reader ever
+/// meets half an event.
+fn cut_to_last_line(p: &Path) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(p)?;
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return f.set_len(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    f.set_len(0)
 }
 
 impl EventWriter {
@@ -114,7 +197,8 @@ impl EventWriter {
         w.flush()?;
         let stamp = super::time::rfc3339_micros(crate::source::now_ns()).replace([':', '.'], "");
         std::fs::rename(&path, rotated_name(&path, &stamp))?;
-        *w = BufWriter::with_capacity(1 << 16, Box::new(open_events(&path, r.private)?));
+        let f = open_events(&path, r.private, Existing::Replace).map_err(io::Error::other)?;
+        *w = BufWriter::with_capacity(1 << 16, Box::new(f));
         r.bytes = 0;
         r.opened = Some(std::time::Instant::now());
         Ok(())
@@ -129,17 +213,14 @@ impl EventWriter {
     /// Opens the output; with subscriber data in it, a file is created readable by its owner
     /// only.
     pub fn open(
-        path: Option<&Path>,
+        (path, existing): (Option<&Path>, Existing),
         min: Level,
         flush_each: bool,
         attribution: Option<(Resolver, Level)>,
     ) -> Result<EventWriter, String> {
         let private = attribution.is_some();
         let out: Box<dyn Write + Send> = match path {
-            Some(p) => Box::new(
-                open_events(p, private)
-                    .map_err(|e| format!("cannot create events file {}: {e}", p.display()))?,
-            ),
+            Some(p) => Box::new(open_events(p, private, existing)?),
             None => Box::new(io::stdout()),
         };
         Ok(EventWriter {
@@ -213,9 +294,22 @@ impl EventWriter {
             .unwrap_or_else(|e| e.into_inner())
             .flush();
         let err = self.error.into_inner().unwrap_or_else(|e| e.into_inner());
+        let path = self
+            .rotation
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .path;
         match err.or(flushed.err()) {
             Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
                 eprintln!("minetap: error: writing events: {e}");
+                if let Some(p) = path {
+                    if let Err(e) = cut_to_last_line(&p) {
+                        eprintln!(
+                            "minetap: error: {}: cannot cut back to the last whole event: {e}",
+                            p.display()
+                        );
+                    }
+                }
                 2
             }
             _ => 0,
