@@ -45,6 +45,7 @@ fn main() {
             &cfg,
             &Silent,
             &mut sink,
+            None,
         );
         let secs = s.elapsed.as_secs_f64();
         println!(

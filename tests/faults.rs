@@ -208,3 +208,56 @@ fn an_existing_events_file_that_will_hold_subscriber_data_is_made_owner_only() {
         .unwrap()
         .contains("\"subscriber\""));
 }
+
+/// Whether process `pid` has a handler installed for signal `sig` (its `SigCgt` mask).
+fn catches(pid: u32, sig: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
+#[test]
+fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("big.pcap");
+    std::fs::write(&cap, synth::mix::big_capture(160 << 20)).unwrap();
+    let ev = dir.path().join("events.jsonl");
+    let child = bin()
+        .args([
+            "scan",
+            "--events",
+            ev.to_str().unwrap(),
+            cap.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let t0 = std::time::Instant::now();
+    while !catches(pid, libc::SIGTERM) && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    if out.status.code() == Some(0) {
+        println!("SKIPPED: the scan ended before the signal reached it");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(
+        err.contains("stopped by a signal: 1 input(s) not read to the end"),
+        "{err}"
+    );
+    assert!(err.contains("packets"), "the summary is printed: {err}");
+    let text = std::fs::read_to_string(&ev).unwrap();
+    for l in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(l).expect("whole events only");
+        assert_eq!(e["final"], true);
+    }
+}

@@ -1,5 +1,6 @@
 //! `minetap scan`: the forensic path over capture files.
 
+use super::error::CliError;
 use super::settings::SettingsArgs;
 use crate::cli::summary;
 use crate::pipeline::{self, InputReport, Progress};
@@ -7,6 +8,9 @@ use crate::source::{collect_inputs, InputName};
 use clap::Args;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Inputs smaller than this in total get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -99,7 +103,18 @@ pub fn run(a: ScanArgs) -> i32 {
         Some(b) => b,
         None => &pipeline::Silent,
     };
-    let stats = pipeline::scan(names, &cfg, progress, &mut sink);
+    let (int, term) = match stop_signals() {
+        Ok(f) => f,
+        Err(e) => return e.report(),
+    };
+    let mut tick = |shared: &pipeline::Shared| {
+        if int.load(Ordering::Relaxed) || term.load(Ordering::Relaxed) {
+            shared.stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let inputs = names.len();
+    let every = Duration::from_millis(50);
+    let stats = pipeline::scan(names, &cfg, progress, &mut sink, Some((every, &mut tick)));
     if let Some(b) = &bar {
         b.0.finish_and_clear();
     }
@@ -109,21 +124,11 @@ pub fn run(a: ScanArgs) -> i32 {
         eprintln!("minetap: error: {e}");
         status = 1;
     }
-    for i in &stats.inputs {
-        match i {
-            InputReport::Failed(e) => {
-                eprintln!("minetap: error: {e}");
-                status = status.max(1);
-            }
-            InputReport::Read {
-                name,
-                packets,
-                damage: Some(d),
-            } => eprintln!(
-                "minetap: warning: {name}: {d}; the {packets} packet(s) before it were used"
-            ),
-            InputReport::Read { .. } => {}
-        }
+    status = status.max(report_inputs(&stats, inputs));
+    if term.load(Ordering::Relaxed) {
+        status = 143;
+    } else if int.load(Ordering::Relaxed) {
+        status = 130;
     }
     if !a.quiet {
         eprint!("{}", summary::render(&stats));
@@ -135,6 +140,48 @@ pub fn run(a: ScanArgs) -> i32 {
             counts.ranges,
             counts.ports
         );
+    }
+    status
+}
+
+/// SIGINT and SIGTERM end a scan early as they end `live`: reading stops, the flows open then
+/// are ended and reported, the outputs flushed and the summary printed. (SIGINT, SIGTERM)
+fn stop_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), CliError> {
+    let int = Arc::new(AtomicBool::new(false));
+    let term = Arc::new(AtomicBool::new(false));
+    let err = |e: std::io::Error| CliError::Usage(format!("cannot handle signals: {e}"));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, int.clone()).map_err(err)?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone()).map_err(err)?;
+    Ok((int, term))
+}
+
+/// Says what happened to each input that did not simply read to its end; the exit status that
+/// calls for (1 when an input could not be used).
+fn report_inputs(stats: &pipeline::RunStats, inputs: usize) -> i32 {
+    let mut status = 0;
+    let mut stopped = inputs.saturating_sub(stats.inputs.len());
+    for i in &stats.inputs {
+        match i {
+            InputReport::Failed(e) => {
+                eprintln!("minetap: error: {e}");
+                status = 1;
+            }
+            InputReport::Read {
+                name,
+                packets,
+                damage: Some(d),
+                ..
+            } => eprintln!(
+                "minetap: warning: {name}: {d}; the {packets} packet(s) before it were used"
+            ),
+            InputReport::Read {
+                interrupted: true, ..
+            } => stopped += 1,
+            InputReport::Read { .. } => {}
+        }
+    }
+    if stopped > 0 {
+        eprintln!("minetap: warning: stopped by a signal: {stopped} input(s) not read to the end; the flows open then were ended and reported");
     }
     status
 }

@@ -84,12 +84,14 @@ pub type ReaderJob<'a> = Box<dyn FnOnce(&mut Reader<'_>) + Send + 'a>;
 /// Something to call every interval while a run goes on.
 pub type Ticker<'t> = (Duration, &'t mut (dyn FnMut(&Shared) + Send));
 
-/// Reads every input and calls `sink` for each flow found to be mining, with its verdict.
+/// Reads every input (until `Shared::stop`, which `ticker` may set) and calls `sink` for each
+/// flow found to be mining, with its verdict.
 pub fn scan(
     inputs: Vec<InputName>,
     cfg: &ScanConfig,
     progress: &dyn Progress,
     sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+    ticker: Option<Ticker<'_>>,
 ) -> RunStats {
     let shared = Shared::new(Rules {
         intel: cfg.intel.clone(),
@@ -101,11 +103,14 @@ pub fn scan(
         sink,
         vec![Box::new(move |reader: &mut Reader<'_>| {
             for (i, name) in inputs.into_iter().enumerate() {
+                if reader.stopping() {
+                    break;
+                }
                 reader.set_input(i as u32);
                 reader.input(name, progress);
             }
         })],
-        None,
+        ticker,
     )
 }
 

@@ -81,7 +81,8 @@ impl<'a> Reader<'a> {
         };
         progress.start_input(&input.name, input.size);
         let mut packets = 0u64;
-        let outcome = input.run(|block, raw| {
+        let shared = self.shared;
+        let outcome = input.run_until(&shared.stop, |block, raw| {
             packets += 1;
             if packets % 65_536 == 0 {
                 progress.advance(raw.offset as u64);
@@ -93,7 +94,13 @@ impl<'a> Reader<'a> {
             name: input.name.clone(),
             packets,
             damage: outcome.damage,
+            interrupted: outcome.interrupted,
         });
+    }
+
+    /// Whether the run has been asked to stop.
+    pub fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
     }
 
     /// Captures from a live source until the run is asked to stop.
@@ -106,6 +113,7 @@ impl<'a> Reader<'a> {
             name: InputName::Path(src.name().into()),
             packets: 0,
             damage: None,
+            interrupted: false,
         });
         let shared = self.shared;
         let stop = || shared.stop.load(Ordering::Relaxed);

@@ -96,6 +96,8 @@ pub enum InputReport {
         packets: u64,
         /// Where it was damaged, if it was.
         damage: Option<Damage>,
+        /// Reading stopped before its end because the run was asked to stop.
+        interrupted: bool,
     },
     /// Could not be used at all.
     Failed(InputError),

@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Bytes read from a stream at a time.
@@ -84,7 +85,15 @@ pub struct ReadOutcome {
     pub bytes: u64,
     /// Where the input was damaged, if it was.
     pub damage: Option<Damage>,
+    /// Reading stopped before the end because the run was asked to stop.
+    pub interrupted: bool,
 }
+
+/// A stop flag that is never set, for reading every input to its end.
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+/// Packets read between two looks at the stop flag.
+const STOP_CHECK: u32 = 1024;
 
 enum Body {
     /// The whole input in memory (a mapped file, or bytes handed over).
@@ -274,42 +283,70 @@ impl Input {
     /// Reads every packet, calling `f` with the block the packet's bytes live in.
     /// A read error or damaged record ends the input with `damage` set; the packets before it
     /// have been delivered.
-    pub fn run(&mut self, mut f: impl FnMut(&Block, RawPacket<'_>)) -> ReadOutcome {
+    pub fn run(&mut self, f: impl FnMut(&Block, RawPacket<'_>)) -> ReadOutcome {
+        self.run_until(&NEVER, f)
+    }
+
+    /// As [`Input::run`], stopping (with `interrupted` set) soon after `stop` is set.
+    pub fn run_until(
+        &mut self,
+        stop: &AtomicBool,
+        mut f: impl FnMut(&Block, RawPacket<'_>),
+    ) -> ReadOutcome {
         match &mut self.body {
             Body::Whole(block) => {
                 let block = block.clone();
-                let (end, damage) = drive(&mut *self.parser, &block, 0, 0, true, &mut f);
+                let d = drive(&mut *self.parser, &block, (0, 0), true, stop, &mut f);
                 ReadOutcome {
-                    bytes: end as u64,
-                    damage,
+                    bytes: d.pos as u64,
+                    damage: d.damage,
+                    interrupted: d.stopped,
                 }
             }
             Body::Stream(r) => run_stream(
                 &mut **r,
                 std::mem::take(&mut self.head),
                 &mut *self.parser,
+                stop,
                 &mut f,
             ),
         }
     }
 }
 
-/// Parses records in `block` from `pos`. Returns where parsing stopped and the damage, if any.
-/// `last` says no more bytes will follow this block.
+/// Where `drive` stopped parsing a block, and why.
+struct Driven {
+    pos: usize,
+    damage: Option<Damage>,
+    /// The stop flag was seen set.
+    stopped: bool,
+}
+
+/// Parses records in `block` from `pos` (`base`: the block's offset in the input). `last` says
+/// no more bytes will follow this block.
 fn drive(
     parser: &mut dyn CaptureParser,
     block: &Block,
-    mut pos: usize,
-    base: u64,
+    (mut pos, base): (usize, u64),
     last: bool,
+    stop: &AtomicBool,
     f: &mut impl FnMut(&Block, RawPacket<'_>),
-) -> (usize, Option<Damage>) {
+) -> Driven {
     let buf: &[u8] = block;
+    let mut n = 0u32;
     loop {
         match parser.step(buf, pos) {
             Step::Packet { pkt, next } => {
                 f(block, pkt);
                 pos = next;
+                n += 1;
+                if n % STOP_CHECK == 0 && stop.load(Ordering::Relaxed) {
+                    return Driven {
+                        pos,
+                        damage: None,
+                        stopped: true,
+                    };
+                }
             }
             Step::Skip { next } => pos = next,
             Step::NeedMore => {
@@ -317,16 +354,21 @@ fn drive(
                     offset: base + pos as u64,
                     reason: "capture ends inside a record (truncated)".into(),
                 });
-                return (pos, damage);
+                return Driven {
+                    pos,
+                    damage,
+                    stopped: false,
+                };
             }
             Step::Damaged(reason) => {
-                return (
+                return Driven {
                     pos,
-                    Some(Damage {
+                    damage: Some(Damage {
                         offset: base + pos as u64,
                         reason: reason.into(),
                     }),
-                )
+                    stopped: false,
+                }
             }
         }
     }
@@ -336,6 +378,7 @@ fn run_stream(
     r: &mut (dyn Read + Send),
     head: Vec<u8>,
     parser: &mut dyn CaptureParser,
+    stop: &AtomicBool,
     f: &mut impl FnMut(&Block, RawPacket<'_>),
 ) -> ReadOutcome {
     // One thread reads the stream ahead while this one parses. Chunks are read `HEADROOM`
@@ -386,7 +429,18 @@ fn run_stream(
             };
             let filled = bytes.len();
             let block: Block = Arc::new(bytes);
-            let (pos, mut damage) = drive(parser, &block, 0, base, last, f);
+            let Driven {
+                pos,
+                mut damage,
+                stopped,
+            } = drive(parser, &block, (0, base), last, stop, f);
+            if stopped {
+                return ReadOutcome {
+                    bytes: base + pos as u64,
+                    damage: None,
+                    interrupted: true,
+                };
+            }
             if let Some(e) = read_error {
                 damage.get_or_insert(Damage {
                     offset: base + filled as u64,
@@ -397,6 +451,7 @@ fn run_stream(
                 return ReadOutcome {
                     bytes: base + filled as u64,
                     damage,
+                    interrupted: false,
                 };
             }
             carry.clear();
@@ -416,10 +471,16 @@ mod tests {
         let mut input = open_bytes(InputName::Stdin, bytes.to_vec()).unwrap();
         let mut cursor = std::io::Cursor::new(bytes.to_vec());
         let (mut n, mut sum) = (0, 0);
-        let out = run_stream(&mut cursor, Vec::new(), &mut *input.parser, &mut |_, p| {
-            n += 1;
-            sum += p.data.len() as u64;
-        });
+        let out = run_stream(
+            &mut cursor,
+            Vec::new(),
+            &mut *input.parser,
+            &NEVER,
+            &mut |_, p| {
+                n += 1;
+                sum += p.data.len() as u64;
+            },
+        );
         (n, sum, out.damage)
     }
 
