@@ -276,3 +276,24 @@ fn frames_past_the_evidence_memory_are_counted_and_the_run_says_so() {
         serde_json::from_slice(&std::fs::read(b[0].join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["frames"], 0);
 }
+
+#[test]
+fn every_likely_event_gets_a_bundle_too() {
+    // A pool named by the certificate, and the Stratum V2 Noise handshake: verdicts reached
+    // after the inspection ended.
+    let s = setup(&["tls-cert-pool.pcap", "stratum-v2-noise.pcap"]);
+    let made = bundles(&s.bundles);
+    assert_eq!(made.len(), 2, "{made:?}");
+    for b in &made {
+        let out = verify(b, &s.key);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let ev: Value =
+            serde_json::from_str(&std::fs::read_to_string(b.join("event.json")).unwrap()).unwrap();
+        assert_eq!(ev["mining"]["level"], "likely");
+        assert!(std::fs::metadata(b.join("flow.pcap")).unwrap().len() > 24);
+    }
+}

@@ -117,6 +117,21 @@ impl Inspector for Detectors {
     fn replaces(new: &Finding, old: &Finding) -> bool {
         old.kind != Kind::Mining || new.kind == Kind::Mining
     }
+
+    /// A mining protocol's handshake shape, or a TLS handshake whose server name or certificate
+    /// names a listed pool: their verdicts come at the flow's end and are `likely`.
+    fn wants_evidence(f: &Finding, ctx: &Context) -> bool {
+        match f.kind {
+            Kind::Mining | Kind::Shape => true,
+            Kind::Observation => f.tls().is_some_and(|t| {
+                t.sni
+                    .iter()
+                    .chain(&t.cert_names)
+                    .any(|n| ctx.intel.domain(n.trim_start_matches("*.")).is_some())
+            }),
+            Kind::Dns | Kind::CryptoNode => false,
+        }
+    }
 }
 
 /// The flow table with the detectors as its inspector.

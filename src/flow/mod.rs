@@ -98,4 +98,7 @@ pub trait Inspector: Sized + Send {
     fn finding(&self) -> Option<Self::Finding>;
     /// Whether `new` should replace `old`, a finding kept from an earlier inspection.
     fn replaces(new: &Self::Finding, old: &Self::Finding) -> bool;
+    /// Whether a flow whose inspection ended with `finding` should keep its frames for
+    /// evidence until it ends (its verdict, reached then, may well call for a bundle).
+    fn wants_evidence(finding: &Self::Finding, ctx: &Self::Context) -> bool;
 }

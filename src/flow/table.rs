@@ -83,6 +83,9 @@ struct Flow<I: Inspector> {
     syn_from: Option<Dir>,
     fin: [bool; 2],
     matched: bool,
+    /// Its inspection ended with a finding whose verdict may call for a bundle: its frames are
+    /// kept as a matched flow's are.
+    keep_frames: bool,
     /// Ended by FIN/RST: reported already, kept a little to absorb the last packets.
     closed: bool,
     inspect: Inspect<I>,
@@ -134,6 +137,7 @@ impl<I: Inspector> Flow<I> {
             syn_from: None,
             fin: [false; 2],
             matched: false,
+            keep_frames: false,
             closed: false,
             inspect: Inspect::Pending { mid_stream },
             syn_seq: [None; 2],
@@ -158,8 +162,10 @@ impl<I: Inspector> Flow<I> {
         dir
     }
 
-    /// Keeps the frame while the verdict is open, and for mining flows after it; false when
-    /// the run's evidence budget was spent.
+    /// Keeps the frame while the verdict is open, and after it for flows that matched or whose
+    /// inspection ended with a finding (a TLS handshake naming a pool, a Noise handshake: their
+    /// verdict comes at the end and may need the frames); false when the run's evidence budget
+    /// was spent.
     fn keep_frame(
         &mut self,
         p: &PacketMeta,
@@ -167,12 +173,13 @@ impl<I: Inspector> Flow<I> {
         cfg: &FlowConfig,
         budget: &EvidenceBudget,
     ) -> bool {
-        let open = self.matched || !matches!(self.inspect, Inspect::Stopped { .. });
+        let wanted = self.matched || self.keep_frames;
+        let open = wanted || !matches!(self.inspect, Inspect::Stopped { .. });
         if cfg.evidence_packets > 0 && open {
             let ev = self.evidence.get_or_insert_with(Default::default);
             return ev.keep(p.ts_ns, p.wire_len, frame, cfg.evidence_caps(), budget);
         }
-        if !self.matched {
+        if !wanted {
             self.evidence = None;
         }
         true
@@ -255,8 +262,10 @@ impl<I: Inspector> Flow<I> {
                     }
                 }
             }
-            Standing::Finished => self.give_up(stats, cfg),
-            Standing::Probing if insp.probed > cfg.inspect_budget => self.give_up(stats, cfg),
+            Standing::Finished => self.give_up(stats, (cfg, ctx)),
+            Standing::Probing if insp.probed > cfg.inspect_budget => {
+                self.give_up(stats, (cfg, ctx))
+            }
             Standing::Probing => {}
         }
     }
@@ -275,9 +284,10 @@ impl<I: Inspector> Flow<I> {
         (self.fin == [true, true]).then_some(EndReason::Closed)
     }
 
-    fn give_up(&mut self, stats: &mut FlowStats, cfg: &FlowConfig) {
+    fn give_up(&mut self, stats: &mut FlowStats, (cfg, ctx): (&FlowConfig, &I::Context)) {
         if let Inspect::Active(insp) = &self.inspect {
             if let Some(f) = insp.inspector.finding() {
+                self.keep_frames = I::wants_evidence(&f, ctx);
                 self.saved = Some(Box::new(f));
             }
         }
