@@ -261,3 +261,55 @@ fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
         assert_eq!(e["final"], true);
     }
 }
+
+#[test]
+fn bundles_are_signed_only_with_a_secret_key_kept_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("sensor.key");
+    assert!(run(&["keygen", key.to_str().unwrap()]).status.success());
+    let public = dir.path().join("sensor.key.pub");
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("minetap-sensor-key-v1 "));
+    assert!(std::fs::read_to_string(&public)
+        .unwrap()
+        .starts_with("minetap-sensor-pubkey-v1 "));
+    let p = pcap("stratum-v1.pcap");
+    let scan = |key: &std::path::Path, extra: &[&str]| {
+        let bundles = dir.path().join("b");
+        let mut args = vec![
+            "scan",
+            "-q",
+            "--evidence",
+            bundles.to_str().unwrap(),
+            "--evidence-key",
+            key.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        args.push(p.to_str().unwrap());
+        run(&args)
+    };
+    // The public key as the signing key: refused, nothing signed with public bytes.
+    let out = scan(&public, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a public key"), "{}", stderr(&out));
+    // A secret key others may read: refused unless asked for.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = scan(&key, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("others may read this secret key (mode 644)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = scan(&key, &["--insecure-key-permissions"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A key file without the mark (a bare hex string) is not taken for a secret key.
+    let bare = dir.path().join("bare.key");
+    std::fs::write(&bare, "11".repeat(32)).unwrap();
+    std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = scan(&bare, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("has no key mark"), "{}", stderr(&out));
+}

@@ -122,6 +122,9 @@ settings! {
         /// The sensor key that signs bundles (make one with `minetap keygen`).
         #[arg(long, value_name = "FILE")]
         evidence_key: PathBuf,
+        /// Sign with a secret key that others may read (refused otherwise, as ssh does).
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        insecure_key_permissions: bool,
         /// Lowest level of the flows that get a bundle [default: likely].
         #[arg(long, value_enum)]
         evidence_min_level: Level,
@@ -406,7 +409,8 @@ impl Settings {
                 "--evidence needs --evidence-key (make one with `minetap keygen`)".into(),
             )
         })?;
-        let key = crate::evidence::load_key(key_path).map_err(CliError::Usage)?;
+        let insecure = self.insecure_key_permissions == Some(true);
+        let key = crate::evidence::load_key(key_path, insecure).map_err(CliError::Usage)?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| CliError::Output(format!("{}: {e}", dir.display())))?;
         let lvl = self

@@ -50,28 +50,71 @@ pub fn keygen(path: &Path) -> Result<String, String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    writeln!(f, "{}", hex(&seed)).map_err(|e| format!("{}: {e}", path.display()))?;
+    writeln!(f, "{SECRET_MARK} {}", hex(&seed)).map_err(|e| format!("{}: {e}", path.display()))?;
     let public = hex(key.verifying_key().as_bytes());
     let mut pubpath = path.as_os_str().to_owned();
     pubpath.push(".pub");
-    fs::write(&pubpath, format!("{public}\n"))
+    fs::write(&pubpath, format!("{PUBLIC_MARK} {public}\n"))
         .map_err(|e| format!("{}: {e}", Path::new(&pubpath).display()))?;
     Ok(public)
 }
 
-/// Reads a sensor key made by [`keygen`].
-pub fn load_key(path: &Path) -> Result<SigningKey, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let seed: [u8; 32] = unhex(&text)
+/// The first word of a sensor key file: what the file holds.
+const SECRET_MARK: &str = "minetap-sensor-key-v1";
+const PUBLIC_MARK: &str = "minetap-sensor-pubkey-v1";
+
+/// Reads a sensor key made by [`keygen`]. A public key, a file without the secret key's mark,
+/// and (unless `insecure_permissions`) a key that others may read are refused, so that no
+/// bundle is ever signed with a key anyone could have.
+pub fn load_key(path: &Path, insecure_permissions: bool) -> Result<SigningKey, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let at = |m: &str| format!("{}: {m}", path.display());
+    let text = fs::read_to_string(path).map_err(|e| at(&e.to_string()))?;
+    let (mark, key) = text.trim().split_once(' ').unwrap_or(("", text.trim()));
+    match mark {
+        SECRET_MARK => {}
+        PUBLIC_MARK => {
+            return Err(at(
+                "is a public key: bundles are signed with the secret key beside it (without .pub)",
+            ))
+        }
+        _ => {
+            return Err(at(
+                "is not a sensor key made by `minetap keygen` (it has no key mark)",
+            ))
+        }
+    }
+    let mode = fs::metadata(path)
+        .map_err(|e| at(&e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 && !insecure_permissions {
+        return Err(at(&format!(
+            "others may read this secret key (mode {:o}): chmod 600 it, or give --insecure-key-permissions",
+            mode & 0o777
+        )));
+    }
+    let seed: [u8; 32] = unhex(key)
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| format!("{}: not a sensor key (64 hex digits)", path.display()))?;
+        .ok_or_else(|| at("not a sensor key (64 hex digits after the mark)"))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// Reads a public key file (64 hex digits).
+/// Reads a public key file (its mark and 64 hex digits; files written before the marks, 64
+/// hex digits alone, are read too, so older bundles still verify).
 pub fn load_public(path: &Path) -> Result<VerifyingKey, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let b: [u8; 32] = unhex(&text)
+    let key = match text.trim().split_once(' ') {
+        Some((PUBLIC_MARK, k)) => k,
+        Some((SECRET_MARK, _)) => {
+            return Err(format!(
+                "{}: is a secret key; verify with the public key (.pub)",
+                path.display()
+            ))
+        }
+        _ => text.trim(),
+    };
+    let b: [u8; 32] = unhex(key)
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| format!("{}: not a public key (64 hex digits)", path.display()))?;
     VerifyingKey::from_bytes(&b).map_err(|e| format!("{}: {e}", path.display()))
