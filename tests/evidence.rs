@@ -186,6 +186,31 @@ fn packed_bundles_verify_and_a_wrong_key_is_refused() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(verify(&packed, &s.key).status.success());
+    // Owner-only, never over another file, and only bundles are packed.
+    let mode = std::fs::metadata(&packed).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let pack = |what: &Path, to: &Path| {
+        run(&[
+            "evidence",
+            "pack",
+            what.to_str().unwrap(),
+            "-o",
+            to.to_str().unwrap(),
+        ])
+    };
+    let again = pack(&b[0], &packed);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("exists already; it is not overwritten"));
+    let pcaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let elsewhere = s.bundles.with_extension("other.tar.zst");
+    let not = pack(&pcaps, &elsewhere);
+    assert_eq!(not.status.code(), Some(1));
+    assert!(
+        stderr(&not).contains("not an evidence bundle"),
+        "{}",
+        stderr(&not)
+    );
+    assert!(!elsewhere.exists());
     // Another sensor's key does not verify this sensor's bundle.
     let other = s.key.with_file_name("other.key");
     run(&["keygen", other.to_str().unwrap()]);

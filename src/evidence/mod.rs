@@ -318,7 +318,25 @@ pub fn verify(bundle: &Path, key: Option<&VerifyingKey>) -> Result<String, Vec<S
 
 /// Packs a bundle folder into one `.tar.zst` file.
 pub fn pack(bundle: &Path, out: &Path) -> Result<(), String> {
-    let f = fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !bundle.join(MANIFEST).is_file() || !bundle.join(SIGNATURE).is_file() {
+        return Err(format!(
+            "{}: not an evidence bundle (no manifest.json and manifest.sig)",
+            bundle.display()
+        ));
+    }
+    // Owner-only, like the bundle (it may hold subscriber data); never over another file.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                format!("{}: exists already; it is not overwritten", out.display())
+            }
+            _ => format!("{}: {e}", out.display()),
+        })?;
     let enc = zstd::Encoder::new(f, 9).map_err(|e| e.to_string())?;
     let mut tar = tar::Builder::new(enc);
     tar.append_dir_all(".", bundle)
