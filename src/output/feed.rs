@@ -137,14 +137,7 @@ impl Feed {
             .map_err(|e| format!("{}: {e}", cfg.spool.display()))?;
         fs::write(cfg.spool.join(SENSOR), &cfg.sensor)
             .map_err(|e| format!("{}: {e}", cfg.spool.display()))?;
-        let stored: u64 = fs::read_to_string(cfg.spool.join(SEQ))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(1);
-        let next_seq = batches(&cfg.spool)
-            .last()
-            .map_or(1, |(n, _)| n + 1)
-            .max(stored);
+        let next_seq = first_number(&cfg.spool, crate::source::now_ns());
         let feed_open = Open {
             file: None,
             events: 0,
@@ -230,13 +223,39 @@ impl Feed {
     }
 }
 
+/// The number of the next batch a spool closes: past every batch it holds and past the number
+/// kept in its counter. When the counter is missing or damaged (and the batches it counted may
+/// all have been delivered and deleted), numbering goes on from the time in milliseconds, far
+/// above any count a spool reaches, so that no number the platform has seen comes again.
+fn first_number(spool: &Path, now_ns: u64) -> u64 {
+    let held = batches(spool).last().map_or(1, |(n, _)| n + 1);
+    let kept = fs::read_to_string(spool.join(SEQ))
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    match kept {
+        Some(n) => n.max(held),
+        None if spool.join(SEQ).exists() || held > 1 => (now_ns / 1_000_000).max(held),
+        // A new spool.
+        None => 1,
+    }
+}
+
+/// Writes the counter whole: a temporary file, synced, renamed over the old one.
+fn keep_number(spool: &Path, next: u64) -> std::io::Result<()> {
+    let tmp = spool.join(format!("{SEQ}.tmp"));
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(next.to_string().as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, spool.join(SEQ))
+}
+
 /// Closes the open segment into the next numbered batch.
 fn close(cfg: &FeedConfig, o: &mut Open) -> std::io::Result<()> {
     if let Some(f) = o.file.take() {
         f.sync_all()?;
         let seq = o.next_seq;
         o.next_seq += 1;
-        fs::write(cfg.spool.join(SEQ), o.next_seq.to_string())?;
+        keep_number(&cfg.spool, o.next_seq)?;
         fs::rename(
             cfg.spool.join(OPEN),
             cfg.spool.join(format!("{seq:012}.batch")),
@@ -255,7 +274,28 @@ pub fn flush(cfg: &FeedConfig) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{batches, check_url, first_number, keep_number, SEQ};
+
+    #[test]
+    fn batch_numbers_never_come_again_even_when_the_counter_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path();
+        let now = 1_772_439_204_000_000_000; // 2026-03-02T08:13:24Z
+        assert_eq!(first_number(spool, now), 1, "a new spool starts at 1");
+        keep_number(spool, 42).unwrap();
+        assert_eq!(first_number(spool, now), 42);
+        std::fs::write(spool.join("000000000050.batch"), "{}\n").unwrap();
+        assert_eq!(first_number(spool, now), 51, "past the batches held");
+        // The counter emptied (a crash while it was rewritten, before it was atomic) and every
+        // batch delivered: numbering goes on far above any number used before.
+        std::fs::remove_file(spool.join("000000000050.batch")).unwrap();
+        std::fs::write(spool.join(SEQ), "").unwrap();
+        assert!(batches(spool).is_empty());
+        assert_eq!(first_number(spool, now), 1_772_439_204_000);
+        keep_number(spool, 7).unwrap();
+        assert_eq!(std::fs::read_to_string(spool.join(SEQ)).unwrap(), "7");
+        assert!(!spool.join(format!("{SEQ}.tmp")).exists());
+    }
 
     #[test]
     fn feed_urls_are_checked_before_anything_is_spooled() {
