@@ -313,3 +313,38 @@ fn bundles_are_signed_only_with_a_secret_key_kept_secret() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("has no key mark"), "{}", stderr(&out));
 }
+
+#[test]
+fn compressed_captures_in_a_folder_are_named_not_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(pcap("stratum-v1.pcap"), dir.path().join("a.pcap")).unwrap();
+    std::fs::write(dir.path().join("b.pcap.gz"), b"\x1f\x8b").unwrap();
+    let out = run(&["scan", "-q", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(events(&out).len(), 1);
+    assert!(
+        stderr(&out).contains("b.pcap.gz: a compressed capture, not read"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_inventory_of_something_that_is_not_events_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "line one\nline two\n{\"a\":1}\n").unwrap();
+    let out = run(&[
+        "inventory",
+        f.to_str().unwrap(),
+        "--out",
+        dir.path().join("inv").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notes.txt: not minetap events (line 1: not JSON"),
+        "{err}"
+    );
+}

@@ -54,21 +54,7 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
     };
     let mut events = Vec::new();
     for f in &a.events {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        for (i, l) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            match serde_json::from_str::<serde_json::Value>(l) {
-                Ok(v) => events.push(v),
-                Err(e) => eprintln!(
-                    "minetap: warning: {}:{}: not an event ({e}); line skipped",
-                    f.display(),
-                    i + 1
-                ),
-            }
-        }
+        events.extend(read_events(f)?);
     }
     let mut sites = inventory::build(&events, &th);
     if let Some(p) = &a.previous {
@@ -86,4 +72,44 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
     write_private(&a.out.join("report.md"), &inventory::report(&sites))?;
     write_private(&a.out.join("hashrate.svg"), &inventory::chart(&sites))?;
     Ok(sites.len())
+}
+
+/// The events of one file. A file in which no line is a minetap event is an error (one line
+/// naming it); lines that are not events among events are counted and the first one named.
+fn read_events(f: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+    let mut events = Vec::new();
+    let mut bad: Option<(usize, String)> = None;
+    let mut skipped = 0;
+    for (i, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) if v.get("schema").is_some() && v.get("event_type").is_some() => events.push(v),
+            Ok(_) => {
+                skipped += 1;
+                bad.get_or_insert((i + 1, "a JSON object that is not a minetap event".into()));
+            }
+            Err(e) => {
+                skipped += 1;
+                bad.get_or_insert((i + 1, format!("not JSON ({e})")));
+            }
+        }
+    }
+    match bad {
+        Some((line, why)) if events.is_empty() => Err(format!(
+            "{}: not minetap events (line {line}: {why})",
+            f.display()
+        )),
+        Some((line, why)) => {
+            eprintln!(
+                "minetap: warning: {}: {skipped} line(s) that are not events skipped, the first at line {line}: {why}",
+                f.display()
+            );
+            Ok(events)
+        }
+        None => Ok(events),
+    }
 }

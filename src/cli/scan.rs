@@ -81,6 +81,12 @@ pub fn run(a: ScanArgs) -> i32 {
             p.display()
         );
     }
+    for p in &collected.compressed {
+        eprintln!(
+            "minetap: warning: {}: a compressed capture, not read (decompress it, or pipe it: zcat FILE | minetap scan -)",
+            p.display()
+        );
+    }
     let (names, walk_errors) = (collected.names, collected.errors);
     let writer = match eff
         .output

@@ -122,6 +122,19 @@ pub struct Collected {
     pub errors: Vec<InputError>,
     /// Files and folders reached again (through a link, or named twice): read once, listed here.
     pub repeated: Vec<PathBuf>,
+    /// Captures in a walked folder that are not read (compressed ones), to be named.
+    pub compressed: Vec<PathBuf>,
+}
+
+/// Whether a file's name is that of a compressed capture (`x.pcap.gz`, `x.pcapng.zst`, ...).
+fn compressed_capture(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    ["gz", "zst", "xz", "bz2"].iter().any(|z| {
+        CAPTURE_EXTENSIONS
+            .iter()
+            .any(|c| lower.ends_with(&format!(".{c}.{z}")))
+    })
 }
 
 impl Collected {
@@ -177,6 +190,10 @@ fn walk(dir: &Path, c: &mut Collected, seen: &mut std::collections::HashSet<(u64
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if compressed_capture(&p) {
+            c.compressed.push(p);
+            continue;
+        }
         if !(p.is_dir() || capture) || !c.first_visit(&p, seen) {
             continue;
         }
