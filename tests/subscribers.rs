@@ -201,13 +201,20 @@ fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
     };
     assert_eq!(v6("2001:db8:100:2a::1")["candidates"][0]["id"], "ENT-002");
     assert_eq!(v6("2001:db8:200::5")["candidates"][0]["id"], "ENT-007");
+    let from = &v6("2001:db8:200::5")["candidates"][0]["matched"]["valid_from"];
+    assert!(from.as_str().is_some_and(|t| t.ends_with('Z')), "{from}");
     let mut audit = db.clone().into_os_string();
     audit.push(".audit.log");
     let log = std::fs::read_to_string(&audit).unwrap();
-    assert_eq!(log.lines().count(), 5);
+    assert_eq!(log.lines().count(), 6);
     let first: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(first["query"]["ip"], "203.0.113.10");
-    assert!(first["who"].as_str().is_some());
+    // Who asked: the account's name and uid, not a bare uid.
+    let who = first["who"].as_str().unwrap();
+    assert!(who.contains(" (uid "), "{who}");
+    assert!(!who.starts_with("? ") && !who.starts_with("uid"), "{who}");
+    // Times as the events write them.
+    assert!(first["query"]["at"].as_str().unwrap().ends_with('Z'));
     let mode = std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }

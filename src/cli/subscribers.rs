@@ -164,9 +164,7 @@ fn lookup(a: LookupArgs) -> i32 {
         }
         None => (crate::source::now_ns() / 1_000_000_000) as i64,
     };
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }));
+    let who = asker();
     let r = match Resolver::load(&a.db, a.tolerance) {
         Ok(r) => r,
         Err(e) => {
@@ -178,7 +176,7 @@ fn lookup(a: LookupArgs) -> i32 {
     let entry = serde_json::json!({
         "timestamp": crate::output::time::rfc3339_micros(crate::source::now_ns()),
         "who": who,
-        "query": {"ip": a.ip, "at": t, "port": a.port},
+        "query": {"ip": a.ip, "at": rfc3339(t), "port": a.port},
         "status": result.status,
         "candidates": result.candidates.len(),
     });
@@ -186,9 +184,53 @@ fn lookup(a: LookupArgs) -> i32 {
         eprintln!("minetap: error: cannot write the audit log, so no answer is given: {e}");
         return 2;
     }
+    // Times as the events write them, RFC 3339, for a person to read.
+    let mut shown = serde_json::to_value(&result).unwrap_or_default();
+    if let Some(cands) = shown["candidates"].as_array_mut() {
+        for c in cands {
+            for k in ["valid_from", "valid_to"] {
+                if let Some(t) = c["matched"][k].as_i64() {
+                    c["matched"][k] = rfc3339(t).into();
+                }
+            }
+        }
+    }
     out!(
         "{}",
-        serde_json::to_string_pretty(&result).unwrap_or_default()
+        serde_json::to_string_pretty(&shown).unwrap_or_default()
     );
     0
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC).
+fn rfc3339(t: i64) -> String {
+    let t = u64::try_from(t).unwrap_or(0);
+    crate::output::time::rfc3339_micros(t.saturating_mul(1_000_000_000))
+}
+
+/// Who asks, for the audit log: the account's name and uid (and the sudo user behind it).
+fn asker() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes into the buffers given, of the sizes given.
+    let uid = unsafe { libc::getuid() };
+    let mut name = None;
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut res) == 0
+            && !res.is_null()
+            && !pw.pw_name.is_null()
+        {
+            name = Some(
+                std::ffi::CStr::from_ptr(pw.pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    let account = format!("{} (uid {uid})", name.as_deref().unwrap_or("?"));
+    match std::env::var("SUDO_USER") {
+        Ok(u) => format!("{account} via sudo by {u}"),
+        Err(_) => account,
+    }
 }
