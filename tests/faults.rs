@@ -348,3 +348,104 @@ fn an_inventory_of_something_that_is_not_events_is_one_error_line() {
         "{err}"
     );
 }
+
+/// Whether a sample is a classic little-endian microsecond pcap (as the generator writes them).
+fn original_is_pcap(p: &std::path::Path) -> bool {
+    std::fs::read(p).unwrap()[..4] == [0xd4, 0xc3, 0xb2, 0xa1]
+}
+
+/// Where each record of a classic little-endian pcap starts (and where the file ends).
+fn record_starts(b: &[u8]) -> Vec<usize> {
+    let mut v = vec![24];
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + incl;
+        v.push(at);
+    }
+    v
+}
+
+/// A small deterministic generator (xorshift), so that every run stresses the same cases.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn fifty_damaged_captures_from_a_file_and_from_stdin_no_panic_damage_named_with_an_offset() {
+    use std::io::Write;
+    let samples: Vec<std::path::PathBuf> = std::fs::read_dir(pcap(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x6d69_6e65_7461_7021);
+    for case in 0..50 {
+        let src = &samples[rng.below(samples.len())];
+        let mut bytes = std::fs::read(src).unwrap();
+        let truncated = case % 2 == 0;
+        if truncated {
+            // Cut past the file header, so that the file is still a capture, damaged.
+            bytes.truncate(40 + rng.below(bytes.len() - 40));
+        } else {
+            for _ in 0..1 + rng.below(8) {
+                let at = 24 + rng.below(bytes.len() - 24);
+                bytes[at] ^= 1 << rng.below(8);
+            }
+        }
+        let f = dir.path().join(format!("case{case}.pcap"));
+        std::fs::write(&f, &bytes).unwrap();
+        let from_file = run(&["scan", "-q", f.to_str().unwrap()]);
+        let mut child = bin()
+            .args(["scan", "-q", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = bytes.clone();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&feed);
+        });
+        let from_stdin = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        for (how, out) in [("file", &from_file), ("stdin", &from_stdin)] {
+            let err = stderr(out);
+            let what = format!("case {case} ({}) from {how}: {err}", src.display());
+            assert!(!err.contains("panicked"), "{what}");
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{what}");
+            for l in String::from_utf8_lossy(&out.stdout).lines() {
+                serde_json::from_str::<serde_json::Value>(l).expect("whole events only");
+            }
+            if err.contains("warning") && err.contains("capture ends inside a record") {
+                assert!(err.contains("at byte offset "), "{what}");
+            }
+        }
+        // A classic pcap cut inside a record: the damage is named at the start of that record,
+        // from a file and from stdin alike.
+        if truncated && original_is_pcap(src) {
+            let starts = record_starts(&std::fs::read(src).unwrap());
+            let cut = bytes.len();
+            if !starts.contains(&cut) {
+                let at = starts.iter().rev().find(|s| **s < cut).unwrap();
+                let want = format!("capture ends inside a record (truncated) at byte offset {at}");
+                assert!(stderr(&from_file).contains(&want), "case {case}: {want}");
+                assert!(
+                    stderr(&from_stdin).contains(&want),
+                    "case {case} stdin: {want}"
+                );
+            }
+        }
+    }
+}
