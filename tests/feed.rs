@@ -148,6 +148,28 @@ fn batches_survive_a_platform_that_refuses_then_goes_away_then_returns() {
         "{}",
         stderr(&out)
     );
+    // And says why: nobody listens at the platform's address.
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "feed",
+        "send",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--url",
+        &url,
+        "--drain-secs",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("2 batch(es) not delivered; they stay spooled (the last try: "),
+        "{}",
+        stderr(&out)
+    );
 
     // 3. It is back (same address): the spooled batches go, oldest first.
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();

@@ -202,7 +202,7 @@ fn feed_send(
                 spool.display()
             ))
         })?;
-    let left = crate::output::feed::flush(&crate::output::feed::FeedConfig {
+    let (left, why) = crate::output::feed::flush(&crate::output::feed::FeedConfig {
         url,
         spool: spool.clone(),
         sensor,
@@ -212,8 +212,9 @@ fn feed_send(
     });
     if left > 0 {
         return Err(CliError::Input(format!(
-            "{}: {left} batch(es) not delivered; they stay spooled",
-            spool.display()
+            "{}: {left} batch(es) not delivered; they stay spooled (the last try: {})",
+            spool.display(),
+            why.as_deref().unwrap_or("not tried")
         )));
     }
     out!("{}: every batch delivered", spool.display());

@@ -89,8 +89,8 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
     v
 }
 
-/// Posts one batch; true on a 2xx answer.
-fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> bool {
+/// Posts one batch; `Err` says why the platform did not take it.
+fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
     let r = ureq::post(&cfg.url)
         .timeout(Duration::from_secs(10))
         .set("Content-Type", "application/x-ndjson")
@@ -98,24 +98,33 @@ fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> bool {
         .set("X-Minetap-Batch", &seq.to_string())
         .set("X-Minetap-Schema", super::SCHEMA)
         .send_bytes(body);
-    matches!(r, Ok(resp) if (200..300).contains(&resp.status()))
+    match r {
+        Ok(resp) if (200..300).contains(&resp.status()) => Ok(()),
+        Ok(resp) => Err(format!("the platform answered {}", resp.status())),
+        Err(ureq::Error::Status(code, _)) => Err(format!("the platform answered {code}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
-/// Sends every closed batch in order; returns when the spool is empty or `give_up` says so.
-fn send_all(cfg: &FeedConfig, give_up: &dyn Fn() -> bool) -> bool {
+/// Sends every closed batch in order; returns when the spool is empty (`Ok`) or `give_up`
+/// says so (`Err`: why the last post failed).
+fn send_all(cfg: &FeedConfig, give_up: &dyn Fn() -> bool) -> Result<(), String> {
     let mut backoff = Duration::from_millis(200);
     loop {
         let Some((seq, path)) = batches(&cfg.spool).into_iter().next() else {
-            return true;
+            return Ok(());
         };
         let body = fs::read(&path).unwrap_or_default();
-        if post(cfg, seq, &body) {
-            let _ = fs::remove_file(&path);
-            backoff = Duration::from_millis(200);
-            continue;
-        }
+        let why = match post(cfg, seq, &body) {
+            Ok(()) => {
+                let _ = fs::remove_file(&path);
+                backoff = Duration::from_millis(200);
+                continue;
+            }
+            Err(why) => why,
+        };
         if give_up() {
-            return false;
+            return Err(why);
         }
         let until = Instant::now() + backoff;
         while Instant::now() < until && !give_up() {
@@ -174,7 +183,7 @@ impl Feed {
                         let _ = close(&cfg, &mut o);
                     }
                 }
-                send_all(&cfg, &|| stop.load(Ordering::Relaxed));
+                let _ = send_all(&cfg, &|| stop.load(Ordering::Relaxed));
                 std::thread::sleep(Duration::from_millis(50));
             }
         }));
@@ -208,8 +217,8 @@ impl Feed {
     }
 
     /// Closes the open segment and waits up to the drain time for the platform; returns the
-    /// batches still in the spool (sent next time).
-    pub fn finish(mut self) -> usize {
+    /// batches still in the spool (sent next time) and why the last post failed.
+    pub fn finish(mut self) -> (usize, Option<String>) {
         if let Ok(mut o) = self.open.lock() {
             let _ = close(&self.cfg, &mut o);
         }
@@ -218,8 +227,8 @@ impl Feed {
             let _ = h.join();
         }
         let deadline = Instant::now() + self.cfg.drain;
-        send_all(&self.cfg, &|| Instant::now() >= deadline);
-        batches(&self.cfg.spool).len()
+        let why = send_all(&self.cfg, &|| Instant::now() >= deadline).err();
+        (batches(&self.cfg.spool).len(), why)
     }
 }
 
@@ -265,11 +274,12 @@ fn close(cfg: &FeedConfig, o: &mut Open) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends what a spool holds (for `minetap feed send`): returns the batches left.
-pub fn flush(cfg: &FeedConfig) -> usize {
+/// Sends what a spool holds (for `minetap feed send`): returns the batches left and, when some
+/// are, why the last post failed.
+pub fn flush(cfg: &FeedConfig) -> (usize, Option<String>) {
     let deadline = Instant::now() + cfg.drain;
-    send_all(cfg, &|| Instant::now() >= deadline);
-    batches(&cfg.spool).len()
+    let why = send_all(cfg, &|| Instant::now() >= deadline).err();
+    (batches(&cfg.spool).len(), why)
 }
 
 #[cfg(test)]

@@ -283,9 +283,12 @@ impl EventWriter {
     /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
     pub fn finish(mut self) -> i32 {
         if let Some(feed) = self.feed.take() {
-            let left = feed.finish();
+            let (left, why) = feed.finish();
             if left > 0 {
-                eprintln!("minetap: warning: the data platform did not take {left} batch(es) of events; they stay in the feed spool and are sent first next time");
+                eprintln!(
+                    "minetap: warning: the data platform did not take {left} batch(es) of events ({}); they stay in the feed spool and are sent first next time",
+                    why.as_deref().unwrap_or("not tried")
+                );
             }
         }
         let flushed = self
