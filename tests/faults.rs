@@ -449,3 +449,31 @@ fn fifty_damaged_captures_from_a_file_and_from_stdin_no_panic_damage_named_with_
         }
     }
 }
+
+#[test]
+fn a_capture_whose_snap_length_cut_the_payloads_says_so() {
+    // The mining sample as a capture with a 54-byte snap length would hold it: headers only.
+    let b = std::fs::read(pcap("stratum-v1.pcap")).unwrap();
+    let mut out = b[..24].to_vec();
+    out[16..20].copy_from_slice(&54u32.to_le_bytes());
+    for w in record_starts(&b).windows(2) {
+        let (at, end) = (w[0], w[1]);
+        let incl = (end - at - 16).min(54);
+        let mut h = b[at..at + 16].to_vec();
+        h[8..12].copy_from_slice(&(incl as u32).to_le_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(&b[at + 16..at + 16 + incl]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("snapped.pcap");
+    std::fs::write(&f, out).unwrap();
+    let r = run(&["scan", f.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(events(&r).is_empty());
+    let err = stderr(&r);
+    assert!(err.contains("cut by the capture's snap length: "), "{err}");
+    assert!(err.contains("capture with -s 0"), "{err}");
+    // The whole capture says nothing of the kind.
+    let whole = run(&["scan", pcap("stratum-v1.pcap").to_str().unwrap()]);
+    assert!(!stderr(&whole).contains("snap length"));
+}

@@ -50,6 +50,14 @@ pub fn render(s: &RunStats) -> String {
     if !reasons.is_empty() {
         let _ = writeln!(o, "  not decoded: {}", reasons.join(", "));
     }
+    if s.snapped > 0 {
+        let share = 100.0 * s.snapped as f64 / s.packets.max(1) as f64;
+        let _ = writeln!(
+            o,
+            "  cut by the capture's snap length: {} packet(s) ({share:.0} %): their payloads are lost, and mining in them cannot be seen (capture with -s 0)",
+            s.snapped
+        );
+    }
     let _ = writeln!(
         o,
         "  elapsed {:.3} s  {:.0} packets/s  {:.3} Gbit/s",

@@ -130,6 +130,7 @@ impl<'a> Reader<'a> {
     fn packet(&mut self, block: &Block, raw: RawPacket<'_>) {
         self.stats.packets += 1;
         self.stats.bytes += raw.orig_len as u64;
+        self.stats.snapped += u64::from(raw.data.len() < raw.orig_len as usize);
         let d = match self.decoder.decode(raw.link, raw.data, raw.ts_ns) {
             Ok(d) => d,
             Err(skip) => {

@@ -112,6 +112,8 @@ pub struct RunStats {
     pub packets: u64,
     /// Bytes on the wire of all packets.
     pub bytes: u64,
+    /// Packets captured shorter than they were on the wire (the capture's snap length).
+    pub snapped: u64,
     /// Packets skipped, by reason.
     pub skipped: SkipCounts,
     /// What the fragment pool did.
@@ -152,6 +154,7 @@ impl Progress for Silent {}
 
 impl RunStats {
     pub(super) fn merge(&mut self, o: RunStats) {
+        self.snapped += o.snapped;
         self.inputs.extend(o.inputs);
         self.packets += o.packets;
         self.bytes += o.bytes;
