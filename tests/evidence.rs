@@ -322,3 +322,31 @@ fn every_likely_event_gets_a_bundle_too() {
         assert!(std::fs::metadata(b.join("flow.pcap")).unwrap().len() > 24);
     }
 }
+
+#[test]
+fn each_event_at_the_evidence_level_names_its_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    assert!(run(&["keygen", key.to_str().unwrap()]).status.success());
+    let scan = |bundles: &Path, capture: &str| {
+        let flags = [
+            "--evidence",
+            bundles.to_str().unwrap(),
+            "--evidence-key",
+            key.to_str().unwrap(),
+        ];
+        scan_captures(&flags, &[capture])
+    };
+    let b1 = dir.path().join("b1");
+    let out = scan(&b1, "tls-cert-pool.pcap");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    let made = bundles(&b1);
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        ev[0]["evidence"]["bundle"],
+        made[0].file_name().unwrap().to_str().unwrap()
+    );
+    // Every sample at the evidence level gets its bundle now, so no event says one is missing.
+    assert!(!stderr(&out).contains("have no bundle"));
+}

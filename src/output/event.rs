@@ -46,6 +46,18 @@ pub struct Event {
     /// in use and the event's level allows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<crate::attrib::Attribution>,
+    /// The flow's evidence bundle, or why it has none (events at the evidence level only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceRef>,
+}
+
+/// Where an event's evidence is: its bundle's folder, or why there is none.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvidenceRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -356,6 +368,7 @@ impl Event {
                 cert_names: t.cert_names,
             }),
             subscriber: None,
+            evidence: None,
             tunnel: r.encap.map(|e| Tunnel {
                 kind: e.kind.name(),
                 src_ip: e.outer.map(|o| o.0),

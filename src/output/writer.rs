@@ -2,6 +2,7 @@
 //! file (rotated by size or age), to the data platform's feed, and, through a
 //! [`BundleWriter`] that the evidence stage provides, an evidence bundle per mining flow.
 
+use super::event::EvidenceRef;
 use super::feed::{Feed, FeedConfig};
 use super::Event;
 use crate::attrib::Resolver;
@@ -10,6 +11,7 @@ use crate::flow::Dir;
 use crate::verdict::{Level, Verdict};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The name a full events file is renamed to: the time it was closed before the extension
@@ -56,6 +58,9 @@ pub struct EventWriter {
     evidence: Option<(Box<dyn BundleWriter>, Level)>,
     feed: Option<Feed>,
     rotation: Mutex<Rotation>,
+    /// Events at the evidence level whose flows kept no frames, and bundles that failed.
+    no_frames: AtomicU64,
+    bundle_errors: AtomicU64,
 }
 
 /// Rotation of the events file by size or age.
@@ -236,6 +241,8 @@ impl EventWriter {
                 private,
                 ..Rotation::default()
             }),
+            no_frames: AtomicU64::new(0),
+            bundle_errors: AtomicU64::new(0),
         })
     }
 
@@ -252,10 +259,8 @@ impl EventWriter {
             }
         }
         if let Some((b, lvl)) = &self.evidence {
-            if event.is_final && event.mining.is_some() && v.level >= *lvl && r.evidence.is_some() {
-                if let Err(e) = b.write_bundle(&event, r, v.client) {
-                    eprintln!("minetap: warning: evidence bundle for flow {}: {e}", r.id);
-                }
+            if event.is_final && event.mining.is_some() && v.level >= *lvl {
+                event.evidence = Some(self.bundle(b.as_ref(), &event, r, v));
             }
         }
         let line = event.to_json();
@@ -280,8 +285,50 @@ impl EventWriter {
         }
     }
 
-    /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe.
+    /// Writes the bundle of an event at the evidence level; where it is, or why there is none.
+    fn bundle(
+        &self,
+        b: &dyn BundleWriter,
+        event: &Event,
+        r: &FlowRecord,
+        v: &Verdict,
+    ) -> EvidenceRef {
+        let missing = |why: String| EvidenceRef {
+            bundle: None,
+            missing: Some(why),
+        };
+        if r.evidence.is_none() {
+            self.no_frames.fetch_add(1, Ordering::Relaxed);
+            return missing(
+                "no frames were kept for this flow (the evidence memory was spent, or its frames went before its verdict)".into(),
+            );
+        }
+        match b.write_bundle(event, r, v.client) {
+            Ok(dir) => EvidenceRef {
+                bundle: dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+                missing: None,
+            },
+            Err(e) => {
+                eprintln!("minetap: error: evidence bundle for flow {}: {e}", r.id);
+                self.bundle_errors.fetch_add(1, Ordering::Relaxed);
+                missing(format!("the bundle could not be written: {e}"))
+            }
+        }
+    }
+
+    /// Flushes; returns the exit status: 0, or 2 after a write error other than a closed pipe
+    /// or when an evidence bundle could not be written.
     pub fn finish(mut self) -> i32 {
+        let (no_frames, bundle_errors) = (
+            self.no_frames.load(Ordering::Relaxed),
+            self.bundle_errors.load(Ordering::Relaxed),
+        );
+        if no_frames > 0 {
+            eprintln!("minetap: warning: {no_frames} event(s) at the evidence level have no bundle: no frames were kept for their flows (each event says so under evidence.missing)");
+        }
+        if bundle_errors > 0 {
+            eprintln!("minetap: error: {bundle_errors} evidence bundle(s) could not be written (each event says why under evidence.missing)");
+        }
         if let Some(feed) = self.feed.take() {
             let (left, why) = feed.finish();
             if left > 0 {
@@ -315,6 +362,7 @@ impl EventWriter {
                 }
                 2
             }
+            _ if bundle_errors > 0 => 2,
             _ => 0,
         }
     }
