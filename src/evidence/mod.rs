@@ -223,13 +223,18 @@ impl Bundler {
             SIGNATURE,
             format!("{}\n", hex(&sig.to_bytes())).into_bytes(),
         ));
-        for (n, b) in &files {
-            write_synced(&tmp.join(n), b).map_err(io)?;
+        let whole = || -> std::io::Result<()> {
+            for (n, b) in &files {
+                write_synced(&tmp.join(n), b)?;
+            }
+            fs::File::open(&tmp).and_then(|d| d.sync_all())?;
+            fs::rename(&tmp, &fin)
+        };
+        if let Err(e) = whole() {
+            // No half-written bundle is left behind (a full disk, say): the event says why.
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(io(e));
         }
-        fs::File::open(&tmp)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-        fs::rename(&tmp, &fin).map_err(io)?;
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
