@@ -477,3 +477,38 @@ fn a_capture_whose_snap_length_cut_the_payloads_says_so() {
     let whole = run(&["scan", pcap("stratum-v1.pcap").to_str().unwrap()]);
     assert!(!stderr(&whole).contains("snap length"));
 }
+
+#[test]
+fn a_spool_that_cannot_take_events_fails_the_run_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    // The batch counter cannot be written (a folder stands where it goes), as on a disk that
+    // refuses writes: no batch closes.
+    std::fs::create_dir(spool.join("next-batch")).unwrap();
+    let out = scan_captures(
+        &[
+            "--feed-url",
+            "http://127.0.0.1:9/",
+            "--feed-spool",
+            spool.to_str().unwrap(),
+            "--feed-batch",
+            "1",
+            "--feed-drain-secs",
+            "0",
+        ],
+        &["cryptonote-xmrig.pcap"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("minetap: error: feed spool: "), "{err}");
+    assert!(
+        err.contains("1 event(s) could not be put whole into the feed spool"),
+        "{err}"
+    );
+    assert_eq!(
+        events(&out).len(),
+        1,
+        "the event is still in the events output"
+    );
+}

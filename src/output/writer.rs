@@ -61,6 +61,8 @@ pub struct EventWriter {
     /// Events at the evidence level whose flows kept no frames, and bundles that failed.
     no_frames: AtomicU64,
     bundle_errors: AtomicU64,
+    /// Events the feed's spool could not take whole.
+    spool_errors: AtomicU64,
 }
 
 /// Rotation of the events file by size or age.
@@ -243,6 +245,7 @@ impl EventWriter {
             }),
             no_frames: AtomicU64::new(0),
             bundle_errors: AtomicU64::new(0),
+            spool_errors: AtomicU64::new(0),
         })
     }
 
@@ -266,7 +269,9 @@ impl EventWriter {
         let line = event.to_json();
         if let Some(feed) = &self.feed {
             if let Err(e) = feed.push(&line) {
-                eprintln!("minetap: warning: feed spool: {e}");
+                if self.spool_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("minetap: error: feed spool: {e}");
+                }
             }
         }
         let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
@@ -329,6 +334,10 @@ impl EventWriter {
         if bundle_errors > 0 {
             eprintln!("minetap: error: {bundle_errors} evidence bundle(s) could not be written (each event says why under evidence.missing)");
         }
+        let spool_errors = self.spool_errors.load(Ordering::Relaxed);
+        if spool_errors > 0 {
+            eprintln!("minetap: error: {spool_errors} event(s) could not be put whole into the feed spool; they are in the events output, and the run fails");
+        }
         if let Some(feed) = self.feed.take() {
             let (left, why) = feed.finish();
             if left > 0 {
@@ -362,7 +371,7 @@ impl EventWriter {
                 }
                 2
             }
-            _ if bundle_errors > 0 => 2,
+            _ if bundle_errors > 0 || spool_errors > 0 => 2,
             _ => 0,
         }
     }
