@@ -91,19 +91,9 @@ fn open_sockets(
         .collect()
 }
 
-/// SIGINT/SIGTERM set the first flag, SIGHUP the second.
-fn signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), CliError> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    let err = |e: std::io::Error| CliError::Usage(format!("cannot handle signals: {e}"));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(err)?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()).map_err(err)?;
-    Ok((stop, hup))
-}
-
-/// One reader job per source; capture errors are collected in `errors`.
+/// One reader job per source; capture errors are collected in `errors`. (`interfaces` and `l`
+/// name the libpcap sources, in a build with that feature.)
+#[cfg_attr(not(feature = "libpcap"), allow(unused_variables))]
 fn reader_jobs<'a>(
     sockets: Vec<AfPacket>,
     interfaces: &'a [String],
@@ -136,7 +126,6 @@ fn reader_jobs<'a>(
             }));
         }
     }
-    let _ = (interfaces, l);
     jobs
 }
 
@@ -214,7 +203,11 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     let inputs = interfaces.iter().map(|i| format!("live: {i}")).collect();
     let writer = eff.output.writer(true, inputs)?;
     let stats_out = stats_output(l.stats.as_deref(), false)?;
-    let flags = signals()?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flags = (
+        super::signal_flag(&[SIGINT, SIGTERM])?,
+        super::signal_flag(&[SIGHUP])?,
+    );
     let shared = Shared::new(Rules {
         intel: cfg.intel.clone(),
         tables: cfg.tables.clone(),

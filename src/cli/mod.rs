@@ -277,3 +277,15 @@ pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
         std::process::exit(2);
     }
 }
+
+/// A flag that each of `signals` sets (SIGINT, SIGTERM, SIGHUP: the runs poll it).
+pub(crate) fn signal_flag(
+    signals: &[i32],
+) -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, CliError> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for &sig in signals {
+        signal_hook::flag::register(sig, flag.clone())
+            .map_err(|e| CliError::Usage(format!("cannot handle signals: {e}")))?;
+    }
+    Ok(flag)
+}

@@ -1,6 +1,5 @@
 //! `minetap scan`: the forensic path over capture files.
 
-use super::error::CliError;
 use super::settings::SettingsArgs;
 use crate::cli::summary;
 use crate::pipeline::{self, InputReport, Progress};
@@ -8,8 +7,7 @@ use crate::source::{collect_inputs, InputName};
 use clap::Args;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Inputs smaller than this in total get no progress bar.
@@ -109,9 +107,15 @@ pub fn run(a: ScanArgs) -> i32 {
         Some(b) => b,
         None => &pipeline::Silent,
     };
-    let (int, term) = match stop_signals() {
-        Ok(f) => f,
-        Err(e) => return e.report(),
+    // SIGINT and SIGTERM end a scan early as they end `live`: reading stops, the flows open
+    // then are ended and reported, the outputs flushed and the summary printed.
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let (int, term) = match (
+        super::signal_flag(&[SIGINT]),
+        super::signal_flag(&[SIGTERM]),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => return e.report(),
     };
     let mut tick = |shared: &pipeline::Shared| {
         if int.load(Ordering::Relaxed) || term.load(Ordering::Relaxed) {
@@ -148,17 +152,6 @@ pub fn run(a: ScanArgs) -> i32 {
         );
     }
     status
-}
-
-/// SIGINT and SIGTERM end a scan early as they end `live`: reading stops, the flows open then
-/// are ended and reported, the outputs flushed and the summary printed. (SIGINT, SIGTERM)
-fn stop_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), CliError> {
-    let int = Arc::new(AtomicBool::new(false));
-    let term = Arc::new(AtomicBool::new(false));
-    let err = |e: std::io::Error| CliError::Usage(format!("cannot handle signals: {e}"));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, int.clone()).map_err(err)?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone()).map_err(err)?;
-    Ok((int, term))
 }
 
 /// Says what happened to each input that did not simply read to its end; the exit status that
