@@ -186,6 +186,10 @@ fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
     );
     // Between the two sessions (beyond the tolerance): nobody.
     assert_eq!(look("2026-03-02T11:00:00Z")["status"], "unknown");
+    assert!(
+        look("2026-03-02T11:00:00Z").get("candidates").is_none(),
+        "an unknown address has no candidates, not a null"
+    );
     // IPv6: an address inside a RADIUS delegated prefix, and a Kea v6 lease found by DUID.
     let v6 = |ip: &str| -> Value {
         let out = run(&[

@@ -186,7 +186,7 @@ fn lookup(a: LookupArgs) -> i32 {
     }
     // Times as the events write them, RFC 3339, for a person to read.
     let mut shown = serde_json::to_value(&result).unwrap_or_default();
-    if let Some(cands) = shown["candidates"].as_array_mut() {
+    if let Some(cands) = shown.get_mut("candidates").and_then(|c| c.as_array_mut()) {
         for c in cands {
             for k in ["valid_from", "valid_to"] {
                 if let Some(t) = c["matched"][k].as_i64() {
