@@ -175,11 +175,35 @@ pub struct Finding {
 /// Longest message kept in a transcript, bytes.
 pub const TRANSCRIPT_MESSAGE: usize = 4096;
 
-/// Keeps a message for the transcript, within the caps.
-pub fn keep_message(t: &mut Vec<(u64, Dir, String)>, cap: usize, ts: u64, dir: Dir, msg: &[u8]) {
-    if t.len() < cap {
-        let m = &msg[..msg.len().min(TRANSCRIPT_MESSAGE)];
-        t.push((ts, dir, String::from_utf8_lossy(m).into_owned()));
+/// The messages a detector keeps for an evidence transcript: at most `cap` of them, each cut to
+/// [`TRANSCRIPT_MESSAGE`] bytes.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    cap: usize,
+    kept: Vec<(u64, Dir, String)>,
+}
+
+impl Transcript {
+    /// An empty transcript that keeps up to `cap` messages (0: none).
+    pub fn new(cap: usize) -> Self {
+        Transcript {
+            cap,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Keeps `msg`, sent in `dir` at `ts`, while there is room.
+    pub fn keep(&mut self, ts: u64, dir: Dir, msg: &[u8]) {
+        if self.kept.len() < self.cap {
+            let m = &msg[..msg.len().min(TRANSCRIPT_MESSAGE)];
+            self.kept
+                .push((ts, dir, String::from_utf8_lossy(m).into_owned()));
+        }
+    }
+
+    /// The messages kept, oldest first.
+    pub fn messages(&self) -> &[(u64, Dir, String)] {
+        &self.kept
     }
 }
 

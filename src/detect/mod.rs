@@ -20,7 +20,7 @@ use observe::{dns, tls};
 use crate::flow::Dir;
 
 pub use finding::{
-    keep_message, Coverage, Detail, Finding, Kind, Lookups, Session, ShareValue, Shares, Work,
+    Coverage, Detail, Finding, Kind, Lookups, Session, ShareValue, Shares, Transcript, Work,
     WorkSum, TRANSCRIPT_MESSAGE,
 };
 pub use inspect::{Detectors, FlowRecord, Table};

@@ -8,7 +8,7 @@
 
 use crate::detect::framing::jsonrpc;
 use crate::detect::framing::rpc::{Dialect, Seen};
-use crate::detect::{Detector, Finding, Interest, Limits};
+use crate::detect::{Detector, Finding, Interest, Limits, Transcript};
 use crate::flow::Dir;
 
 /// Longest message head buffered.
@@ -64,8 +64,7 @@ impl Side {
 pub struct HttpJson<D> {
     name: &'static str,
     max_depth: usize,
-    transcript_cap: usize,
-    transcript: Vec<(u64, Dir, String)>,
+    transcript: Transcript,
     sides: [Side; 2],
     other: u32,
     foreign: bool,
@@ -101,8 +100,7 @@ impl<D: Dialect> HttpJson<D> {
         HttpJson {
             name,
             max_depth: limits.max_depth,
-            transcript_cap: limits.transcript,
-            transcript: Vec::new(),
+            transcript: Transcript::new(limits.transcript),
             sides: [Side::new(mid_stream), Side::new(mid_stream)],
             other: 0,
             foreign: false,
@@ -168,13 +166,7 @@ impl<D: Dialect> HttpJson<D> {
         }
         match jsonrpc::parse(body, self.max_depth) {
             Ok(msg) => match self.dialect.on_message(dir, &msg, ts) {
-                Seen::Mine => crate::detect::keep_message(
-                    &mut self.transcript,
-                    self.transcript_cap,
-                    ts,
-                    dir,
-                    body,
-                ),
+                Seen::Mine => self.transcript.keep(ts, dir, body),
                 Seen::Foreign => self.foreign = true,
                 Seen::Unknown => self.other += 1,
             },
@@ -334,7 +326,7 @@ impl<D: Dialect> Detector for HttpJson<D> {
 
     fn finding(&self) -> Option<Finding> {
         let mut f = self.dialect.finding()?;
-        f.transcript = self.transcript.clone();
+        f.transcript = self.transcript.messages().to_vec();
         Some(f)
     }
 }

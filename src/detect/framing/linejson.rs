@@ -9,7 +9,7 @@
 use crate::detect::framing::jsonrpc;
 use crate::detect::framing::lines::LineFramer;
 use crate::detect::framing::rpc::{Dialect, Seen};
-use crate::detect::{Detector, Finding, Interest, Limits};
+use crate::detect::{Detector, Finding, Interest, Limits, Transcript};
 use crate::flow::Dir;
 
 /// Unknown JSON-RPC messages tolerated before giving up.
@@ -28,8 +28,7 @@ enum DirState {
 /// Per-flow probing state, apart from the framers so that both can be borrowed at once.
 struct Probe<D> {
     max_depth: usize,
-    transcript_cap: usize,
-    transcript: Vec<(u64, Dir, String)>,
+    transcript: Transcript,
     dirs: [DirState; 2],
     unknown: u32,
     foreign: bool,
@@ -49,8 +48,7 @@ impl<D: Dialect> LineJson<D> {
             framers: [framer(limits.max_line), framer(limits.max_line)],
             probe: Probe {
                 max_depth: limits.max_depth,
-                transcript_cap: limits.transcript,
-                transcript: Vec::new(),
+                transcript: Transcript::new(limits.transcript),
                 dirs: [DirState::Fresh; 2],
                 unknown: 0,
                 foreign: false,
@@ -86,13 +84,7 @@ impl<D: Dialect> Probe<D> {
         };
         self.dirs[d] = DirState::Json;
         match self.dialect.on_message(dir, &msg, ts) {
-            Seen::Mine => crate::detect::keep_message(
-                &mut self.transcript,
-                self.transcript_cap,
-                ts,
-                dir,
-                line,
-            ),
+            Seen::Mine => self.transcript.keep(ts, dir, line),
             Seen::Foreign => self.foreign = true,
             Seen::Unknown => self.unknown += 1,
         }
@@ -131,7 +123,7 @@ impl<D: Dialect> Detector for LineJson<D> {
 
     fn finding(&self) -> Option<Finding> {
         let mut f = self.probe.dialect.finding()?;
-        f.transcript = self.probe.transcript.clone();
+        f.transcript = self.probe.transcript.messages().to_vec();
         Some(f)
     }
 }
