@@ -270,3 +270,94 @@ fn a_session_without_stop_stays_open_until_the_next_start_for_its_address() {
     // Within the tolerance of the hand-over both are possible: reported as ambiguous.
     assert_eq!(who("2026-03-02T12:00:30Z")["status"], "ambiguous");
 }
+
+#[test]
+fn a_missing_store_is_refused_and_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    let t = typo.to_str().unwrap();
+    for args in [
+        vec!["subscribers", "lookup", "--db", t, "192.0.2.1"],
+        vec!["scan", "-q", "--subscribers", t],
+    ] {
+        let mut args = args;
+        let p = pcap("stratum-v1.pcap");
+        if args[0] == "scan" {
+            args.push(p.to_str().unwrap());
+        }
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("no such subscriber store"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!typo.exists(), "{args:?} created the store");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_store_with_a_damaged_page_is_reported_as_damaged() {
+    let (_dir, db) = store();
+    // Overwrite the cell pointers of the assignments table's root page.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let (page_size, root): (u64, u64) = (
+        c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap(),
+        c.query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name='assignments'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap(),
+    );
+    drop(c);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let at = ((root - 1) * page_size + 8) as usize;
+    bytes[at..at + 16].fill(0xff);
+    std::fs::write(&db, &bytes).unwrap();
+    let out = run(&[
+        "subscribers",
+        "lookup",
+        "--db",
+        db.to_str().unwrap(),
+        "203.0.113.10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the subscriber store is damaged: Tree"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "no answer from a damaged store");
+}
+
+#[test]
+fn a_store_without_assignments_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let reg = dir.path().join("registry.csv");
+    std::fs::write(&reg, "id,name\nENT-1,Acme\n").unwrap();
+    let out = run(&[
+        "subscribers",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--registry",
+        reg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "subscribers",
+        "lookup",
+        "--db",
+        db.to_str().unwrap(),
+        "192.0.2.1",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("the subscriber store holds no assignments"),
+        "{}",
+        stderr(&out)
+    );
+}

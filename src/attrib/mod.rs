@@ -135,7 +135,7 @@ fn in_prefix(a: IpAddr, net: u128, len: u8, v4: bool) -> bool {
 impl Resolver {
     /// Builds the index from a store file.
     pub fn load(path: &Path, tolerance: i64) -> Result<Resolver, String> {
-        let st = store::Store::open(path)?;
+        let st = store::Store::open_existing(path)?;
         let mut r = Resolver {
             tolerance,
             ..Resolver::default()
@@ -167,7 +167,8 @@ impl Resolver {
                 })
             })
             .map_err(e)?;
-        for s in rows.flatten() {
+        for s in rows {
+            let s = s.map_err(e)?;
             self.subscribers.insert(s.id.clone(), s);
         }
         Ok(())
@@ -179,13 +180,13 @@ impl Resolver {
         let mut q = c
             .prepare("SELECT identity, subscriber FROM identities")
             .map_err(e)?;
-        for (i, s) in q
+        for i_s in q
             .query_map([], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })
             .map_err(e)?
-            .flatten()
         {
+            let (i, s) = i_s.map_err(e)?;
             self.identities.insert(i, s);
         }
         Ok(())
@@ -210,7 +211,8 @@ impl Resolver {
                 ))
             })
             .map_err(e)?;
-        for (kind, identity, addr, prefix, start, end, source) in rows.flatten() {
+        for row in rows {
+            let (kind, identity, addr, prefix, start, end, source) = row.map_err(e)?;
             let Ok(a) = addr.parse::<IpAddr>() else {
                 continue;
             };
@@ -259,7 +261,8 @@ impl Resolver {
                 ))
             })
             .map_err(e)?;
-        for (public, port_lo, port_hi, private, start, end, source) in rows.flatten() {
+        for row in rows {
+            let (public, port_lo, port_hi, private, start, end, source) = row.map_err(e)?;
             let (Ok(p), Ok(v)) = (public.parse::<IpAddr>(), private.parse::<IpAddr>()) else {
                 continue;
             };
@@ -273,6 +276,12 @@ impl Resolver {
             });
         }
         Ok(())
+    }
+
+    /// True when the store holds no assignment and no port block: every look-up will answer
+    /// `unknown`.
+    pub fn is_empty(&self) -> bool {
+        self.assignments() == 0 && self.blocks.is_empty()
     }
 
     /// Addresses and prefixes in the index.

@@ -51,6 +51,49 @@ fn owner_only(path: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
+    /// Opens an existing store for reading: a path that does not exist is refused (nothing is
+    /// created), and a store that fails SQLite's quick integrity check, or lacks the tables, is
+    /// reported as damaged.
+    pub fn open_existing(path: &Path) -> Result<Store, String> {
+        let e = |x: &dyn std::fmt::Display| format!("{}: {x}", path.display());
+        match std::fs::metadata(path) {
+            Err(x) if x.kind() == std::io::ErrorKind::NotFound => {
+                return Err(e(
+                    &"no such subscriber store (only `minetap subscribers import` creates one)",
+                ))
+            }
+            Err(x) => return Err(e(&x)),
+            Ok(m) if !m.is_file() => return Err(e(&"not a file")),
+            Ok(_) => {}
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|x| e(&x))?;
+        let damaged =
+            |x: &dyn std::fmt::Display| e(&format!("the subscriber store is damaged: {x}"));
+        let check: String = conn
+            .query_row("PRAGMA quick_check(3)", [], |r| r.get(0))
+            .map_err(|x| damaged(&x))?;
+        if check != "ok" {
+            let what: Vec<&str> = check.lines().filter(|l| !l.starts_with("***")).collect();
+            return Err(damaged(&what.join("; ")));
+        }
+        for table in ["subscribers", "identities", "assignments", "blocks"] {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .map_err(|x| damaged(&x))?;
+            if n == 0 {
+                return Err(e(&format!(
+                    "not a subscriber store (it has no '{table}' table)"
+                )));
+            }
+        }
+        Ok(Store { conn })
+    }
+
     /// Opens (or creates, owner-readable only) the store.
     pub fn open(path: &Path) -> Result<Store, String> {
         let e = |x: &dyn std::fmt::Display| format!("{}: {x}", path.display());

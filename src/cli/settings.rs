@@ -380,6 +380,12 @@ impl Settings {
             .attribution_tolerance
             .unwrap_or(defaults::ATTRIBUTION_TOLERANCE_S);
         let r = crate::attrib::Resolver::load(db, tol).map_err(CliError::Usage)?;
+        if r.is_empty() {
+            eprintln!(
+                "minetap: warning: {}: the subscriber store holds no assignments; every miner will be 'unknown'",
+                db.display()
+            );
+        }
         let lvl = self
             .subscriber_min_level
             .unwrap_or(defaults::SUBSCRIBER_MIN_LEVEL);

@@ -172,6 +172,12 @@ fn lookup(a: LookupArgs) -> i32 {
             return 2;
         }
     };
+    if r.is_empty() {
+        eprintln!(
+            "minetap: warning: {}: the subscriber store holds no assignments",
+            a.db.display()
+        );
+    }
     let result = r.lookup(a.ip, a.port, t);
     let entry = serde_json::json!({
         "timestamp": crate::output::time::rfc3339_micros(crate::source::now_ns()),
