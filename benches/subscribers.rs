@@ -34,7 +34,9 @@ fn main() {
     let db = dir.path().join("store.db");
     let t = Instant::now();
     let mut store = Store::open(&db).expect("store");
-    let r = store.import(Format::RadiusCsv, &csv).expect("import");
+    let r = store
+        .import(Format::RadiusCsv, &csv, &Default::default())
+        .expect("import");
     let import_s = t.elapsed().as_secs_f64();
     println!(
         "import: {} sessions taken, {} skipped, {import_s:.2} s ({:.0} sessions/s)",

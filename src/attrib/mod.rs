@@ -39,6 +39,8 @@ struct Block {
 /// The record an attribution rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Matched {
+    /// The identity the record names (RADIUS user, MAC, DUID, subscriber id).
+    pub identity: String,
     /// static, radius, dhcp, kea
     pub kind: String,
     /// The record that matched (file:line, session).
@@ -100,6 +102,35 @@ pub struct Attribution {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The CGNAT hop, when the address was a public one.
     pub via_cgnat: Option<ViaCgnat>,
+}
+
+/// The registry's subscriber for an identity: the identity itself, or, for a DHCPv6 DUID built
+/// from a link-layer address (DUID-LLT, DUID-LL), the MAC inside it.
+pub(crate) fn registered<'a>(
+    identities: &'a HashMap<String, String>,
+    identity: &str,
+) -> Option<&'a String> {
+    identities
+        .get(identity)
+        .or_else(|| duid_mac(identity).and_then(|m| identities.get(&m)))
+}
+
+/// The Ethernet MAC inside a DUID-LLT (type 1) or DUID-LL (type 3) written as hex pairs.
+fn duid_mac(duid: &str) -> Option<String> {
+    let bytes: Vec<u8> = duid
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).ok())
+        .collect::<Option<_>>()?;
+    let mac = match bytes.as_slice() {
+        [0, 1, 0, 1, _, _, _, _, mac @ ..] | [0, 3, 0, 1, mac @ ..] if mac.len() == 6 => mac,
+        _ => return None,
+    };
+    Some(
+        mac.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 /// The in-memory index over the store.
@@ -294,9 +325,7 @@ impl Resolver {
     }
 
     fn candidate(&self, s: &Span) -> Candidate {
-        let id = self
-            .identities
-            .get(&s.identity)
+        let id = registered(&self.identities, &s.identity)
             .cloned()
             .unwrap_or_else(|| s.identity.clone());
         let sub = self.subscribers.get(&id);
@@ -309,6 +338,7 @@ impl Resolver {
             circuit: sub.map(|s| s.circuit.clone()).unwrap_or_default(),
             id,
             matched: Matched {
+                identity: s.identity.clone(),
                 kind: s.kind.clone(),
                 source: s.source.clone(),
                 valid_from: s.start,

@@ -2,8 +2,9 @@
 //! Importing the same record twice changes nothing; a RADIUS session's Stop arriving in a later
 //! file closes the session it belongs to.
 
-use super::formats::{self, Format, LineError, Record};
+use super::formats::{self, Format, LineError, Parsed, ReadOptions, Record, Row};
 use rusqlite::{params, Connection};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// The subscriber store: one SQLite file, owner-only.
@@ -21,6 +22,56 @@ pub struct ImportReport {
     pub skipped: u64,
     /// The lines skipped, and why.
     pub errors: Vec<LineError>,
+    /// What the user should know that lost nothing (encoding, unmapped columns).
+    pub notes: Vec<String>,
+}
+
+/// How well the access records (RADIUS sessions, leases, static blocks) join the registry.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JoinReport {
+    /// Access records in the store.
+    pub records: u64,
+    /// Of them, those whose identity the registry knows.
+    pub known: u64,
+    /// The identities the registry does not know, most records first: (identity, records).
+    pub unknown: Vec<(String, u64)>,
+    /// Registry rows.
+    pub registry: u64,
+    /// Registry rows that no access record reaches.
+    pub registry_unused: u64,
+}
+
+impl std::fmt::Display for JoinReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "join: {} of {} access record(s) name an identity the registry knows, {} do not",
+            self.known,
+            self.records,
+            self.records - self.known
+        )?;
+        if !self.unknown.is_empty() {
+            let first: Vec<String> = self
+                .unknown
+                .iter()
+                .take(5)
+                .map(|(i, n)| format!("'{i}' ({n})"))
+                .collect();
+            write!(
+                f,
+                " ({} identit{}: {}{})",
+                self.unknown.len(),
+                if self.unknown.len() == 1 { "y" } else { "ies" },
+                first.join(", "),
+                if self.unknown.len() > 5 { ", ..." } else { "" }
+            )?;
+        }
+        write!(
+            f,
+            "; {} of {} registry row(s) have no access record",
+            self.registry_unused, self.registry
+        )
+    }
 }
 
 const SCHEMA: &str = "
@@ -103,19 +154,45 @@ impl Store {
         Ok(Store { conn })
     }
 
-    /// Imports one file of the given format.
-    pub fn import(&mut self, format: Format, path: &Path) -> Result<ImportReport, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// Imports one file of the given format. Times without a year take the file's own year
+    /// (of its modification time) unless the options give one.
+    pub fn import(
+        &mut self,
+        format: Format,
+        path: &Path,
+        options: &ReadOptions,
+    ) -> Result<ImportReport, String> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (records, errors) = formats::parse(format, &text, &name);
+        let mut o = options.clone();
+        if o.clock.year.is_none() {
+            o.clock.year = file_year(path);
+        }
+        let parsed = if format == Format::RadiusSql {
+            radacct_file(path, &name, &o)?
+        } else {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            formats::parse(format, &bytes, &name, &o)
+        };
+        let Parsed {
+            records,
+            errors,
+            notes,
+        } = parsed;
         let mut report = ImportReport {
             skipped: errors.len() as u64,
             errors,
+            notes,
             ..ImportReport::default()
         };
+        self.write(records, &mut report)?;
+        Ok(report)
+    }
+
+    /// Writes records in one transaction; a record the store refuses is counted as skipped.
+    fn write(&mut self, records: Vec<Record>, report: &mut ImportReport) -> Result<(), String> {
         let tx = self.conn.transaction().map_err(|e| e.to_string())?;
         {
             let mut sub = tx.prepare_cached("INSERT INTO subscribers VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE SET name=excluded.name, reg_no=excluded.reg_no, address=excluded.address, contact=excluded.contact, account_type=excluded.account_type, circuit=excluded.circuit, extra=excluded.extra").map_err(|e| e.to_string())?;
@@ -183,7 +260,105 @@ impl Store {
                 }
             }
         }
-        tx.commit().map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())
+    }
+
+    /// How the access records join the registry.
+    pub fn join_report(&self) -> Result<JoinReport, String> {
+        let e = |x: rusqlite::Error| x.to_string();
+        let mut identities: HashMap<String, String> = HashMap::new();
+        let mut q = self
+            .conn
+            .prepare("SELECT identity, subscriber FROM identities")
+            .map_err(e)?;
+        for row in q
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(e)?
+        {
+            let (i, s) = row.map_err(e)?;
+            identities.insert(i, s);
+        }
+        let registry: u64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM subscribers", [], |r| r.get(0))
+            .map_err(e)?;
+        let mut report = JoinReport {
+            registry,
+            ..JoinReport::default()
+        };
+        let mut reached: HashSet<String> = HashSet::new();
+        let mut q = self
+            .conn
+            .prepare("SELECT identity, COUNT(*) FROM assignments GROUP BY identity")
+            .map_err(e)?;
+        for row in q
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+            .map_err(e)?
+        {
+            let (identity, n) = row.map_err(e)?;
+            report.records += n;
+            match super::registered(&identities, &identity) {
+                Some(s) => {
+                    report.known += n;
+                    reached.insert(s.clone());
+                }
+                None => report.unknown.push((identity, n)),
+            }
+        }
+        report
+            .unknown
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let ids: Vec<String> = {
+            let mut q = self.conn.prepare("SELECT id FROM subscribers").map_err(e)?;
+            let rows = q.query_map([], |r| r.get::<_, String>(0)).map_err(e)?;
+            rows.collect::<Result<_, _>>().map_err(e)?
+        };
+        report.registry_unused = ids.iter().filter(|i| !reached.contains(*i)).count() as u64;
         Ok(report)
     }
+}
+
+/// The year of a file's modification time (UTC), for times written without one.
+fn file_year(path: &Path) -> Option<i16> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    let t = jiff::Timestamp::try_from(m).ok()?;
+    Some(t.to_zoned(jiff::tz::TimeZone::UTC).year())
+}
+
+/// FreeRADIUS's `radacct` table, read from its SQLite file.
+fn radacct_file(path: &Path, name: &str, o: &ReadOptions) -> Result<Parsed, String> {
+    let e = |x: &dyn std::fmt::Display| format!("{}: {x}", path.display());
+    if !path.is_file() {
+        return Err(e(&"no such file"));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|x| e(&x))?;
+    let mut q = conn
+        .prepare("SELECT * FROM radacct ORDER BY rowid")
+        .map_err(|x| e(&format!("not a FreeRADIUS accounting database: {x}")))?;
+    let names: Vec<String> = q.column_names().iter().map(|n| n.to_lowercase()).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut n = 0usize;
+    let mut result = q.query([]).map_err(|x| e(&x))?;
+    while let Some(r) = result.next().map_err(|x| e(&x))? {
+        n += 1;
+        let mut row = BTreeMap::new();
+        for (i, c) in names.iter().enumerate() {
+            let v = match r.get_ref(i).map_err(|x| e(&x))? {
+                rusqlite::types::ValueRef::Null => String::new(),
+                rusqlite::types::ValueRef::Integer(x) => x.to_string(),
+                rusqlite::types::ValueRef::Real(x) => x.to_string(),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    String::from_utf8_lossy(t).into_owned()
+                }
+            };
+            row.insert(c.clone(), v);
+        }
+        rows.push((n, row));
+    }
+    Ok(formats::radacct_rows(
+        rows,
+        &format!("{name} radacct row"),
+        o,
+    ))
 }

@@ -184,6 +184,72 @@ settings! {
         #[arg(long = "no-early-events", num_args = 0, default_missing_value = "false")]
         early_events: bool,
     }
+
+    /// How `subscribers import` reads operators' files.
+    ImportSettings {
+        /// Registry columns the built-in English and Chinese names do not cover, as
+        /// FIELD=HEADER,... (fields: id, name, registration_number, address, contact,
+        /// account_type, region, circuit, username, mac, duid).
+        #[arg(long, value_name = "FIELD=HEADER,...")]
+        registry_columns: String,
+        /// The files' encoding: auto (UTF-8, or GBK/GB18030 when the file is), utf-8, gbk,
+        /// gb18030 [default: auto].
+        #[arg(long, value_name = "ENCODING")]
+        encoding: String,
+        /// CSV field separator [default: the one of `,` `;` tab `|` the header line has most of].
+        #[arg(long, value_name = "CHAR")]
+        delimiter: char,
+        /// Column names (comma-separated) for CSV files whose first line is data, not a header
+        /// (FreeRADIUS linelog writes none).
+        #[arg(long, value_name = "NAMES")]
+        header: String,
+        /// Zone of times written without one: UTC, +08:00, UTC+8, Asia/Shanghai [default: UTC].
+        #[arg(long, value_name = "ZONE")]
+        timezone: String,
+        /// Year of syslog times written without one [default: the year of the file's date].
+        #[arg(long, value_name = "YEAR")]
+        year: i16,
+    }
+}
+
+impl ImportSettings {
+    /// The flags over the config file's `subscribers import` settings, as read options.
+    pub fn resolve(
+        self,
+        config: Option<&Path>,
+    ) -> Result<crate::attrib::formats::ReadOptions, CliError> {
+        use crate::attrib::formats::{columns, ReadOptions};
+        let s = match config {
+            Some(p) => self.or(load_file(p)?.2),
+            None => self,
+        };
+        let u = CliError::Usage;
+        let mut o = ReadOptions::default();
+        if let Some(m) = &s.registry_columns {
+            o.columns =
+                columns::parse_mapping(m).map_err(|e| u(format!("--registry-columns: {e}")))?;
+        }
+        if let Some(e) = &s.encoding {
+            o.encoding = e.parse().map_err(|e| u(format!("--encoding: {e}")))?;
+        }
+        if let Some(d) = s.delimiter {
+            o.delimiter = Some(
+                u8::try_from(d)
+                    .ok()
+                    .filter(u8::is_ascii)
+                    .ok_or_else(|| u(format!("--delimiter: '{d}' is not one ASCII character")))?,
+            );
+        }
+        if let Some(h) = &s.header {
+            o.header = Some(h.split(',').map(|c| c.trim().to_string()).collect());
+        }
+        if let Some(z) = &s.timezone {
+            o.clock.zone =
+                crate::attrib::time::zone(z).map_err(|e| u(format!("--timezone: {e}")))?;
+        }
+        o.clock.year = s.year;
+        Ok(o)
+    }
 }
 
 /// The config file flag, and the settings flags beside it.
@@ -197,12 +263,12 @@ pub struct SettingsArgs {
 }
 
 /// Reads a config file: its settings for every command, and those of `live`.
-fn load_file(path: &Path) -> Result<(Settings, LiveSettings), CliError> {
+fn load_file(path: &Path) -> Result<(Settings, LiveSettings, ImportSettings), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     let file: ConfigFile =
         toml::from_str(&text).map_err(|e| CliError::Usage(toml_error(path, &text, &e)))?;
-    let (mut s, mut live) = file.split();
+    let (mut s, mut live, import) = file.split();
     // Paths in a config file are relative to the file, wherever minetap is started.
     let base = path.parent().unwrap_or(Path::new("."));
     for p in [
@@ -218,7 +284,7 @@ fn load_file(path: &Path) -> Result<(Settings, LiveSettings), CliError> {
             *p = Some(base.join(rel));
         }
     }
-    Ok((s, live))
+    Ok((s, live, import))
 }
 
 /// A TOML error as one line: `FILE:LINE:COLUMN: what`.
@@ -286,7 +352,7 @@ impl SettingsArgs {
     /// Merges the flags over the config file and loads the rules, the store and the key they
     /// name.
     pub fn resolve(&self) -> Result<Effective, CliError> {
-        let (file, file_live) = match &self.config {
+        let (file, file_live, _) = match &self.config {
             Some(p) => load_file(p)?,
             None => Default::default(),
         };

@@ -12,9 +12,18 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Subcommand)]
 pub enum SubscribersCommand {
     /// Import records into the store (created on first use). Re-importing a file changes nothing.
-    Import(ImportArgs),
+    Import(Box<ImportArgs>),
     /// Who held an address (and port, behind CGNAT) at a time.
     Lookup(LookupArgs),
+    /// What the store holds, and how its access records join the registry.
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The store.
+    #[arg(long, value_name = "FILE", required = true)]
+    db: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -34,9 +43,13 @@ pub struct ImportArgs {
     /// FreeRADIUS accounting `detail` file.
     #[arg(long, value_name = "FILE")]
     radius: Vec<PathBuf>,
-    /// RADIUS accounting, CSV: timestamp, status, username, framed_ip_address, session_id, ...
+    /// RADIUS accounting, CSV: one request a row (timestamp, status, username,
+    /// framed_ip_address, session_id, ...), or one session a row (a `radacct` table export).
     #[arg(long, value_name = "FILE")]
     radius_csv: Vec<PathBuf>,
+    /// FreeRADIUS SQL accounting (`radacct` table) in its SQLite file.
+    #[arg(long, value_name = "FILE")]
+    radius_sql: Vec<PathBuf>,
     /// ISC dhcpd.leases.
     #[arg(long, value_name = "FILE")]
     dhcpd: Vec<PathBuf>,
@@ -49,6 +62,16 @@ pub struct ImportArgs {
     /// CGNAT syslog lines (allocated/released PRIVATE -> PUBLIC:FIRST-LAST).
     #[arg(long, value_name = "FILE")]
     cgnat_syslog: Vec<PathBuf>,
+    /// Linux conntrack NAT events: `conntrack -E -o timestamp,extended` output, or ulogd2's
+    /// JSON (NFCT plugin).
+    #[arg(long, value_name = "FILE")]
+    conntrack: Vec<PathBuf>,
+    /// Read the `[subscribers import]` settings (registry_columns, encoding, timezone, ...)
+    /// from this TOML file; flags win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    read: super::settings::ImportSettings,
 }
 
 #[derive(Debug, Args)]
@@ -70,12 +93,46 @@ pub struct LookupArgs {
 
 pub fn run(cmd: SubscribersCommand) -> i32 {
     match cmd {
-        SubscribersCommand::Import(a) => import(a),
+        SubscribersCommand::Import(a) => import(*a),
         SubscribersCommand::Lookup(a) => lookup(a),
+        SubscribersCommand::Stats(a) => stats(a),
+    }
+}
+
+/// Prints the store's counts and its join report.
+fn stats(a: StatsArgs) -> i32 {
+    let r = Store::open_existing(&a.db).and_then(|st| {
+        let n = |t: &str| -> Result<i64, String> {
+            st.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .map_err(|e| e.to_string())
+        };
+        Ok((
+            n("subscribers")?,
+            n("identities")?,
+            n("assignments")?,
+            n("blocks")?,
+            st.join_report()?,
+        ))
+    });
+    match r {
+        Ok((s, i, asg, b, join)) => {
+            out!("{}: {s} registry row(s), {i} identit(ies), {asg} assignment(s), {b} NAT mapping(s)", a.db.display());
+            out!("{join}");
+            0
+        }
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            2
+        }
     }
 }
 
 fn import(a: ImportArgs) -> i32 {
+    let options = match a.read.clone().resolve(a.config.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return e.report(),
+    };
     let mut store = match Store::open(&a.db) {
         Ok(s) => s,
         Err(e) => {
@@ -89,10 +146,12 @@ fn import(a: ImportArgs) -> i32 {
         (Format::StaticCsv, &a.statics),
         (Format::RadiusDetail, &a.radius),
         (Format::RadiusCsv, &a.radius_csv),
+        (Format::RadiusSql, &a.radius_sql),
         (Format::DhcpdLeases, &a.dhcpd),
         (Format::KeaCsv, &a.kea),
         (Format::CgnatCsv, &a.cgnat),
         (Format::CgnatSyslog, &a.cgnat_syslog),
+        (Format::Conntrack, &a.conntrack),
     ]
     .into_iter()
     .flat_map(|(f, files)| files.iter().map(move |p| (f, p)))
@@ -105,8 +164,11 @@ fn import(a: ImportArgs) -> i32 {
     }
     let mut status = 0;
     for (format, path) in jobs {
-        match store.import(format, path) {
+        match store.import(format, path, &options) {
             Ok(r) => {
+                for n in &r.notes {
+                    eprintln!("minetap: note: {}: {n}", path.display());
+                }
                 for e in &r.errors {
                     if e.line > 0 {
                         eprintln!(
@@ -129,11 +191,22 @@ fn import(a: ImportArgs) -> i32 {
                     r.taken,
                     r.skipped
                 );
+                if r.taken == 0 && r.skipped > 0 {
+                    eprintln!("minetap: error: {}: nothing could be read", path.display());
+                    status = 1;
+                }
             }
             Err(e) => {
                 eprintln!("minetap: error: {e}");
                 status = 1;
             }
+        }
+    }
+    match store.join_report() {
+        Ok(j) => out!("{j}"),
+        Err(e) => {
+            eprintln!("minetap: error: {}: {e}", a.db.display());
+            status = 1;
         }
     }
     status

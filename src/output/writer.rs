@@ -61,6 +61,9 @@ pub struct EventWriter {
     /// Events at the evidence level whose flows kept no frames, and bundles that failed.
     no_frames: AtomicU64,
     bundle_errors: AtomicU64,
+    /// Events attributed: matched, ambiguous, unknown, and those naming an identity the
+    /// registry does not know.
+    attributed: [AtomicU64; 4],
     /// Events the feed's spool could not take whole.
     spool_errors: AtomicU64,
 }
@@ -245,6 +248,7 @@ impl EventWriter {
             }),
             no_frames: AtomicU64::new(0),
             bundle_errors: AtomicU64::new(0),
+            attributed: Default::default(),
             spool_errors: AtomicU64::new(0),
         })
     }
@@ -258,7 +262,17 @@ impl EventWriter {
         if let Some((resolver, lvl)) = &self.attribution {
             if v.level >= *lvl {
                 let t = (r.first_ts / 1_000_000_000) as i64;
-                event.subscriber = Some(resolver.lookup(event.src_ip, Some(event.src_port), t));
+                let a = resolver.lookup(event.src_ip, Some(event.src_port), t);
+                let i = match a.status {
+                    "matched" => 0,
+                    "ambiguous" => 1,
+                    _ => 2,
+                };
+                self.attributed[i].fetch_add(1, Ordering::Relaxed);
+                if a.candidates.iter().any(|c| !c.registered) {
+                    self.attributed[3].fetch_add(1, Ordering::Relaxed);
+                }
+                event.subscriber = Some(a);
             }
         }
         if let Some((b, lvl)) = &self.evidence {
@@ -333,6 +347,13 @@ impl EventWriter {
         }
         if bundle_errors > 0 {
             eprintln!("minetap: error: {bundle_errors} evidence bundle(s) could not be written (each event says why under evidence.missing)");
+        }
+        let [matched, ambiguous, unknown, unregistered] = self
+            .attributed
+            .each_ref()
+            .map(|n| n.load(Ordering::Relaxed));
+        if matched + ambiguous + unknown > 0 {
+            eprintln!("minetap: subscribers: {matched} event(s) matched, {ambiguous} ambiguous, {unknown} unknown; {unregistered} name an identity the registry does not know");
         }
         let spool_errors = self.spool_errors.load(Ordering::Relaxed);
         if spool_errors > 0 {

@@ -3,10 +3,16 @@
 //! `dhcpd.leases`, Kea lease CSV v4 and v6) and CGNAT port-block logs (CSV and syslog lines).
 //! A line that cannot be read is an error with its line number; the rest is still taken.
 
+pub mod columns;
+mod conntrack;
 mod csv;
 mod dhcpd;
+mod lease;
 mod radius;
 mod syslog;
+pub mod text;
+
+pub use text::Encoding;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -116,15 +122,54 @@ pub enum Format {
     CgnatCsv,
     /// CGNAT port-block syslog lines.
     CgnatSyslog,
+    /// Linux conntrack NAT events (`conntrack -E -o timestamp,extended`, or ulogd2 JSON).
+    Conntrack,
+    /// FreeRADIUS's SQL accounting table, from its SQLite file.
+    RadiusSql,
 }
 
-pub(super) type Parsed = (Vec<Record>, Vec<LineError>);
+/// How to read a file: its encoding, its CSV shape, the registry's column names, its times.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The file's encoding (detected unless given).
+    pub encoding: Encoding,
+    /// The CSV field separator (detected from the header unless given).
+    pub delimiter: Option<u8>,
+    /// The column names of a CSV file that has no header line.
+    pub header: Option<Vec<String>>,
+    /// Registry columns named by the user: (field, header).
+    pub columns: Vec<(String, String)>,
+    /// How to read local times and times without a year.
+    pub clock: crate::attrib::time::Clock,
+}
+
+/// What a file gave: its records, the lines that could not be read, and notes for the user
+/// (the encoding it was read in, columns that map to nothing).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The records read.
+    pub records: Vec<Record>,
+    /// The lines left out, and why.
+    pub errors: Vec<LineError>,
+    /// Things the user should know that lost nothing.
+    pub notes: Vec<String>,
+}
+
+impl Parsed {
+    fn failed(e: LineError) -> Parsed {
+        Parsed {
+            errors: vec![e],
+            ..Parsed::default()
+        }
+    }
+}
 /// A CSV row: its line number and its values by column name.
-pub(super) type Row = (usize, BTreeMap<String, String>);
-/// A RADIUS session being assembled: first line, start, user, addresses, end.
-pub(super) type OpenSession = (usize, i64, String, Vec<(IpAddr, u8)>, Option<i64>);
-/// A dhcpd lease being read: line, address, starts, ends, MAC.
-pub(super) type OpenLease = (usize, IpAddr, Option<i64>, Option<i64>, Option<String>);
+pub type Row = (usize, BTreeMap<String, String>);
+
+/// The sessions of FreeRADIUS's `radacct` table rows, given as (row number, column → value).
+pub fn radacct_rows(rows: Vec<Row>, file: &str, o: &ReadOptions) -> Parsed {
+    radius::session_rows(rows, file, o)
+}
 
 pub(super) fn addr_prefix(s: &str) -> Option<(IpAddr, u8)> {
     let (a, p) = match s.split_once('/') {
@@ -145,16 +190,26 @@ pub(super) fn err(line: usize, message: impl Into<String>) -> LineError {
 }
 
 /// Parses one file of the given format; `file` names it in sources.
-pub fn parse(format: Format, text: &str, file: &str) -> Parsed {
-    match format {
-        Format::RegistryCsv => csv::registry(text),
-        Format::RegistryJsonl => csv::registry_jsonl(text),
-        Format::StaticCsv => csv::static_assignments(text, file),
-        Format::RadiusCsv => radius::csv_export(text, file),
-        Format::RadiusDetail => radius::detail(text, file),
+pub fn parse(format: Format, bytes: &[u8], file: &str, o: &ReadOptions) -> Parsed {
+    let decoded = text::decode(bytes, o.encoding);
+    let text = decoded.text.as_str();
+    let mut out = match format {
+        Format::RegistryCsv => csv::registry(text, o),
+        Format::RegistryJsonl => csv::registry_jsonl(text, o),
+        Format::StaticCsv => csv::static_assignments(text, file, o),
+        Format::RadiusCsv => radius::csv_export(text, file, o),
+        Format::RadiusDetail => radius::detail(text, file, o),
         Format::DhcpdLeases => dhcpd::leases(text, file),
-        Format::KeaCsv => csv::kea(text, file),
-        Format::CgnatCsv => csv::cgnat(text, file),
-        Format::CgnatSyslog => syslog::cgnat(text, file),
+        Format::KeaCsv => csv::kea(text, file, o),
+        Format::CgnatCsv => csv::cgnat(text, file, o),
+        Format::CgnatSyslog => syslog::cgnat(text, file, o),
+        Format::Conntrack => conntrack::events(text, file, o),
+        Format::RadiusSql => Parsed::failed(err(0, "a SQLite file is read by the store")),
+    };
+    if !bytes.is_ascii() {
+        out.notes.insert(0, format!("read as {}", decoded.encoding));
     }
+    out.errors.extend(decoded.errors);
+    out.errors.sort_by_key(|e| e.line);
+    out
 }

@@ -1,48 +1,112 @@
-//! RADIUS accounting: FreeRADIUS `detail` files and a CSV export, turned into sessions.
+//! RADIUS accounting, turned into sessions: FreeRADIUS `detail` files, CSV exports of the
+//! accounting requests (one row a request, with or without a header line: a `linelog` CSV has
+//! none), and session tables (FreeRADIUS's SQL `radacct`, exported as CSV or read from its
+//! SQLite file: one row a session).
+//!
+//! A request's time is its Event-Timestamp; without one, the time the server logged it less
+//! Acct-Delay-Time. A session whose Start was lost begins at its first request's time less its
+//! Acct-Session-Time; a session with no Stop stays open.
 
-use super::csv::{csv_rows, take};
-use super::{addr_prefix, err, Assignment, LineError, OpenSession, Parsed, Record};
-use crate::attrib::time;
+use super::csv::{csv_rows, take, time_of};
+use super::{addr_prefix, err, Assignment, LineError, Parsed, ReadOptions, Record, Row};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// One accounting request.
 pub(super) struct RadiusEvent {
     line: usize,
     ts: i64,
     status: String,
     user: String,
     session: String,
+    /// Acct-Session-Time: seconds the session had run when the request was sent.
+    session_time: Option<i64>,
     addrs: Vec<(IpAddr, u8)>,
 }
 
-/// A CSV export of accounting records: timestamp, status, user, session, addresses.
-pub(super) fn csv_export(text: &str, file: &str) -> Parsed {
-    let rows = match csv_rows(text) {
-        Ok(rows) => rows,
-        Err(e) => return (Vec::new(), vec![e]),
+/// Columns that hold the session's addresses, in the names exports give them.
+const ADDRESS_COLUMNS: &[&[&str]] = &[
+    &[
+        "framed_ip_address",
+        "framed_ip",
+        "framedipaddress",
+        "framed_ipv4_address",
+    ],
+    &["framed_ipv6_address", "framedipv6address"],
+    &["framed_ipv6_prefix", "framedipv6prefix"],
+    &["delegated_ipv6_prefix", "delegatedipv6prefix"],
+];
+
+const USER_COLUMNS: &[&str] = &["username", "user_name", "user"];
+const SESSION_COLUMNS: &[&str] = &["acct_session_id", "session_id", "acctsessionid"];
+
+/// The addresses a row names (an empty column is none).
+fn addresses(row: &mut BTreeMap<String, String>) -> Result<Vec<(IpAddr, u8)>, String> {
+    ADDRESS_COLUMNS
+        .iter()
+        .filter_map(|names| take(row, names))
+        .map(|a| addr_prefix(&a).ok_or(format!("'{a}' is not an address or prefix")))
+        .collect()
+}
+
+fn number(row: &mut BTreeMap<String, String>, names: &[&str]) -> Result<Option<i64>, String> {
+    match take(row, names) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("'{v}' is not a number of seconds")),
+    }
+}
+
+/// A CSV of accounting requests, or of sessions (a `radacct` table exported).
+pub(super) fn csv_export(text: &str, file: &str, o: &ReadOptions) -> Parsed {
+    let (rows, errors) = csv_rows(text, o);
+    let sessions_table = rows
+        .first()
+        .is_some_and(|(_, r)| r.contains_key("acctstarttime"));
+    let mut out = if sessions_table {
+        session_rows(rows, file, o)
+    } else {
+        request_rows(rows, file, o)
     };
+    out.errors.extend(errors);
+    out
+}
+
+/// Rows that are accounting requests.
+fn request_rows(rows: Vec<Row>, file: &str, o: &ReadOptions) -> Parsed {
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for (line, mut row) in rows {
         let r = (|| -> Result<RadiusEvent, String> {
-            let t =
-                take(&mut row, &["timestamp", "event_timestamp", "time"]).ok_or("no timestamp")?;
+            let t = take(
+                &mut row,
+                &[
+                    "timestamp",
+                    "event_timestamp",
+                    "event_ts_epoch",
+                    "time",
+                    "event_time",
+                ],
+            );
+            let ts = match t {
+                Some(t) => time_of(o, &t)?,
+                None => {
+                    let t = take(&mut row, &["recv_ts_epoch", "received", "recv_time"])
+                        .ok_or("no timestamp")?;
+                    time_of(o, &t)? - number(&mut row, &["acct_delay_time"])?.unwrap_or(0)
+                }
+            };
             Ok(RadiusEvent {
                 line,
-                ts: time::parse(&t).ok_or(format!("'{t}' is not a time"))?,
-                status: take(&mut row, &["status", "acct_status_type"]).ok_or("no status")?,
-                user: take(&mut row, &["username", "user_name"]).unwrap_or_default(),
-                session: take(&mut row, &["session_id", "acct_session_id"]).unwrap_or_default(),
-                addrs: [
-                    "framed_ip_address",
-                    "framed_ip",
-                    "framed_ipv6_prefix",
-                    "delegated_ipv6_prefix",
-                ]
-                .iter()
-                .filter_map(|c| take(&mut row, &[c]))
-                .map(|a| addr_prefix(&a).ok_or(format!("'{a}' is not an address or prefix")))
-                .collect::<Result<_, _>>()?,
+                ts,
+                status: take(&mut row, &["status", "acct_status_type", "status_type"])
+                    .ok_or("no status")?,
+                user: take(&mut row, USER_COLUMNS).unwrap_or_default(),
+                session: take(&mut row, SESSION_COLUMNS).unwrap_or_default(),
+                session_time: number(&mut row, &["session_time", "acct_session_time"])?,
+                addrs: addresses(&mut row)?,
             })
         })();
         match r {
@@ -50,122 +114,189 @@ pub(super) fn csv_export(text: &str, file: &str) -> Parsed {
             Err(m) => errors.push(err(line, m)),
         }
     }
-    let (recs, mut errs) = radius_sessions(events, file);
-    errors.append(&mut errs);
-    (recs, errors)
+    let mut out = radius_sessions(events, file);
+    out.errors.extend(errors);
+    out
 }
 
-/// Accounting events to sessions: Start opens, Interim-Update keeps (or opens), Stop closes.
-fn radius_sessions(events: Vec<RadiusEvent>, file: &str) -> Parsed {
-    let mut open: BTreeMap<(String, String), OpenSession> = BTreeMap::new();
-    let mut errors = Vec::new();
-    for e in events {
-        let key = (e.session.clone(), e.user.clone());
-        match e.status.to_ascii_lowercase().as_str() {
-            "start" | "interim-update" | "interim_update" | "alive" => {
-                let entry =
-                    open.entry(key)
-                        .or_insert((e.line, e.ts, e.user.clone(), Vec::new(), None));
-                if entry.3.is_empty() {
-                    entry.3 = e.addrs;
-                }
-            }
-            "stop" => {
-                let entry = open.entry(key).or_insert((
-                    e.line,
-                    e.ts,
-                    e.user.clone(),
-                    e.addrs.clone(),
-                    None,
+/// Rows that are sessions (`radacct`): start, last update, stop, session time, addresses.
+pub(super) fn session_rows(rows: Vec<Row>, file: &str, o: &ReadOptions) -> Parsed {
+    let mut out = Parsed::default();
+    for (line, mut row) in rows {
+        let r = (|| -> Result<Vec<Record>, String> {
+            let time = |row: &mut BTreeMap<String, String>, c: &str| {
+                take(row, &[c]).map(|t| time_of(o, &t)).transpose()
+            };
+            let started = time(&mut row, "acctstarttime")?;
+            let updated = time(&mut row, "acctupdatetime")?;
+            let stopped = time(&mut row, "acctstoptime")?;
+            let ran = number(&mut row, &["acctsessiontime"])?;
+            let start = match (started, updated.zip(ran)) {
+                (Some(s), _) => s,
+                (None, Some((u, r))) => u - r,
+                (None, None) => return Err("no acctstarttime".into()),
+            };
+            let end = super::csv::check_span(start, stopped)?;
+            let user = take(&mut row, USER_COLUMNS).unwrap_or_default();
+            let session = take(&mut row, SESSION_COLUMNS).unwrap_or_default();
+            let addrs = addresses(&mut row)?;
+            if addrs.is_empty() {
+                return Err(format!(
+                    "session '{session}' has no framed address or prefix"
                 ));
-                entry.4 = Some(e.ts);
-                if entry.3.is_empty() {
-                    entry.3 = e.addrs;
-                }
             }
-            "accounting-on" | "accounting-off" => {}
-            other => errors.push(err(e.line, format!("unknown Acct-Status-Type '{other}'"))),
+            Ok(addrs
+                .into_iter()
+                .map(|(addr, prefix)| {
+                    Record::Assignment(Assignment {
+                        kind: "radius",
+                        identity: user.to_lowercase(),
+                        addr,
+                        prefix,
+                        start,
+                        end,
+                        source: format!("{file}:{line} session {session}"),
+                    })
+                })
+                .collect())
+        })();
+        match r {
+            Ok(recs) => out.records.extend(recs),
+            Err(m) => out.errors.push(err(line, m)),
         }
     }
-    let mut recs = Vec::new();
-    for ((session, _), (line, start, user, addrs, end)) in open {
-        if addrs.is_empty() {
-            errors.push(err(
-                line,
+    out
+}
+
+/// A RADIUS session being assembled.
+struct Open {
+    line: usize,
+    start: i64,
+    user: String,
+    addrs: Vec<(IpAddr, u8)>,
+    end: Option<i64>,
+}
+
+/// Accounting events to sessions: Start opens, Interim-Update keeps (or opens, dated back by
+/// its session time when the Start was lost), Stop closes.
+fn radius_sessions(events: Vec<RadiusEvent>, file: &str) -> Parsed {
+    let mut open: BTreeMap<(String, String), Open> = BTreeMap::new();
+    let mut out = Parsed::default();
+    for e in events {
+        let status = e.status.to_ascii_lowercase().replace('_', "-");
+        if matches!(status.as_str(), "accounting-on" | "accounting-off") {
+            continue;
+        }
+        if !matches!(
+            status.as_str(),
+            "start" | "interim-update" | "alive" | "stop"
+        ) {
+            out.errors.push(err(
+                e.line,
+                format!("unknown Acct-Status-Type '{}'", e.status),
+            ));
+            continue;
+        }
+        let began = match status.as_str() {
+            "start" => e.ts,
+            _ => e.ts - e.session_time.unwrap_or(0),
+        };
+        let entry = open
+            .entry((e.session.clone(), e.user.clone()))
+            .or_insert(Open {
+                line: e.line,
+                start: began,
+                user: e.user.clone(),
+                addrs: Vec::new(),
+                end: None,
+            });
+        entry.start = entry.start.min(began);
+        for a in e.addrs {
+            if !entry.addrs.contains(&a) {
+                entry.addrs.push(a);
+            }
+        }
+        if status == "stop" {
+            entry.end = Some(e.ts);
+        }
+    }
+    for ((session, _), s) in open {
+        if s.addrs.is_empty() {
+            out.errors.push(err(
+                s.line,
                 format!("session '{session}' has no Framed-IP-Address or prefix"),
             ));
             continue;
         }
-        for (addr, prefix) in addrs {
-            recs.push(Record::Assignment(Assignment {
+        for (addr, prefix) in s.addrs {
+            out.records.push(Record::Assignment(Assignment {
                 kind: "radius",
-                identity: user.to_ascii_lowercase(),
+                identity: s.user.to_lowercase(),
                 addr,
                 prefix,
-                start,
-                end,
-                source: format!("{file}:{line} session {session}"),
+                start: s.start,
+                end: s.end,
+                source: format!("{file}:{} session {session}", s.line),
             }));
         }
     }
-    (recs, errors)
+    out
+}
+
+/// One `detail` record: its first line and its attributes (lower-case names).
+type DetailRecord = (usize, BTreeMap<String, String>);
+
+/// A `detail` record as an accounting event.
+fn detail_event((line, mut a): DetailRecord, o: &ReadOptions) -> Result<RadiusEvent, LineError> {
+    let e = |m: String| err(line, m);
+    let delay: i64 = take(&mut a, &["acct-delay-time"])
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let ts = match take(&mut a, &["event-timestamp"]) {
+        Some(t) => time_of(o, &t).map_err(e)?,
+        None => {
+            let logged = take(&mut a, &["timestamp"])
+                .or_else(|| take(&mut a, &["__date"]))
+                .ok_or_else(|| e("record has no Event-Timestamp or date line".into()))?;
+            time_of(o, &logged).map_err(e)? - delay
+        }
+    };
+    let status = take(&mut a, &["acct-status-type"])
+        .ok_or_else(|| e("record has no Acct-Status-Type".into()))?;
+    let mut addrs = Vec::new();
+    for c in [
+        "framed-ip-address",
+        "framed-ipv6-address",
+        "framed-ipv6-prefix",
+        "delegated-ipv6-prefix",
+    ] {
+        if let Some(v) = take(&mut a, &[c]) {
+            addrs.push(
+                addr_prefix(&v).ok_or_else(|| e(format!("'{v}' is not an address or prefix")))?,
+            );
+        }
+    }
+    Ok(RadiusEvent {
+        line,
+        ts,
+        status,
+        user: take(&mut a, &["user-name"]).unwrap_or_default(),
+        session: take(&mut a, &["acct-session-id"]).unwrap_or_default(),
+        session_time: take(&mut a, &["acct-session-time"]).and_then(|t| t.parse().ok()),
+        addrs,
+    })
 }
 
 /// FreeRADIUS `detail`: records separated by blank lines, a date line, then `Attr = value`.
-pub(super) fn detail(text: &str, file: &str) -> Parsed {
-    let mut events = Vec::new();
+pub(super) fn detail(text: &str, file: &str, o: &ReadOptions) -> Parsed {
+    let mut records: Vec<DetailRecord> = Vec::new();
     let mut errors = Vec::new();
-    let mut cur: Option<(usize, BTreeMap<String, String>)> = None;
-    let flush = |cur: &mut Option<(usize, BTreeMap<String, String>)>,
-                 events: &mut Vec<RadiusEvent>,
-                 errors: &mut Vec<LineError>| {
-        let Some((line, mut a)) = cur.take() else {
-            return;
-        };
-        let ts = take(&mut a, &["event-timestamp"])
-            .and_then(|t| time::parse(&t))
-            .or_else(|| take(&mut a, &["__date"]).and_then(|t| time::parse(&t)));
-        let Some(ts) = ts else {
-            errors.push(err(
-                line,
-                "record has no readable Event-Timestamp or date line",
-            ));
-            return;
-        };
-        let Some(status) = take(&mut a, &["acct-status-type"]) else {
-            errors.push(err(line, "record has no Acct-Status-Type"));
-            return;
-        };
-        let mut addrs = Vec::new();
-        for c in [
-            "framed-ip-address",
-            "framed-ipv6-prefix",
-            "delegated-ipv6-prefix",
-        ] {
-            if let Some(v) = take(&mut a, &[c]) {
-                match addr_prefix(&v) {
-                    Some(x) => addrs.push(x),
-                    None => {
-                        errors.push(err(line, format!("'{v}' is not an address or prefix")));
-                        return;
-                    }
-                }
-            }
-        }
-        events.push(RadiusEvent {
-            line,
-            ts,
-            status,
-            user: take(&mut a, &["user-name"]).unwrap_or_default(),
-            session: take(&mut a, &["acct-session-id"]).unwrap_or_default(),
-            addrs,
-        });
-    };
+    let mut cur: Option<DetailRecord> = None;
     for (i, l) in text.lines().enumerate() {
         if l.trim().is_empty() {
-            flush(&mut cur, &mut events, &mut errors);
+            records.extend(cur.take());
         } else if !l.starts_with([' ', '\t']) {
-            flush(&mut cur, &mut events, &mut errors);
+            records.extend(cur.take());
             let mut m = BTreeMap::new();
             m.insert("__date".to_string(), l.trim().to_string());
             cur = Some((i + 1, m));
@@ -186,8 +317,15 @@ pub(super) fn detail(text: &str, file: &str) -> Parsed {
             errors.push(err(i + 1, "attribute line before any record date"));
         }
     }
-    flush(&mut cur, &mut events, &mut errors);
-    let (recs, mut e2) = radius_sessions(events, file);
-    errors.append(&mut e2);
-    (recs, errors)
+    records.extend(cur);
+    let mut events = Vec::new();
+    for r in records {
+        match detail_event(r, o) {
+            Ok(e) => events.push(e),
+            Err(x) => errors.push(x),
+        }
+    }
+    let mut out = radius_sessions(events, file);
+    out.errors.extend(errors);
+    out
 }

@@ -1,13 +1,12 @@
 //! CGNAT port-block syslog lines: `allocated`/`released PRIVATE -> PUBLIC:FIRST-LAST`.
 
-use super::{err, Parsed, PortBlock, Record};
-use crate::attrib::time;
+use super::{err, Parsed, PortBlock, ReadOptions, Record};
 use std::net::IpAddr;
 
 /// CGNAT syslog lines: a time at the start (RFC 5424 `<pri>1 TIME ...`, or ISO 8601), and
 /// `allocated`/`released` with `PRIVATE -> PUBLIC:PORT-PORT`.
-pub(super) fn cgnat(text: &str, file: &str) -> Parsed {
-    let mut out = (Vec::new(), Vec::new());
+pub(super) fn cgnat(text: &str, file: &str, o: &ReadOptions) -> Parsed {
+    let mut out = Parsed::default();
     for (i, l) in text
         .lines()
         .enumerate()
@@ -15,11 +14,23 @@ pub(super) fn cgnat(text: &str, file: &str) -> Parsed {
     {
         let r = (|| -> Result<Record, String> {
             let words: Vec<&str> = l.split_whitespace().collect();
-            let ts = words
-                .iter()
-                .take(3)
-                .find_map(|w| time::parse(w))
-                .ok_or("no time at the start of the line")?;
+            // RFC 5424 (`<pri>1 TIME`), ISO 8601, or BSD syslog (`Mar  2 08:00:00`, no year).
+            let ts = (1..=3)
+                .rev()
+                .filter_map(|n| words.get(..n))
+                .chain(words.get(1..2))
+                .find_map(|w| o.clock.parse(&w.join(" ")))
+                .ok_or(
+                    if o.clock.year.is_none()
+                        && words
+                            .first()
+                            .is_some_and(|w| w.len() == 3 && w.chars().all(char::is_alphabetic))
+                    {
+                        "a syslog time without a year (give --year)"
+                    } else {
+                        "no time at the start of the line"
+                    },
+                )?;
             let lower = l.to_ascii_lowercase();
             let allocated = lower.contains("allocated") || lower.contains("created");
             let released = lower.contains("released") || lower.contains("deleted");
@@ -65,8 +76,8 @@ pub(super) fn cgnat(text: &str, file: &str) -> Parsed {
             })
         })();
         match r {
-            Ok(r) => out.0.push(r),
-            Err(m) => out.1.push(err(i + 1, m)),
+            Ok(r) => out.records.push(r),
+            Err(m) => out.errors.push(err(i + 1, m)),
         }
     }
     out
