@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 /// writes no header line).
 const LINELOG_HEADER: &str = "event_ts_epoch,recv_ts_epoch,packet_src_ip,nas_ip,status,user_name,acct_session_id,acct_unique_session_id,framed_ip,framed_ipv6_prefix,delegated_ipv6_prefix,nas_port,nas_port_id,calling_station_id,session_time,in_octets,in_gigawords,out_octets,out_gigawords,terminate_cause";
 
+/// The columns of the project's own linelog CSV (see `tests/data/realops/make-radius.sh`).
+const OWN_LINELOG_HEADER: &str = "event_ts_epoch,status,user_name,acct_session_id,framed_ip,framed_ipv6_prefix,delegated_ipv6_prefix,session_time,calling_station_id";
+
 fn shared() -> Option<PathBuf> {
     let p = std::env::var_os("MINETAP_REALOPS")
         .map(PathBuf::from)
@@ -167,7 +170,7 @@ fn radius_inputs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 }
 
 /// Imports each daemon's files of a set and checks its ground truth; returns a line per daemon.
-fn set(root: &Path) -> Vec<String> {
+fn set(root: &Path, linelog_header: &str) -> Vec<String> {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for (daemon, inputs) in [
@@ -201,7 +204,7 @@ fn set(root: &Path) -> Vec<String> {
         }
         assert!(!inputs.is_empty(), "{daemon}: no files");
         let dir = tempfile::tempdir().unwrap();
-        let db = import(dir.path(), &inputs, &["--header", LINELOG_HEADER]);
+        let db = import(dir.path(), &inputs, &["--header", linelog_header]);
         let rows = truth(&root.join(daemon));
         let (n, failed) = check(&db, &rows);
         report.push(format!(
@@ -223,7 +226,23 @@ fn the_shared_operator_records_import_and_match_their_ground_truth() {
         );
         return;
     };
-    let report = set(&root);
+    let report = set(&root, LINELOG_HEADER);
     eprintln!("{}", report.join("\n"));
     assert_eq!(report.len(), 4, "{report:?}");
+}
+
+#[test]
+fn the_projects_own_daemon_records_import_and_match_their_ground_truth() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/realops");
+    let report = set(&root, OWN_LINELOG_HEADER);
+    eprintln!("{}", report.join("\n"));
+    assert_eq!(
+        report,
+        [
+            "radius: 3 file(s), 6 ground-truth row(s), 0 failed",
+            "dhcpd: 2 file(s), 6 ground-truth row(s), 0 failed",
+            "kea: 2 file(s), 6 ground-truth row(s), 0 failed",
+            "nat: 2 file(s), 12 ground-truth row(s), 0 failed",
+        ]
+    );
 }

@@ -232,7 +232,15 @@ impl At {
                 duid,
                 cltt: l.strip_prefix("cltt ").and_then(time::parse).or(cltt),
             },
-            At::IaAddr { duid, cltt, entry } if l == "}" => {
+            At::IaAddr {
+                duid,
+                cltt,
+                mut entry,
+            } if l == "}" => {
+                // A v6 release keeps the lease's expiry in `ends`; `cltt` is when it happened.
+                if entry.state.as_deref() == Some("released") {
+                    entry.ends = cltt.or(entry.ends);
+                }
                 match entry.seen(duid.clone(), cltt) {
                     Ok(s) => seen.push(s),
                     Err(x) => errors.push(x),
