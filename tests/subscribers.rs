@@ -361,3 +361,37 @@ fn a_store_without_assignments_warns() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_access_identity_the_registry_lacks_is_marked_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _f, out) = import_radius_csv(
+        dir.path(),
+        "2026-03-02T08:00:00Z,Start,someone@adsl,203.0.113.10,S-9\n",
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("join: 0 of 1 access record(s) name an identity the registry knows, 1 do not (1 identity: 'someone@adsl' (1)); 0 of 0 registry row(s)"),
+        "{stdout}"
+    );
+    let p = pcap("stratum-v1.pcap");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--subscribers",
+        db.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    let c = &by_src(&ev, "203.0.113.10")["subscriber"]["candidates"][0];
+    assert_eq!(c["registered"], false);
+    assert_eq!(c["id"], "someone@adsl");
+    assert_eq!(c["matched"]["identity"], "someone@adsl");
+    assert!(
+        stderr(&out).contains("minetap: subscribers: 1 event(s) matched, 0 ambiguous, 0 unknown; 1 name an identity the registry does not know"),
+        "{}",
+        stderr(&out)
+    );
+}
