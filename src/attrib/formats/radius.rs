@@ -197,20 +197,24 @@ fn radius_sessions(events: Vec<RadiusEvent>, file: &str) -> Parsed {
             ));
             continue;
         }
-        let began = match status.as_str() {
-            "start" => e.ts,
-            _ => e.ts - e.session_time.unwrap_or(0),
+        // When the session began, as far as this request tells.
+        let began = match (status.as_str(), e.session_time) {
+            ("start", _) => Some(e.ts),
+            (_, Some(ran)) => Some(e.ts - ran),
+            _ => None,
         };
         let entry = open
             .entry((e.session.clone(), e.user.clone()))
             .or_insert(Open {
                 line: e.line,
-                start: began,
+                start: began.unwrap_or(e.ts),
                 user: e.user.clone(),
                 addrs: Vec::new(),
                 end: None,
             });
-        entry.start = entry.start.min(began);
+        if let Some(b) = began {
+            entry.start = entry.start.min(b);
+        }
         for a in e.addrs {
             if !entry.addrs.contains(&a) {
                 entry.addrs.push(a);
@@ -221,6 +225,11 @@ fn radius_sessions(events: Vec<RadiusEvent>, file: &str) -> Parsed {
         }
     }
     for ((session, _), s) in open {
+        if let Err(m) = super::csv::check_span(s.start, s.end) {
+            out.errors
+                .push(err(s.line, format!("session '{session}' {m}")));
+            continue;
+        }
         if s.addrs.is_empty() {
             out.errors.push(err(
                 s.line,
@@ -328,4 +337,33 @@ pub(super) fn detail(text: &str, file: &str, o: &ReadOptions) -> Parsed {
     let mut out = radius_sessions(events, file);
     out.errors.extend(errors);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_before_its_start_is_an_error_and_a_lost_start_is_dated_back() {
+        let o = ReadOptions::default();
+        let text = "timestamp,status,username,framed_ip,session_id,acct_session_time\n\
+            2026-03-02T10:00:00Z,Start,a,192.0.2.1,S1,\n\
+            2026-03-02T09:00:00Z,Stop,a,192.0.2.1,S1,\n\
+            2026-03-02T10:00:00Z,Interim-Update,b,192.0.2.2,S2,3600\n";
+        let p = csv_export(text, "f", &o);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(
+            p.errors[0].message.starts_with("session 'S1' ends"),
+            "{:?}",
+            p.errors
+        );
+        assert_eq!(p.errors[0].line, 2);
+        let Record::Assignment(a) = &p.records[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (a.identity.as_str(), a.start, a.end),
+            ("b", 1_772_442_000, None)
+        );
+    }
 }
