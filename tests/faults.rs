@@ -512,3 +512,139 @@ fn a_spool_that_cannot_take_events_fails_the_run_and_says_so() {
         "the event is still in the events output"
     );
 }
+
+/// A tmpfs of `kib` KiB mounted on a new folder, unmounted when dropped; None (and the reason)
+/// when this is not root or the mount is refused.
+struct SmallDisk {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(kib: u32) -> Result<SmallDisk, String> {
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("a small disk needs root to mount a tmpfs".into());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !st.success() {
+            return Err(format!("mount -t tmpfs refused ({st})"));
+        }
+        Ok(SmallDisk { _dir: dir, path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Lines of every file in `dir` whose name passes `keep`: each must be a whole JSON event.
+fn spooled_events(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".batch") || name == "open.jsonl" {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "{name} ends in a half line"
+            );
+            for l in text.lines() {
+                let _: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|_| panic!("{name}: a line that is not a whole event"));
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn a_full_disk_under_the_spool_and_the_bundles_fails_the_run_and_loses_nothing_taken() {
+    let disk = match SmallDisk::mount(24) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let pcaps = pcap("");
+    let all = events(&run(&["scan", "-q", pcaps.to_str().unwrap()])).len();
+    assert!(all > 20, "{all}");
+    // The spool: it takes what fits, whole, then takes nothing more and the run fails.
+    let spool = disk.path.join("spool");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--feed-url",
+        "http://127.0.0.1:9/",
+        "--feed-spool",
+        spool.to_str().unwrap(),
+        "--feed-batch",
+        "3",
+        "--feed-drain-secs",
+        "0",
+        pcaps.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        events(&out).len(),
+        all,
+        "every event is in the events output"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    let refused: usize = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("minetap: error: ")?
+                .split_once(" event(s) could not be put whole into the feed spool")
+                .map(|(n, _)| n.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no count of refused events: {err}"));
+    let taken = spooled_events(&spool);
+    assert!(taken > 0 && refused > 0, "taken {taken}, refused {refused}");
+    assert_eq!(
+        taken + refused,
+        all,
+        "each event is either whole in the spool or counted"
+    );
+    // Evidence: bundles that do not fit are errors, counted, and leave no temporary folders.
+    std::fs::remove_dir_all(&spool).unwrap();
+    let key = tempfile::tempdir().unwrap();
+    let key = key.path().join("sensor.key");
+    assert!(run(&["keygen", key.to_str().unwrap()]).status.success());
+    let ev = disk.path.join("evidence");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--evidence-key",
+        key.to_str().unwrap(),
+        pcaps.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("evidence bundle(s) could not be written"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&ev)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "temporary folders left: {left:?}");
+}

@@ -56,9 +56,14 @@ pub struct FeedConfig {
 
 struct Open {
     file: Option<fs::File>,
+    /// Bytes of whole lines in the open segment.
+    bytes: u64,
     events: usize,
     since: Instant,
     next_seq: u64,
+    /// Why the spool stopped taking events: after a failed write it takes no more, so that
+    /// what it holds is whole and nothing it took is lost.
+    refused: Option<String>,
 }
 
 /// The spool and its sender.
@@ -149,6 +154,8 @@ impl Feed {
         let next_seq = first_number(&cfg.spool, crate::source::now_ns());
         let feed_open = Open {
             file: None,
+            bytes: 0,
+            refused: None,
             events: 0,
             since: Instant::now(),
             next_seq,
@@ -190,37 +197,68 @@ impl Feed {
         Ok(feed)
     }
 
-    /// Appends one event line.
+    /// Appends one event line, whole or not at all. After a write fails (a full disk), the
+    /// spool takes no more events: every later call is an error saying why.
     pub fn push(&self, line: &str) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
         let Ok(mut o) = self.open.lock() else {
-            return Ok(());
+            return Err(std::io::Error::other("the spool's lock is poisoned"));
         };
+        if let Some(why) = &o.refused {
+            return Err(std::io::Error::other(format!(
+                "the spool stopped taking events: {why}"
+            )));
+        }
+        let r = Self::append(&self.cfg, &mut o, line);
+        if let Err(e) = &r {
+            o.refused = Some(e.to_string());
+        }
+        r
+    }
+
+    fn append(cfg: &FeedConfig, o: &mut Open, line: &str) -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
         if o.file.is_none() {
-            o.file = Some(
-                fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .mode(0o600)
-                    .open(self.cfg.spool.join(OPEN))?,
-            );
+            let f = fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(cfg.spool.join(OPEN))?;
+            o.bytes = f.metadata()?.len();
+            o.file = Some(f);
             o.since = Instant::now();
         }
         if let Some(f) = o.file.as_mut() {
-            writeln!(f, "{line}")?;
+            let mut whole = Vec::with_capacity(line.len() + 1);
+            whole.extend_from_slice(line.as_bytes());
+            whole.push(b'\n');
+            if let Err(e) = f.write_all(&whole) {
+                // Cut back to the last whole line, so no half line is ever sent.
+                let _ = f.set_len(o.bytes);
+                return Err(e);
+            }
+            o.bytes += whole.len() as u64;
         }
         o.events += 1;
-        if o.events >= self.cfg.batch || o.since.elapsed() >= self.cfg.linger {
-            close(&self.cfg, &mut o)?;
+        if o.events >= cfg.batch || o.since.elapsed() >= cfg.linger {
+            // The event is in the spool, whole; a batch that cannot be closed stops the spool
+            // taking more (its lines wait in the open segment for the next run).
+            if let Err(e) = close(cfg, o) {
+                o.refused = Some(format!("closing a batch: {e}"));
+            }
         }
         Ok(())
     }
 
     /// Closes the open segment and waits up to the drain time for the platform; returns the
     /// batches still in the spool (sent next time) and why the last post failed.
-    pub fn finish(mut self) -> (usize, Option<String>) {
+    /// Also returns why the spool stopped taking events, when it did.
+    pub fn finish(mut self) -> (usize, Option<String>, Option<String>) {
+        let mut refused = None;
         if let Ok(mut o) = self.open.lock() {
-            let _ = close(&self.cfg, &mut o);
+            if let Err(e) = close(&self.cfg, &mut o) {
+                o.refused.get_or_insert(format!("closing a batch: {e}"));
+            }
+            refused = o.refused.take();
         }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.sender.take() {
@@ -228,7 +266,7 @@ impl Feed {
         }
         let deadline = Instant::now() + self.cfg.drain;
         let why = send_all(&self.cfg, &|| Instant::now() >= deadline).err();
-        (batches(&self.cfg.spool).len(), why)
+        (batches(&self.cfg.spool).len(), why, refused)
     }
 }
 
@@ -270,6 +308,7 @@ fn close(cfg: &FeedConfig, o: &mut Open) -> std::io::Result<()> {
             cfg.spool.join(format!("{seq:012}.batch")),
         )?;
         o.events = 0;
+        o.bytes = 0;
     }
     Ok(())
 }

@@ -359,8 +359,13 @@ impl EventWriter {
         if spool_errors > 0 {
             eprintln!("minetap: error: {spool_errors} event(s) could not be put whole into the feed spool; they are in the events output, and the run fails");
         }
+        let mut spool_failed = spool_errors > 0;
         if let Some(feed) = self.feed.take() {
-            let (left, why) = feed.finish();
+            let (left, why, refused) = feed.finish();
+            if let Some(r) = refused {
+                eprintln!("minetap: error: the feed spool stopped taking events ({r}); what it took is whole in it and is sent next time, and the run fails");
+                spool_failed = true;
+            }
             if left > 0 {
                 eprintln!(
                     "minetap: warning: the data platform did not take {left} batch(es) of events ({}); they stay in the feed spool and are sent first next time",
@@ -392,7 +397,7 @@ impl EventWriter {
                 }
                 2
             }
-            _ if bundle_errors > 0 || spool_errors > 0 => 2,
+            _ if bundle_errors > 0 || spool_failed => 2,
             _ => 0,
         }
     }
