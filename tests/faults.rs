@@ -648,4 +648,32 @@ fn a_full_disk_under_the_spool_and_the_bundles_fails_the_run_and_loses_nothing_t
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "temporary folders left: {left:?}");
+    // The events file: cut back to its last whole event, and the run fails.
+    std::fs::remove_dir_all(&ev).unwrap();
+    let events_file = disk.path.join("events.jsonl");
+    let filler = disk.path.join("filler");
+    std::fs::write(&filler, vec![0u8; 12 * 1024]).unwrap();
+    let out = run(&[
+        "scan",
+        "-q",
+        "--events",
+        events_file.to_str().unwrap(),
+        pcaps.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("minetap: error: writing events: No space left on device"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&events_file).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a half event was left"
+    );
+    let kept = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .count();
+    assert!(kept < all, "{kept} of {all}: the disk did not fill");
 }
