@@ -671,9 +671,9 @@ fn a_full_disk_under_the_spool_and_the_bundles_fails_the_run_and_loses_nothing_t
         text.is_empty() || text.ends_with('\n'),
         "a half event was left"
     );
-    let kept = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .count();
+    for l in text.lines() {
+        let _: serde_json::Value = serde_json::from_str(l).expect("whole events only");
+    }
+    let kept = text.lines().count();
     assert!(kept < all, "{kept} of {all}: the disk did not fill");
 }
