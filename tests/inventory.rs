@@ -120,6 +120,19 @@ fn sites_with_their_enterprises_totals_and_classes() {
     assert!(report.contains("![Estimated hashrate by site](hashrate.svg)"));
     assert!(report.contains("| ENT-001 | Hengda Mining Co. |"));
     assert!(report.contains("not given: the algorithm of 1 connection(s) is open"));
+    // No site total rests on too few shares: the XMRig host's 5 shares are listed, not summed.
+    assert!(report.contains("not summed: 1 connection(s) with too little evidence (below)"));
+    assert!(report.contains("## Left out of the totals"), "{report}");
+    assert!(
+        report.contains("| 5 | ") && report.contains("| too few shares (5 < 10) |"),
+        "{report}"
+    );
+    for s in &sites {
+        assert!(
+            s["shares"].as_u64().unwrap() >= 10 || s["hashrate_hs"] == 0.0,
+            "a total on too few shares: {s}"
+        );
+    }
     assert!(std::fs::read_to_string(out.join("hashrate.svg"))
         .unwrap()
         .contains("Eastern Farm Cooperative"));
@@ -137,30 +150,34 @@ fn sites_with_their_enterprises_totals_and_classes() {
 fn the_weekly_comparison_marks_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let now = inventory(dir.path(), None);
-    // Last week: the XMRig host mined half as much, ENT-005 twice as much, ENT-003 was not
-    // there, and a site that has since stopped.
-    let mut last: Vec<Value> = now.clone();
-    last.retain(|s| s["site"] != "ENT-003");
-    for s in &mut last {
-        let f = match s["site"].as_str().unwrap() {
-            "unattributed:203.0.113.20" => 0.5,
-            "ENT-005" => 2.0,
-            _ => 1.0,
-        };
-        s["hashrate_hs"] = (s["hashrate_hs"].as_f64().unwrap() * f).into();
-    }
-    let mut gone = last[0].clone();
-    gone["site"] = "ENT-999".into();
-    last.push(gone);
-    let prev = dir.path().join("last.json");
-    std::fs::write(&prev, serde_json::to_string(&last).unwrap()).unwrap();
-    let dir2 = tempfile::tempdir().unwrap();
-    let sites = inventory(dir2.path(), Some(&prev));
-    assert_eq!(site(&sites, "unattributed:203.0.113.20")["change"], "grown");
-    // A cpuminer site has no total (its algorithm is open): nothing to compare.
-    assert_eq!(site(&sites, "ENT-001")["change"], "continuing");
+    // Last week: ENT-005 mined `f` times as much, ENT-003 was not there, and a site that has
+    // since stopped.
+    let compare = |f: f64| -> Vec<Value> {
+        let mut last: Vec<Value> = now.clone();
+        last.retain(|s| s["site"] != "ENT-003");
+        for s in &mut last {
+            if s["site"] == "ENT-005" {
+                s["hashrate_hs"] = (s["hashrate_hs"].as_f64().unwrap() * f).into();
+            }
+        }
+        let mut gone = last[0].clone();
+        gone["site"] = "ENT-999".into();
+        last.push(gone);
+        let prev = dir.path().join(format!("last-{f}.json"));
+        std::fs::write(&prev, serde_json::to_string(&last).unwrap()).unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        inventory(dir2.path(), Some(&prev))
+    };
+    let sites = compare(2.0);
     assert_eq!(site(&sites, "ENT-005")["change"], "shrunk");
     assert_eq!(site(&sites, "ENT-003")["change"], "new");
-    assert_eq!(site(&sites, "ENT-004")["change"], "continuing");
     assert_eq!(site(&sites, "ENT-999")["change"], "gone");
+    // A cpuminer site has no total (its algorithm is open), nor has the XMRig host (its estimate
+    // rests on 5 shares): nothing to compare.
+    assert_eq!(site(&sites, "ENT-001")["change"], "continuing");
+    assert_eq!(
+        site(&sites, "unattributed:203.0.113.20")["change"],
+        "continuing"
+    );
+    assert_eq!(site(&compare(0.5), "ENT-005")["change"], "grown");
 }

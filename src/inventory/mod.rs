@@ -26,6 +26,13 @@ pub struct Thresholds {
     pub cpu_max_hashrate_hs: f64,
     pub cryptojacking_agents: Vec<String>,
     pub change_threshold: f64,
+    /// A connection's estimate counts in its site's totals only when it rests on at least this
+    /// many shares...
+    #[serde(default = "default_min_shares")]
+    pub total_min_shares: u64,
+    /// ...and its interval's high end is at most this many times its low end.
+    #[serde(default = "default_max_spread")]
+    pub total_max_spread: f64,
 }
 
 impl Default for Thresholds {
@@ -39,12 +46,18 @@ impl Default for Thresholds {
             cpu_max_hashrate_hs: 50_000.0,
             cryptojacking_agents: vec!["xmrig".into(), "xmr-stak".into(), "cpuminer".into()],
             change_threshold: 0.25,
+            total_min_shares: default_min_shares(),
+            total_max_spread: default_max_spread(),
         }
     }
 }
 
 fn default_min_shares() -> u64 {
     10
+}
+
+fn default_max_spread() -> f64 {
+    100.0
 }
 
 impl Thresholds {
@@ -90,6 +103,10 @@ pub struct Site {
     /// candidates' estimates are in the events, and they are kept out of the totals.
     #[serde(default)]
     pub undecided_connections: u64,
+    /// Connections with an estimate too weak to add up (too few shares, too wide an interval):
+    /// listed here, kept out of the totals.
+    #[serde(default)]
+    pub left_out: Vec<LeftOut>,
     /// Sum over the site's flows of each flow's estimate (H/s), with the intervals' ends summed.
     pub hashrate_hs: f64,
     pub hashrate_hs_low: f64,
@@ -104,13 +121,26 @@ pub struct Site {
     pub change: String,
 }
 
+/// A connection kept out of its site's totals, and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LeftOut {
+    /// The miner's address and port, and the flow's start.
+    pub flow: String,
+    pub shares: u64,
+    pub hashrate_hs: f64,
+    pub hashrate_hs_low: f64,
+    pub hashrate_hs_high: f64,
+    /// "too few shares (1 < 10)", "too wide an interval (x1000 > x100)".
+    pub why: String,
+}
+
 fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string).filter(|x| !x.is_empty())
 }
 
 impl Site {
     /// Adds one final mining event `e` (its `mining` object `m`) to the site's totals.
-    fn add_connection(&mut self, e: &Value, m: &Value) {
+    fn add_connection(&mut self, e: &Value, m: &Value, th: &Thresholds) {
         let site = self;
         site.connections += 1;
         for w in m["workers"]
@@ -162,11 +192,44 @@ impl Site {
             site.undecided_connections += 1;
         }
         if let Some(h) = m.get("hashrate") {
+            let f = |k: &str| h[k].as_f64().unwrap_or(0.0);
+            let shares = h["shares"].as_u64().unwrap_or(0);
+            let (low, high) = (f("hashrate_hs_low"), f("hashrate_hs_high"));
+            let why = if shares < th.total_min_shares {
+                Some(format!(
+                    "too few shares ({shares} < {})",
+                    th.total_min_shares
+                ))
+            } else if high > low * th.total_max_spread {
+                Some(format!(
+                    "too wide an interval (x{:.0} > x{:.0})",
+                    high / low.max(f64::MIN_POSITIVE),
+                    th.total_max_spread
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                site.left_out.push(LeftOut {
+                    flow: format!(
+                        "{}:{} {}",
+                        e["src_ip"].as_str().unwrap_or_default(),
+                        e["src_port"],
+                        m["first_seen"].as_str().unwrap_or_default()
+                    ),
+                    shares,
+                    hashrate_hs: f("hashrate_hs"),
+                    hashrate_hs_low: low,
+                    hashrate_hs_high: high,
+                    why,
+                });
+                return;
+            }
             site.estimated_connections += 1;
-            site.shares += h["shares"].as_u64().unwrap_or(0);
-            site.hashrate_hs += h["hashrate_hs"].as_f64().unwrap_or(0.0);
-            site.hashrate_hs_low += h["hashrate_hs_low"].as_f64().unwrap_or(0.0);
-            site.hashrate_hs_high += h["hashrate_hs_high"].as_f64().unwrap_or(0.0);
+            site.shares += shares;
+            site.hashrate_hs += f("hashrate_hs");
+            site.hashrate_hs_low += low;
+            site.hashrate_hs_high += high;
         }
         if let Some(p) = m.get("power") {
             site.power_kw += p["watts"].as_f64().unwrap_or(0.0) / 1000.0;
@@ -227,7 +290,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
         if last > site.last_seen {
             site.last_seen = last;
         }
-        site.add_connection(e, m);
+        site.add_connection(e, m, th);
     }
     let mut out: Vec<Site> = sites.into_values().collect();
     for site in &mut out {
@@ -306,7 +369,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn to_csv(sites: &[Site]) -> String {
-    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,shares,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
+    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,left_out_connections,shares,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
     for s in sites {
         let row = [
             s.site.clone(),
@@ -325,6 +388,7 @@ pub fn to_csv(sites: &[Site]) -> String {
             join(&s.algorithms),
             join(&s.wallets),
             s.estimated_connections.to_string(),
+            s.left_out.len().to_string(),
             s.shares.to_string(),
             estimate(s, format!("{:.6e}", s.hashrate_hs)),
             estimate(s, format!("{:.6e}", s.hashrate_hs_low)),
@@ -435,15 +499,25 @@ pub fn report(sites: &[Site]) -> String {
                     "not given: the algorithm of {} connection(s) is open (see their events' algorithm_candidates)",
                     s.undecided_connections
                 )
+            } else if s.estimated_connections == 0 && !s.left_out.is_empty() {
+                format!(
+                    "not summed: {} connection(s) with too little evidence (below)",
+                    s.left_out.len()
+                )
             } else if s.estimated_connections == 0 {
                 "no shares seen".to_string()
             } else {
                 format!(
-                    "{} ({} – {}; {} shares)",
+                    "{} ({} – {}; {} shares){}",
                     si(s.hashrate_hs),
                     si(s.hashrate_hs_low),
                     si(s.hashrate_hs_high),
-                    s.shares
+                    s.shares,
+                    if s.left_out.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} more left out (below)", s.left_out.len())
+                    }
                 )
             },
             estimate(
@@ -458,6 +532,24 @@ pub fn report(sites: &[Site]) -> String {
         ));
     }
     r.push_str("\nHashrates and power are estimates from the shares seen, never exact: see each event's share count and interval.\n");
+    let left: Vec<&Site> = sites.iter().filter(|s| !s.left_out.is_empty()).collect();
+    if !left.is_empty() {
+        r.push_str("\n## Left out of the totals\n\nThese connections' estimates rest on too little evidence to be added up; each is listed with its own interval.\n\n| site | connection | shares | hashrate (95 % interval) | why |\n|---|---|---|---|---|\n");
+        for s in left {
+            for l in &s.left_out {
+                r.push_str(&format!(
+                    "| {} | {} | {} | {} ({} – {}) | {} |\n",
+                    s.site,
+                    l.flow,
+                    l.shares,
+                    si(l.hashrate_hs),
+                    si(l.hashrate_hs_low),
+                    si(l.hashrate_hs_high),
+                    l.why
+                ));
+            }
+        }
+    }
     r
 }
 
@@ -496,7 +588,7 @@ mod tests {
                 .map(|s| (s.classification.as_str(), s.shares))
                 .unwrap()
         };
-        assert_eq!(class("192.0.2.1"), ("small_scale", 1));
+        assert_eq!(class("192.0.2.1"), ("small_scale", 0));
         assert_eq!(class("192.0.2.2"), ("mining_farm", 40));
         assert_eq!(class("192.0.2.3"), ("small_scale", 40));
     }
@@ -514,8 +606,50 @@ mod tests {
             csv.lines()
                 .nth(1)
                 .unwrap()
-                .contains(",0,0,,,,,,,small_scale,"),
+                .contains(",0,0,0,,,,,,,small_scale,"),
             "{csv}"
+        );
+    }
+
+    #[test]
+    fn a_flow_on_too_little_evidence_is_listed_but_not_added_up() {
+        let th = Thresholds::default();
+        let mut wide = event("192.0.2.1", 50, 100.0);
+        wide["mining"]["hashrate"]["hashrate_hs_high"] = json!(1e20);
+        wide["src_port"] = json!(50001);
+        let sites = build(
+            &[
+                event("192.0.2.1", 1, 5e7), // one solo block: exahashes on paper
+                wide,                       // many shares, but an interval of x1000
+                event("192.0.2.2", 40, 500.0),
+            ],
+            &th,
+        );
+        // The site with evidence comes first; the other has no total.
+        assert_eq!(sites[0].site, "unattributed:192.0.2.2");
+        assert_eq!(sites[0].hashrate_hs, 1e18);
+        let weak = &sites[1];
+        assert_eq!(
+            (weak.hashrate_hs, weak.power_kw, weak.shares),
+            (0.0, 0.0, 0)
+        );
+        let why: Vec<&str> = weak.left_out.iter().map(|l| l.why.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "too few shares (1 < 10)",
+                "too wide an interval (x1000 > x100)"
+            ]
+        );
+        let r = report(&sites);
+        assert!(
+            r.contains("not summed: 2 connection(s) with too little evidence (below)"),
+            "{r}"
+        );
+        assert!(r.contains("## Left out of the totals"), "{r}");
+        assert!(
+            r.contains("| unattributed:192.0.2.1 | 192.0.2.1:null  | 1 | 1.00 EH/s"),
+            "{r}"
         );
     }
 }
