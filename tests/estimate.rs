@@ -110,3 +110,50 @@ fn no_estimate_without_a_known_unit_and_the_event_says_why() {
     );
     assert_eq!(m["shares"]["submitted"], 4);
 }
+
+#[test]
+fn the_job_names_the_chain_so_cpuminer_on_sha256d_and_on_scrypt_differ() {
+    // Two cpuminer sessions on the same port; cpuminer runs scrypt or sha256d, so the agent
+    // alone leaves both open. The pools' jobs carry the block height (BIP 34) and time:
+    // Bitcoin's block 840,000 (the fourth halving, 2024-04-20, nbits 0x17034219) and
+    // Litecoin's block 2,520,000 (its third halving, 2023-08-02; nbits illustrative).
+    let btc = Script {
+        agent: "cpuminer/2.5.1".into(),
+        difficulty: 1.0,
+        jobs: 10,
+        submits_per_job: 3,
+        reject_every: 0,
+        chain: Some((840_000, 0x1703_4219, 1_713_571_767)),
+        ..Script::default()
+    };
+    let ltc = Script {
+        chain: Some((2_520_000, 0x1a01_c3a1, 1_690_934_400)),
+        ..btc.clone()
+    };
+    let (b, first, last) = session(&btc);
+    let (l, _, _) = session(&ltc);
+    let (b, l) = (&b["mining"], &l["mining"]);
+    assert_eq!(b["algorithm"], "sha256d", "{b}");
+    assert_eq!(b["algorithm_basis"], "job");
+    assert!(b.get("algorithm_candidates").is_none());
+    // Bitcoin and Bitcoin Cash share heights: both named, the coin not decided by the job.
+    assert_eq!(b["chain"]["names"], serde_json::json!(["BTC", "BCH"]));
+    assert_eq!(b["chain"]["basis"], "job");
+    assert_eq!(b["chain"]["height"], 840_000);
+    // nbits 0x17034219: 0xffff / 0x034219 * 256^(0x1d - 0x17) = 86.39 T.
+    let d = b["chain"]["network_difficulty"].as_f64().unwrap();
+    assert!((d - 86.388_6e12).abs() / d < 1e-4, "{d}");
+    assert_eq!(l["algorithm"], "scrypt", "{l}");
+    assert_eq!(l["algorithm_basis"], "job");
+    assert_eq!(l["chain"]["names"], serde_json::json!(["LTC"]));
+    assert_eq!(l["coin"], "LTC");
+    assert_eq!(l["coin_basis"], "job");
+    // The same shares are worth 2^32 hashes each on sha256d and 2^16 on scrypt.
+    let hb = b["hashrate"]["hashrate_hs"].as_f64().unwrap();
+    let hl = l["hashrate"]["hashrate_hs"].as_f64().unwrap();
+    assert!(close(hb / hl, 65536.0), "{hb} {hl}");
+    // 30 accepted shares: 15 at difficulty 1 and 15 at 2 (the pool retargets half-way).
+    let t = (last - first) as f64 / 1e9;
+    assert_eq!(b["hashrate"]["shares"], 30);
+    assert!(close(hb, 45.0 * 2f64.powi(32) / t), "{hb}");
+}

@@ -93,6 +93,62 @@ pub struct Work {
     pub accepted: WorkSum,
 }
 
+/// What the pool's latest job says of the chain (Stratum V1 `mining.notify`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Job {
+    /// The block's height, from the coinbase's first push (BIP 34).
+    pub height: Option<u64>,
+    /// The network's target in compact form (`nbits`).
+    pub nbits: Option<u32>,
+    /// The block header's time (`ntime`), seconds since the epoch.
+    pub ntime: Option<u32>,
+}
+
+impl Job {
+    /// The network difficulty `nbits` stands for: the difficulty-1 target (0x1d00ffff) over it.
+    pub fn network_difficulty(&self) -> Option<f64> {
+        let bits = self.nbits?;
+        let (exp, mant) = ((bits >> 24) as i32, f64::from(bits & 0x00ff_ffff));
+        if mant == 0.0 || bits & 0x0080_0000 != 0 {
+            return None;
+        }
+        // target = mant * 256^(exp-3); diff1 = 0xffff * 256^(0x1d-3).
+        Some(f64::from(0xffff_u32) / mant * 256f64.powi(0x1d - exp))
+    }
+}
+
+/// The height a BIP 34 coinbase names: `coinb1` (hex) is the coinbase transaction up to the
+/// extranonce — version, one input spending nothing (a null outpoint), the script's length and
+/// the script, whose first push is the height (little-endian).
+pub fn coinbase_height(coinb1: &str) -> Option<u64> {
+    let hex = |i: usize| -> Option<u8> {
+        coinb1
+            .get(i * 2..i * 2 + 2)
+            .and_then(|b| u8::from_str_radix(b, 16).ok())
+    };
+    // version (4), input count (1) = 1, outpoint (32 zero bytes, index ffffffff).
+    if hex(4)? != 1 || (5..37).any(|i| hex(i) != Some(0)) || (37..41).any(|i| hex(i) != Some(0xff))
+    {
+        return None;
+    }
+    let script_len = hex(41)?;
+    if script_len >= 0xfd {
+        return None;
+    }
+    match hex(42)? {
+        // OP_1..OP_16: heights 1 to 16.
+        op @ 0x51..=0x60 => Some(u64::from(op - 0x50)),
+        n @ 1..=8 => {
+            let mut h = 0u64;
+            for i in (0..usize::from(n)).rev() {
+                h = h << 8 | u64::from(hex(43 + i)?);
+            }
+            Some(h)
+        }
+        _ => None,
+    }
+}
+
 /// What a mining session says: who mines, with what, and the work behind the shares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Session {
@@ -126,6 +182,8 @@ pub struct Session {
     pub work: Work,
     /// Difficulty (or target) changes as the pool announced them: (capture time, value).
     pub difficulty_changes: Vec<(u64, ShareValue)>,
+    /// What the latest job says of the chain.
+    pub job: Job,
 }
 
 /// Look-ups of pool names.

@@ -21,6 +21,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/algorithms.table"),
     ),
     ("power.table", include_str!("../../rules/power.table")),
+    ("chains.table", include_str!("../../rules/chains.table")),
 ];
 
 /// The built-in inventory thresholds (`rules/inventory.toml`).

@@ -52,11 +52,36 @@ pub enum AgentSays<'a> {
     Several(Vec<&'a Algorithm>),
 }
 
+/// A chain, as far as a job's height at the job's time tells it from others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    pub name: String,
+    pub algorithm: String,
+    /// The genesis block's time, seconds since the epoch.
+    pub genesis: i64,
+    /// Target seconds between blocks.
+    pub spacing: f64,
+    /// Allowed distance of a height from the expected one, as a fraction of it.
+    pub within: f64,
+    pub source: String,
+    /// file:line
+    pub row: String,
+}
+
+impl Chain {
+    /// Whether a block at `height` fits this chain at time `t`.
+    pub fn fits(&self, height: u64, t: i64) -> bool {
+        let expected = (t - self.genesis) as f64 / self.spacing;
+        expected > 0.0 && (height as f64 - expected).abs() <= self.within * expected
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tables {
     pub algorithms: Vec<Algorithm>,
     pub efficiency: Vec<Efficiency>,
     pub multi_agents: Vec<MultiAgent>,
+    pub chains: Vec<Chain>,
 }
 
 /// Splits a line into `key=value` pairs (values may be double-quoted) after a leading word.
@@ -132,6 +157,33 @@ fn list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.to_ascii_lowercase())
         .collect()
+}
+
+/// A `chain NAME algorithm=... genesis=... spacing=... within=...` row.
+fn chain_row(
+    name: &str,
+    kv: &[(String, String)],
+    source: String,
+    row: String,
+) -> Result<Chain, String> {
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let num = |k: &str| {
+        get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .ok_or_else(|| format!("'{k}' must be a positive number"))
+    };
+    Ok(Chain {
+        name: name.to_ascii_uppercase(),
+        algorithm: get("algorithm")
+            .ok_or("a chain row names its algorithm=")?
+            .to_ascii_lowercase(),
+        genesis: num("genesis")? as i64,
+        spacing: num("spacing")?,
+        within: num("within")?,
+        source,
+        row,
+    })
 }
 
 impl Tables {
@@ -224,14 +276,22 @@ impl Tables {
                         row,
                     });
                 }
+                Some(("chain", name)) => {
+                    self.chains.push(chain_row(name, &kv, source, row).map_err(err)?);
+                }
                 _ => {
                     return Err(err(format!(
-                        "expected 'algorithm NAME ...', 'agent NAME ...' or 'efficiency NAME ...', got '{line}'"
+                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...' or 'chain NAME ...', got '{line}'"
                     )))
                 }
             }
         }
         Ok(())
+    }
+
+    /// The chains a job at `height` and time `t` fits.
+    pub fn chains_at(&self, height: u64, t: i64) -> Vec<&Chain> {
+        self.chains.iter().filter(|c| c.fits(height, t)).collect()
     }
 
     /// The algorithm a protocol's name for it (or its own name) stands for.

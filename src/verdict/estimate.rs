@@ -13,6 +13,8 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Basis {
     Protocol,
+    /// The pool's job: its block height at its time fits the chains of one algorithm.
+    Job,
     Pool,
     Agent,
     Port,
@@ -74,6 +76,50 @@ pub struct Estimate {
     /// for each, and no single figure put forward.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub algorithm_candidates: Vec<Candidate>,
+    /// What the pool's job says of the chain, when it names a height the chain table places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainSeen>,
+}
+
+/// The chain a job's block height at the job's time fits, and the values that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainSeen {
+    /// The chains it fits (several when they share heights, as Bitcoin and its forks do).
+    pub names: Vec<String>,
+    /// Always `job`.
+    pub basis: Basis,
+    /// The block height in the job's coinbase (BIP 34).
+    pub height: u64,
+    /// The job's block time, seconds since the epoch.
+    pub job_time: u32,
+    /// The network difficulty the job's `nbits` stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_difficulty: Option<f64>,
+    /// The chain table's rows (file:line).
+    pub rows: Vec<String>,
+}
+
+/// The chains a session's latest job fits, with what decided it.
+fn chain_seen(s: &Session, tables: &Tables) -> Option<(ChainSeen, Vec<String>)> {
+    let (height, t) = (s.job.height?, s.job.ntime?);
+    let fits = tables.chains_at(height, i64::from(t));
+    if fits.is_empty() {
+        return None;
+    }
+    let mut algorithms: Vec<String> = fits.iter().map(|c| c.algorithm.clone()).collect();
+    algorithms.sort();
+    algorithms.dedup();
+    Some((
+        ChainSeen {
+            names: fits.iter().map(|c| c.name.clone()).collect(),
+            basis: Basis::Job,
+            height,
+            job_time: t,
+            network_difficulty: s.job.network_difficulty(),
+            rows: fits.iter().map(|c| c.row.clone()).collect(),
+        },
+        algorithms,
+    ))
 }
 
 /// One algorithm the flow may be mining, with what the shares would then mean.
@@ -225,9 +271,20 @@ enum Choice<'a> {
 
 /// The algorithm from the strongest evidence: the protocol's word, the pool's coin, the agent
 /// (when it runs one algorithm; one that runs several leaves them all), the port.
-fn choose<'a>(s: &Session, pool_coin: Option<&str>, port: u16, tables: &'a Tables) -> Choice<'a> {
+fn choose<'a>(
+    s: &Session,
+    job_algorithms: &[String],
+    pool_coin: Option<&str>,
+    port: u16,
+    tables: &'a Tables,
+) -> Choice<'a> {
     if let Some(a) = s.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
         return Choice::One(a, Basis::Protocol);
+    }
+    if let [one] = job_algorithms {
+        if let Some(a) = tables.by_name(one) {
+            return Choice::One(a, Basis::Job);
+        }
     }
     if let Some(a) = pool_coin.and_then(|c| tables.by_coin(c)) {
         return Choice::One(a, Basis::Pool);
@@ -295,15 +352,21 @@ pub fn estimate(
     let pool_coin = pool
         .and_then(|p| p.coin.as_deref())
         .and_then(|c| c.split(',').next());
-    let choice = choose(s, pool_coin, server_port, tables);
+    let seen = chain_seen(s, tables);
+    let job_algorithms = seen.as_ref().map(|x| x.1.clone()).unwrap_or_default();
+    let choice = choose(s, &job_algorithms, pool_coin, server_port, tables);
     let algo = match &choice {
         Choice::One(a, _) => Some(*a),
         _ => None,
     };
-    let (coin, coin_basis) = match (pool_coin, algo.and_then(|a| a.coins.first())) {
-        (Some(c), _) => (Some(c.to_string()), Some(Basis::Pool)),
-        (None, Some(c)) => (Some(c.to_ascii_uppercase()), Some(Basis::Algorithm)),
-        (None, None) => (None, None),
+    let job_coin = seen
+        .as_ref()
+        .and_then(|x| <[String; 1]>::try_from(x.0.names.clone()).ok());
+    let (coin, coin_basis) = match (pool_coin, job_coin, algo.and_then(|a| a.coins.first())) {
+        (Some(c), _, _) => (Some(c.to_string()), Some(Basis::Pool)),
+        (None, Some([c]), _) => (Some(c), Some(Basis::Job)),
+        (None, None, Some(c)) => (Some(c.to_ascii_uppercase()), Some(Basis::Algorithm)),
+        (None, None, None) => (None, None),
     };
     let (algorithm, algorithm_basis) = match &choice {
         Choice::One(a, b) => (Algo::Known(a.name.clone()), Some(*b)),
@@ -318,6 +381,7 @@ pub fn estimate(
         algorithm_basis,
         coin,
         coin_basis,
+        chain: seen.map(|x| x.0),
         ..Estimate::default()
     };
     // Accepted shares when the pool's answers were seen, else what was submitted.

@@ -43,6 +43,9 @@ pub struct Script {
     pub reject_every: usize,
     /// Milliseconds between jobs.
     pub job_interval_ms: u64,
+    /// A chain's job (SHA-256 flavour): block height (written as the coinbase's BIP 34 push),
+    /// nbits and ntime; None: random coinbase, fixed nbits and ntime.
+    pub chain: Option<(u64, u32, u32)>,
 }
 
 impl Default for Script {
@@ -56,6 +59,7 @@ impl Default for Script {
             submits_per_job: 2,
             reject_every: 5,
             job_interval_ms: 30_000,
+            chain: None,
         }
     }
 }
@@ -67,6 +71,29 @@ pub fn opening_len(lines: &[Line]) -> usize {
         .iter()
         .position(|l| l.text.contains("\"mining.submit\""))
         .unwrap_or(lines.len())
+}
+
+/// A coinbase up to the extranonce as pools send it in `coinb1`: version 1, one input spending
+/// the null outpoint, a script whose first push is the height (BIP 34) and a pool tag.
+fn bip34_coinb1(height: u64) -> String {
+    let mut h = height.to_le_bytes().to_vec();
+    while h.len() > 1 && h[h.len() - 1] == 0 {
+        h.pop();
+    }
+    if h[h.len() - 1] & 0x80 != 0 {
+        h.push(0); // a script number is signed
+    }
+    let tag = b"/minetap-test/";
+    // The script goes on with the extranonces (8 bytes) after coinb1.
+    let script_len = 1 + h.len() + tag.len() + 8;
+    let mut out = String::from(
+        "01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff",
+    );
+    out.push_str(&format!("{script_len:02x}{:02x}", h.len()));
+    for b in h.iter().chain(tag.iter()) {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 fn hex(seed: u64, bytes: usize) -> String {
@@ -175,10 +202,18 @@ impl Script {
                     j == 0
                 )
             } else {
+                let (coinb1, nbits, ntime) = match self.chain {
+                    Some((height, nbits, t)) => (
+                        bip34_coinb1(height),
+                        format!("{nbits:08x}"),
+                        format!("{:08x}", t + j as u32 * 30),
+                    ),
+                    None => (hex(30 + j as u64, 58), "1703a30c".into(), ntime.clone()),
+                };
                 format!(
-                    r#"{{"id":null,"method":"mining.notify","params":["{job}","{}","{}","{}",["{}","{}"],"20000000","1703a30c","{ntime}",{}]}}"#,
+                    r#"{{"id":null,"method":"mining.notify","params":["{job}","{}","{}","{}",["{}","{}"],"20000000","{nbits}","{ntime}",{}]}}"#,
                     hex(10 + j as u64, 32),
-                    hex(30 + j as u64, 58),
+                    coinb1,
                     hex(40 + j as u64, 40),
                     hex(50 + j as u64, 32),
                     hex(60 + j as u64, 32),

@@ -306,6 +306,14 @@ impl StratumV1 {
         if equihash && !sha {
             t.session.algorithm.get_or_insert_with(|| "equihash".into());
         }
+        if sha && !equihash {
+            let hex32 = |v: &Value| v.as_str().and_then(|h| u32::from_str_radix(h, 16).ok());
+            t.session.job = crate::detect::Job {
+                height: params[2].as_str().and_then(crate::detect::coinbase_height),
+                nbits: hex32(&params[6]),
+                ntime: hex32(&params[7]),
+            };
+        }
         let ok = sha || equihash || ethash;
         if ok {
             t.new_job(params[0].as_str().unwrap_or_default(), None);
