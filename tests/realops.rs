@@ -52,15 +52,8 @@ fn files(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
 /// have a line skipped.
 fn import(dir: &Path, inputs: &[(&str, PathBuf)], extra: &[&str]) -> PathBuf {
     let db = dir.join("s.db");
-    let mut args: Vec<String> = vec!["subscribers".into(), "import".into(), "--db".into()];
-    args.push(db.to_str().unwrap().into());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    for (flag, f) in inputs {
-        args.push(flag.to_string());
-        args.push(f.to_str().unwrap().into());
-    }
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(&a);
+    let pairs: Vec<(&str, &Path)> = inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
+    let out = subscribers_import(&db, &pairs, extra);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));

@@ -19,33 +19,16 @@ fn import(dir: &Path, registry: &Path, extra: &[&str]) -> (PathBuf, std::process
     let db = dir.join("s.db");
     let radius = dir.join("radius.csv");
     std::fs::write(&radius, RADIUS).unwrap();
-    let mut args = vec![
-        "subscribers",
-        "import",
-        "--db",
-        db.to_str().unwrap(),
-        "--registry",
-        registry.to_str().unwrap(),
-        "--radius-csv",
-        radius.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let out = run(&args);
+    let out = subscribers_import(
+        &db,
+        &[("--registry", registry), ("--radius-csv", &radius)],
+        extra,
+    );
     (db, out)
 }
 
 fn lookup(db: &Path, ip: &str) -> Value {
-    let out = run(&[
-        "subscribers",
-        "lookup",
-        "--db",
-        db.to_str().unwrap(),
-        ip,
-        "--at",
-        "2026-03-02T02:00:00Z",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    subscribers_lookup(db, ip, "2026-03-02T02:00:00Z", &[])
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -259,18 +242,11 @@ fn local_times_a_missing_year_and_an_end_before_its_start() {
     )
     .unwrap();
     let imp = |extra: &[&str]| {
-        let mut args = vec![
-            "subscribers",
-            "import",
-            "--db",
-            db.to_str().unwrap(),
-            "--static",
-            statics.to_str().unwrap(),
-            "--cgnat-syslog",
-            syslog.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        run(&args)
+        subscribers_import(
+            &db,
+            &[("--static", &statics), ("--cgnat-syslog", &syslog)],
+            extra,
+        )
     };
     let out = imp(&["--timezone", "Asia/Shanghai", "--year", "2026"]);
     let err = stderr(&out);
@@ -281,32 +257,15 @@ fn local_times_a_missing_year_and_an_end_before_its_start() {
         "{err}"
     );
     // 08:00 in Shanghai is 00:00 UTC: covered at 00:30 UTC, not at 12:30 UTC.
-    let at = |t: &str| -> Value {
-        let out = run(&[
-            "subscribers",
-            "lookup",
-            "--db",
-            db.to_str().unwrap(),
-            "198.51.100.5",
-            "--at",
-            t,
-        ]);
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let at = |t: &str| subscribers_lookup(&db, "198.51.100.5", t, &[]);
     assert_eq!(at("2026-03-02T00:30:00Z")["status"], "matched");
     assert_eq!(at("2026-03-02T12:30:00Z")["status"], "unknown");
-    let out = run(&[
-        "subscribers",
-        "lookup",
-        "--db",
-        db.to_str().unwrap(),
+    let v = subscribers_lookup(
+        &db,
         "203.0.113.5",
-        "--port",
-        "2050",
-        "--at",
         "2026-03-02T01:30:00Z",
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        &["--port", "2050"],
+    );
     assert_eq!(v["via_cgnat"]["private_ip"], "100.64.1.2", "{v}");
     let bad = imp(&["--timezone", "Mars/Olympus"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -323,18 +282,7 @@ fn a_headerless_csv_is_refused_by_name_and_read_with_header() {
         "1772413200,Start,hengda@fttx,198.51.100.7,A\n1772416800,Stop,hengda@fttx,198.51.100.7,A\n",
     )
     .unwrap();
-    let imp = |extra: &[&str]| {
-        let mut args = vec![
-            "subscribers",
-            "import",
-            "--db",
-            db.to_str().unwrap(),
-            "--radius-csv",
-            f.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        run(&args)
-    };
+    let imp = |extra: &[&str]| subscribers_import(&db, &[("--radius-csv", &f)], extra);
     let out = imp(&[]);
     assert_eq!(out.status.code(), Some(1), "nothing read is a failure");
     assert!(

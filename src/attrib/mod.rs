@@ -172,7 +172,9 @@ impl Resolver {
             ..Resolver::default()
         };
         r.load_subscribers(&st.conn, path)?;
-        r.load_identities(&st.conn, path)?;
+        r.identities = st
+            .identities()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         r.load_assignments(&st.conn, path)?;
         r.load_blocks(&st.conn, path)?;
         Ok(r)
@@ -201,24 +203,6 @@ impl Resolver {
         for s in rows {
             let s = s.map_err(e)?;
             self.subscribers.insert(s.id.clone(), s);
-        }
-        Ok(())
-    }
-
-    /// Which subscriber each identity (RADIUS user, MAC, DUID, circuit) belongs to.
-    fn load_identities(&mut self, c: &rusqlite::Connection, path: &Path) -> Result<(), String> {
-        let e = |x: rusqlite::Error| format!("{}: {x}", path.display());
-        let mut q = c
-            .prepare("SELECT identity, subscriber FROM identities")
-            .map_err(e)?;
-        for i_s in q
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(e)?
-        {
-            let (i, s) = i_s.map_err(e)?;
-            self.identities.insert(i, s);
         }
         Ok(())
     }

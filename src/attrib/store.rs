@@ -263,21 +263,23 @@ impl Store {
         tx.commit().map_err(|e| e.to_string())
     }
 
-    /// How the access records join the registry.
-    pub fn join_report(&self) -> Result<JoinReport, String> {
+    /// Which subscriber each identity (RADIUS user, MAC, DUID, circuit, id) belongs to.
+    pub fn identities(&self) -> Result<HashMap<String, String>, String> {
         let e = |x: rusqlite::Error| x.to_string();
-        let mut identities: HashMap<String, String> = HashMap::new();
         let mut q = self
             .conn
             .prepare("SELECT identity, subscriber FROM identities")
             .map_err(e)?;
-        for row in q
+        let rows = q
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(e)?
-        {
-            let (i, s) = row.map_err(e)?;
-            identities.insert(i, s);
-        }
+            .map_err(e)?;
+        rows.collect::<Result<_, _>>().map_err(e)
+    }
+
+    /// How the access records join the registry.
+    pub fn join_report(&self) -> Result<JoinReport, String> {
+        let e = |x: rusqlite::Error| x.to_string();
+        let identities = self.identities()?;
         let registry: u64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM subscribers", [], |r| r.get(0))

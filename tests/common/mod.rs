@@ -95,3 +95,31 @@ pub fn scan_captures(flags: &[&str], captures: &[&str]) -> Output {
     args.extend(paths.iter().map(String::as_str));
     run(&args)
 }
+
+/// `minetap subscribers import --db DB [FLAG FILE]... EXTRA...`.
+pub fn subscribers_import(db: &Path, inputs: &[(&str, &Path)], extra: &[&str]) -> Output {
+    let mut args: Vec<&str> = vec!["subscribers", "import", "--db", db.to_str().unwrap()];
+    for (flag, f) in inputs {
+        args.push(flag);
+        args.push(f.to_str().unwrap());
+    }
+    args.extend(extra);
+    run(&args)
+}
+
+/// `minetap subscribers lookup --db DB IP --at TIME EXTRA...`, which must succeed, as JSON.
+pub fn subscribers_lookup(db: &Path, ip: &str, at: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "subscribers",
+        "lookup",
+        "--db",
+        db.to_str().unwrap(),
+        ip,
+        "--at",
+        at,
+    ];
+    args.extend(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("the answer is JSON")
+}
