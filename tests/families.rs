@@ -234,6 +234,27 @@ fn stratum_v2_in_the_clear() {
     assert_eq!(m["shares"]["accepted"], 4);
     let claimed = m["claimed_hashrate_hs"].as_f64().unwrap();
     assert!((claimed - 110e12).abs() / 110e12 < 1e-6);
+    // The channel's target (2^212 at opening, 2^211 after SetTarget) values each share: two
+    // accepted at 2^44 hashes, two at 2^45; the estimate rests on them, not on the claim.
+    let changes: Vec<f64> = m["difficulty_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["hashes_per_share"].as_f64().unwrap())
+        .collect();
+    assert_eq!(changes, [2f64.powi(44), 2f64.powi(45)]);
+    assert_eq!(
+        m["target"],
+        "0000000000080000000000000000000000000000000000000000000000000000"
+    );
+    let h = &m["hashrate"];
+    assert_eq!(h["shares"], 4);
+    let work = 6.0 * 2f64.powi(44);
+    let expect = work / h["observed_s"].as_f64().unwrap();
+    assert!(
+        (h["hashrate_hs"].as_f64().unwrap() - expect).abs() / expect < 1e-9,
+        "{h}"
+    );
 }
 
 #[test]

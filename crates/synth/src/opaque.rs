@@ -125,8 +125,24 @@ pub fn stratum_v2(client: &str, server: &str, start: u64) -> Vec<Frame> {
     open.extend_from_slice(&[0xff; 32]);
     s.send(true, &sv2_frame(0x10, &open));
     s.wait_ms(20);
-    s.send(false, &sv2_frame(0x11, &[1, 0, 0, 0, 9, 0, 0, 0]));
+    // OpenStandardMiningChannel.Success: request 1, channel 9, target 2^212 (a share is worth
+    // 2^44 hashes), extranonce prefix of 4 bytes, group channel 0.
+    let mut ok = vec![1, 0, 0, 0, 9, 0, 0, 0];
+    let mut target = [0u8; 32];
+    target[26] = 0x10;
+    ok.extend_from_slice(&target);
+    ok.extend_from_slice(&[4, 0xa1, 0xb2, 0xc3, 0xd4]);
+    ok.extend_from_slice(&0u32.to_le_bytes());
+    s.send(false, &sv2_frame(0x11, &ok));
     for j in 0..4u32 {
+        if j == 2 {
+            // SetTarget: channel 9, the target halved (2^45 hashes a share from here on).
+            let mut set = 9u32.to_le_bytes().to_vec();
+            target[26] = 0x08;
+            set.extend_from_slice(&target);
+            s.wait_ms(1_000);
+            s.send(false, &sv2_frame(0x21, &set));
+        }
         s.wait_ms(30_000);
         let mut job = 9u32.to_le_bytes().to_vec();
         job.extend_from_slice(&j.to_le_bytes());

@@ -5,7 +5,7 @@
 //! recognised by that shape alone.
 
 use crate::detect::framing::records::{Held, Progress};
-use crate::detect::{Coverage, Detail, Detector, Finding, Interest, Kind, Session};
+use crate::detect::{Coverage, Detail, Detector, Finding, Interest, Kind, Session, ShareValue};
 use crate::flow::Dir;
 use crate::wire::{self, Cursor};
 
@@ -40,6 +40,11 @@ pub struct StratumV2 {
     counts: Vec<(&'static str, u32)>,
     /// The first bytes are not a plain SetupConnection; only the Noise shape may still fit.
     not_plain: bool,
+    /// What a share is worth now: the channel's target (from its opening's Success or a later
+    /// SetTarget) as hashes per share.
+    share_value: Option<ShareValue>,
+    /// The capture time of the data being read.
+    now: u64,
 }
 
 impl Default for StratumV2 {
@@ -53,8 +58,28 @@ impl Default for StratumV2 {
             session: Session::default(),
             counts: Vec::new(),
             not_plain: false,
+            share_value: None,
+            now: 0,
         }
     }
+}
+
+/// Hashes a share at target `t` (a U256, little-endian) stands for: 2^256 / t.
+fn target_hashes(t: &[u8]) -> Option<f64> {
+    let v = t
+        .iter()
+        .rev()
+        .fold(0f64, |acc, b| acc * 256.0 + f64::from(*b));
+    (v > 0.0).then(|| 2f64.powi(256) / v)
+}
+
+/// A U256 (little-endian) as the big-endian hex a person reads targets in.
+fn target_hex(t: &[u8]) -> String {
+    t.iter()
+        .take(32)
+        .rev()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A frame's header: extension type (the channel bit masked off), message type, length.
@@ -170,12 +195,39 @@ impl StratumV2 {
                     }
                 }
             }
+            // Open*MiningChannel.Success: request_id, channel_id, target (U256); SetTarget:
+            // channel_id, maximum_target.
+            0x11 | 0x14 | 0x21 => {
+                if mtype != 0x21 {
+                    let _ = r.le32();
+                }
+                let _ = r.le32();
+                if let Some(tb) = r.take(32) {
+                    if let Some(h) = target_hashes(tb) {
+                        let v = ShareValue::Hashes(h);
+                        self.share_value = Some(v);
+                        if f.difficulty_changes.len() < 64 {
+                            f.difficulty_changes.push((self.now, v));
+                        }
+                        f.target = Some(target_hex(tb));
+                    }
+                }
+            }
             0x15 | 0x1f => f.jobs += 1,
-            0x1a | 0x1b => f.shares.submitted += 1,
+            0x1a | 0x1b => {
+                f.shares.submitted += 1;
+                f.work.submitted.add(self.share_value);
+            }
             0x1c => {
                 // channel_id, last_sequence_number, new_submits_accepted_count, ...
                 let _ = (r.le32(), r.le32());
-                f.shares.accepted += r.le32().map_or(1, u64::from);
+                let n = r.le32().map_or(1, u64::from);
+                f.shares.accepted += n;
+                // Each accepted share at the channel's current target (a count the pool
+                // gives; capped so that a hostile count cannot make this loop long).
+                for _ in 0..n.min(1 << 16) {
+                    f.work.accepted.add(self.share_value);
+                }
             }
             0x1d => f.shares.rejected += 1,
             _ => {}
@@ -245,7 +297,8 @@ impl Detector for StratumV2 {
         "stratum-v2"
     }
 
-    fn on_data(&mut self, dir: Dir, data: &[u8], _ts_ns: u64) {
+    fn on_data(&mut self, dir: Dir, data: &[u8], ts_ns: u64) {
+        self.now = ts_ns;
         if self.bursts.len() < 4 {
             match self.bursts.last_mut() {
                 Some((d, n)) if *d == dir => *n += data.len(),
