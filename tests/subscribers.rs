@@ -18,14 +18,7 @@ fn import_radius_csv(dir: &Path, rows: &str) -> (PathBuf, PathBuf, std::process:
         format!("timestamp,status,username,framed_ip_address,session_id\n{rows}"),
     )
     .unwrap();
-    let out = run(&[
-        "subscribers",
-        "import",
-        "--db",
-        db.to_str().unwrap(),
-        "--radius-csv",
-        f.to_str().unwrap(),
-    ]);
+    let out = subscribers_import(&db, &[("--radius-csv", &f)], &[]);
     (db, f, out)
 }
 
@@ -163,19 +156,7 @@ fn the_sample_miners_resolve_to_their_subscribers() {
 #[test]
 fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
     let (_dir, db) = store();
-    let look = |at: &str| -> Value {
-        let out = run(&[
-            "subscribers",
-            "lookup",
-            "--db",
-            db.to_str().unwrap(),
-            "203.0.113.10",
-            "--at",
-            at,
-        ]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let look = |at: &str| subscribers_lookup(&db, "203.0.113.10", at, &[]);
     assert_eq!(
         look("2026-03-02T08:13:24Z")["candidates"][0]["id"],
         "ENT-001"
@@ -192,18 +173,7 @@ fn an_address_reassigned_mid_day_resolves_by_time_and_lookups_are_audited() {
         "an unknown address has no candidates, not a null"
     );
     // IPv6: an address inside a RADIUS delegated prefix, and a Kea v6 lease found by DUID.
-    let v6 = |ip: &str| -> Value {
-        let out = run(&[
-            "subscribers",
-            "lookup",
-            "--db",
-            db.to_str().unwrap(),
-            ip,
-            "--at",
-            "2026-03-02T13:00:00Z",
-        ]);
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let v6 = |ip: &str| subscribers_lookup(&db, ip, "2026-03-02T13:00:00Z", &[]);
     assert_eq!(v6("2001:db8:100:2a::1")["candidates"][0]["id"], "ENT-002");
     assert_eq!(v6("2001:db8:200::5")["candidates"][0]["id"], "ENT-007");
     let from = &v6("2001:db8:200::5")["candidates"][0]["matched"]["valid_from"];
@@ -251,18 +221,7 @@ fn a_session_without_stop_stays_open_until_the_next_start_for_its_address() {
         "2026-03-02T06:00:00Z,Start,alice,192.0.2.33,A\n2026-03-02T12:00:00Z,Start,bob,192.0.2.33,B\n",
     );
     assert!(out.status.success());
-    let who = |at: &str| -> Value {
-        let out = run(&[
-            "subscribers",
-            "lookup",
-            "--db",
-            db.to_str().unwrap(),
-            "192.0.2.33",
-            "--at",
-            at,
-        ]);
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let who = |at: &str| subscribers_lookup(&db, "192.0.2.33", at, &[]);
     let a = who("2026-03-02T11:00:00Z");
     assert_eq!(a["candidates"][0]["id"], "alice");
     assert_eq!(a["candidates"][0]["registered"], false);

@@ -9,7 +9,7 @@
 //! Each mapping is a port block of one port. A flow that was not translated (the reply goes back
 //! to the original source) and ICMP (no ports) are counted in a note, not stored.
 
-use super::csv::time_of;
+use super::time_of;
 use super::{err, Parsed, PortBlock, ReadOptions, Record};
 use std::collections::HashMap;
 use std::net::IpAddr;

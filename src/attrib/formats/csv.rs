@@ -2,10 +2,9 @@
 //! CGNAT port blocks, read by column name.
 
 use super::{
-    addr_prefix, columns, err, lease, Assignment, LineError, Parsed, PortBlock, ReadOptions,
-    Record, Row, Subscriber,
+    addr_prefix, check_span, columns, err, lease, time_of, Assignment, LineError, Parsed,
+    PortBlock, ReadOptions, Record, Row, Subscriber,
 };
-use crate::attrib::time;
 use std::collections::BTreeMap;
 
 /// The CSV field separator of `text`: of `,`, `;`, tab and `|`, the one the first line that is
@@ -149,23 +148,6 @@ fn csv_error(e: &::csv::Error) -> LineError {
     LineError {
         line: e.position().map_or(0, |p| p.line() as usize),
         message: e.to_string(),
-    }
-}
-
-/// A time read with the file's clock; an error naming the text when it is not one.
-pub(super) fn time_of(o: &ReadOptions, t: &str) -> Result<i64, String> {
-    o.clock.parse(t).ok_or(format!("'{t}' is not a time"))
-}
-
-/// An end that is not before its start, or the error for the line.
-pub(super) fn check_span(start: i64, end: Option<i64>) -> Result<Option<i64>, String> {
-    match end {
-        Some(e) if e < start => Err(format!(
-            "ends ({}) before it starts ({})",
-            time::rfc3339(e),
-            time::rfc3339(start)
-        )),
-        e => Ok(e),
     }
 }
 

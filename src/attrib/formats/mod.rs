@@ -182,6 +182,22 @@ pub(super) fn addr_prefix(s: &str) -> Option<(IpAddr, u8)> {
     (p <= max).then_some((ip, p))
 }
 
+/// A time read with the file's clock; an error naming the text when it is not one.
+pub(super) fn time_of(o: &ReadOptions, t: &str) -> Result<i64, String> {
+    o.clock.parse(t).ok_or(format!("'{t}' is not a time"))
+}
+
+/// An end that is not before its start, or the error for the line.
+pub(super) fn check_span(start: i64, end: Option<i64>) -> Result<Option<i64>, String> {
+    match end {
+        Some(e) if e < start => Err(format!(
+            "ends ({}) before it starts ({})",
+            crate::attrib::time::rfc3339(e),
+            crate::attrib::time::rfc3339(start)
+        )),
+        e => Ok(e),
+    }
+}
 pub(super) fn err(line: usize, message: impl Into<String>) -> LineError {
     LineError {
         line,

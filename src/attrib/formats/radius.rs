@@ -7,8 +7,9 @@
 //! Acct-Delay-Time. A session whose Start was lost begins at its first request's time less its
 //! Acct-Session-Time; a session with no Stop stays open.
 
-use super::csv::{csv_rows, take, time_of};
+use super::csv::{csv_rows, take};
 use super::{addr_prefix, err, Assignment, LineError, Parsed, ReadOptions, Record, Row};
+use super::{check_span, time_of};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -136,7 +137,7 @@ pub(super) fn session_rows(rows: Vec<Row>, file: &str, o: &ReadOptions) -> Parse
                 (None, Some((u, r))) => u - r,
                 (None, None) => return Err("no acctstarttime".into()),
             };
-            let end = super::csv::check_span(start, stopped)?;
+            let end = check_span(start, stopped)?;
             let user = take(&mut row, USER_COLUMNS).unwrap_or_default();
             let session = take(&mut row, SESSION_COLUMNS).unwrap_or_default();
             let addrs = addresses(&mut row)?;
@@ -225,7 +226,7 @@ fn radius_sessions(events: Vec<RadiusEvent>, file: &str) -> Parsed {
         }
     }
     for ((session, _), s) in open {
-        if let Err(m) = super::csv::check_span(s.start, s.end) {
+        if let Err(m) = check_span(s.start, s.end) {
             out.errors
                 .push(err(s.line, format!("session '{session}' {m}")));
             continue;
