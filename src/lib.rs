@@ -3,7 +3,7 @@
 //! The crate is laid out as the pipeline it runs (see `docs/ARCHITECTURE.md`):
 //! [`source`] → [`decode`] → [`flow`] → [`detect`] → `verdict` → [`attrib`] → `output` →
 //! `evidence`, with `rules` and `wire` as leaves every stage may read, `inventory` after the
-//! runs, driven by [`pipeline`] and exposed by [`cli`]. The stages that tests, benchmarks and
+//! runs, [`probe`] (active, opt-in) beside the verdict, driven by [`pipeline`] and exposed by [`cli`]. The stages that tests, benchmarks and
 //! fuzz targets drive directly are public; the others are the crate's own.
 #![warn(missing_docs)]
 
@@ -16,6 +16,7 @@ pub mod flow;
 pub(crate) mod inventory;
 pub(crate) mod output;
 pub mod pipeline;
+pub mod probe;
 pub(crate) mod rules;
 pub mod source;
 pub(crate) mod verdict;

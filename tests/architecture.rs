@@ -16,6 +16,7 @@ const ORDER: &[&str] = &[
     "flow",
     "detect",
     "verdict",
+    "probe",
     "attrib",
     "output",
     "evidence",

@@ -205,16 +205,24 @@ fn an_opaque_flow_with_a_miners_rhythm_is_suspect() {
         .iter()
         .filter_map(|s| s.as_str())
         .collect();
+    assert_eq!(
+        m["confidence"], 0.6,
+        "39 shares and 13 jobs: the most behaviour gives"
+    );
     assert!(
-        signals
-            .iter()
-            .any(|s| s.starts_with("behaviour:long-lived")),
+        signals[0].starts_with("behaviour:361s in TLS records"),
         "{signals:?}"
     );
     assert!(
         signals
             .iter()
-            .any(|s| s.starts_with("behaviour:server pushes 25 every")),
+            .any(|s| s.starts_with("behaviour:client exchanges 39, 39 answered (100%), mean 190 B")),
+        "{signals:?}"
+    );
+    assert!(
+        signals
+            .iter()
+            .any(|s| s.starts_with("behaviour:server pushes 13, mean 448 B every")),
         "{signals:?}"
     );
 }

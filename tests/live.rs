@@ -5,56 +5,15 @@
 //! reason printed, where a namespace cannot be made.
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
 use common::*;
+use netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-struct Netns(String);
-
-impl Netns {
-    fn create() -> Result<Netns, String> {
-        let name = format!("minetap-test-{}", std::process::id());
-        let ip = |args: &[&str]| -> Result<(), String> {
-            let out = Command::new("ip")
-                .args(args)
-                .output()
-                .map_err(|e| format!("cannot run ip: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "ip {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-            }
-        };
-        ip(&["netns", "add", &name])?;
-        let ns = Netns(name);
-        ip(&[
-            "-n", &ns.0, "link", "add", "mt-a", "type", "veth", "peer", "name", "mt-b",
-        ])?;
-        ip(&["-n", &ns.0, "link", "set", "mt-a", "up"])?;
-        ip(&["-n", &ns.0, "link", "set", "mt-b", "up"])?;
-        Ok(ns)
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_minetap")])
-            .args(args);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
 
 /// (src, dest, protocol) → the fields compared between live and scan.
 fn by_flow(ev: &[Value]) -> BTreeMap<String, String> {

@@ -199,6 +199,10 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     let opts = l.live_options();
     let mut cfg = eff.cfg;
     cfg.flow.early_records = l.early_events != Some(false);
+    cfg.flow.behaviour_window_ns =
+        crate::rules::behaviour::Behaviour::from_rows(&cfg.tables.behaviour)
+            .ok()
+            .map(|b| (b.window_s * 1e9) as u64);
     let sockets = open_sockets(&interfaces, &l, &opts)?;
     let inputs = interfaces.iter().map(|i| format!("live: {i}")).collect();
     let writer = eff.output.writer(true, inputs)?;

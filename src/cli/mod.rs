@@ -13,6 +13,7 @@ mod error;
 mod inventory;
 #[cfg(target_os = "linux")]
 mod live;
+mod probe;
 #[cfg(target_os = "linux")]
 mod replay;
 mod scan;
@@ -68,6 +69,9 @@ enum Command {
     /// Work with the pool rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Ask endpoints (only inside --allow ranges) whether they answer like a mining pool: in the
+    /// clear and over TLS, with each mining dialect's opening. Active: it sends traffic.
+    Probe(probe::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +151,7 @@ pub fn main() -> i32 {
         Command::Config(ConfigCommand::Check { file }) => return settings::check(&file),
         Command::Subscribers(c) => return subscribers::run(c),
         Command::Inventory(a) => return inventory::run(a),
+        Command::Probe(a) => return probe::run(a),
         Command::Feed(FeedCommand::Send {
             spool,
             url,
@@ -251,8 +256,15 @@ fn rules_check(choice: crate::rules::Choice) -> Result<i32, CliError> {
     let loaded = crate::rules::load(&choice).map_err(|e| CliError::Input(e.to_string()))?;
     let (i, t) = (&loaded.intel, &loaded.tables);
     let c = i.counts();
+    let behaviour = match crate::rules::behaviour::Behaviour::from_rows(&t.behaviour) {
+        Ok(b) => format!("behaviour test on (window {}s)", b.window_s),
+        Err(missing) if missing.len() == crate::rules::behaviour::NAMES.len() => {
+            "behaviour test off (no thresholds)".into()
+        }
+        Err(missing) => format!("behaviour test off (missing {})", missing.join(", ")),
+    };
     out!(
-        "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; digest {}",
+        "{}: {} file(s), {} domains, {} address ranges, {} ports; {} algorithms, {} efficiency rows; {behaviour}; digest {}",
         loaded.describe(),
         c.files,
         c.domains,

@@ -15,6 +15,7 @@ mod evidence;
 mod key;
 pub mod reasm;
 mod record;
+pub mod rhythm;
 mod shape;
 mod table;
 
@@ -84,7 +85,7 @@ pub trait Inspector: Sized + Send {
     /// What every inspection consults (rules, caps); replaceable while flows go on.
     type Context: Send;
     /// What an inspection found.
-    type Finding: Send;
+    type Finding: Send + Clone;
     /// A new inspection for a flow: TCP or not, its ports (`lo`, `hi` side), and whether it
     /// was picked up without its opening.
     fn start(tcp: bool, ports: (u16, u16), mid_stream: bool) -> Self;

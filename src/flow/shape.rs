@@ -1,4 +1,7 @@
-//! A flow's traffic shape: timing and sizes of its payload-carrying packets, per direction.
+//! A flow's traffic shape: timing and sizes of its payload-carrying packets, per direction, and
+//! its conversation rhythm.
+
+use super::rhythm::Rhythm;
 
 /// Timing and sizes of a flow's payload-carrying packets, per direction (indexed by
 /// [`super::Dir::index`]). Kept for every TCP flow at a few arithmetic operations per packet.
@@ -14,10 +17,14 @@ pub struct Shape {
     /// Gaps between consecutive payload packets: count, mean and sum of squared deviations
     /// (seconds), per direction (Welford).
     gaps: [(u64, f64, f64); 2],
+    /// The conversation in messages (TLS records or packets): who starts, who answers.
+    pub rhythm: Rhythm,
 }
 
 impl Shape {
-    pub(crate) fn add(&mut self, d: usize, ts: u64, len: usize) {
+    pub(crate) fn add(&mut self, d: usize, ts: u64, payload: &[u8]) {
+        self.rhythm.add(d, ts, payload);
+        let len = payload.len();
         if self.payload_packets[d] > 0 && ts > self.last_ts[d] {
             let x = (ts - self.last_ts[d]) as f64 / 1e9;
             let g = &mut self.gaps[d];

@@ -26,6 +26,9 @@ pub struct FlowConfig {
     /// Report a flow as soon as a mining protocol is recognised on it (an early record), not
     /// only when it ends.
     pub early_records: bool,
+    /// With `early_records`: a TCP flow with nothing recognised on it that has talked both
+    /// ways for this long is also reported early, once, so that its behaviour is judged then.
+    pub behaviour_window_ns: Option<u64>,
     /// Frames kept per flow for evidence (0: none): its first ones until its verdict is known,
     /// then, for a mining flow, the ones after them up to this count and `evidence_bytes`.
     pub evidence_packets: usize,
@@ -45,6 +48,7 @@ impl Default for FlowConfig {
             inspect_budget: 16 * 1024,
             resample_after_ns: 300_000_000_000,
             early_records: false,
+            behaviour_window_ns: None,
             evidence_packets: 0,
             evidence_bytes: 1 << 20,
             evidence_total_bytes: 512 << 20,
@@ -88,6 +92,8 @@ struct Flow<I: Inspector> {
     keep_frames: bool,
     /// Ended by FIN/RST: reported already, kept a little to absorb the last packets.
     closed: bool,
+    /// Reported early for its behaviour (see `FlowConfig::behaviour_window_ns`).
+    behaviour_reported: bool,
     inspect: Inspect<I>,
     /// Initial sequence numbers from the SYNs, per direction, for reassembly that starts later.
     syn_seq: [Option<u32>; 2],
@@ -139,6 +145,7 @@ impl<I: Inspector> Flow<I> {
             matched: false,
             keep_frames: false,
             closed: false,
+            behaviour_reported: false,
             inspect: Inspect::Pending { mid_stream },
             syn_seq: [None; 2],
         }
@@ -268,6 +275,34 @@ impl<I: Inspector> Flow<I> {
             }
             Standing::Probing => {}
         }
+    }
+
+    /// Reports an unrecognised TCP flow early, once, when it has talked both ways for the
+    /// behaviour window (live mode), so that its behaviour is judged before it ends.
+    fn report_behaviour(
+        &mut self,
+        now: u64,
+        cfg: &FlowConfig,
+        out: &mut Vec<FlowRecord<I::Finding>>,
+    ) {
+        let Some(window) = cfg.behaviour_window_ns else {
+            return;
+        };
+        if !cfg.early_records
+            || self.matched
+            || self.behaviour_reported
+            || !self.is_tcp()
+            || now.saturating_sub(self.first_ts) < window
+            || self.shape.payload_packets.contains(&0)
+        {
+            return;
+        }
+        self.behaviour_reported = true;
+        let finding = match &self.inspect {
+            Inspect::Active(insp) => insp.inspector.finding(),
+            _ => self.saved.as_deref().cloned(),
+        };
+        out.push(self.record(EndReason::Ongoing, finding));
     }
 
     /// Whether this packet ends the flow: a RST, or the second side's FIN.
@@ -431,10 +466,11 @@ impl<I: Inspector> Table<I> {
             flow.syn(dir, flags, p.tcp.seq);
         }
         if !payload.is_empty() {
-            flow.shape.add(dir.index(), p.ts_ns, payload.len());
+            flow.shape.add(dir.index(), p.ts_ns, payload);
             flow.start_inspection(p.ts_ns, &self.cfg, &mut self.stats);
             let env = (&self.cfg, &self.ctx);
             flow.inspect_payload((dir, p, payload), env, &mut self.stats, out);
+            flow.report_behaviour(p.ts_ns, &self.cfg, out);
         }
         if let Some(reason) = flow.ended(dir, flags) {
             self.stats.closed += 1;

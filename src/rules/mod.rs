@@ -5,6 +5,7 @@
 //! that they win over the built-in ones. Files in; validated, indexed rules and where they came
 //! from out, or an error naming the file and line. It imports nothing of the crate.
 
+pub mod behaviour;
 pub mod intel;
 pub mod tables;
 
@@ -22,6 +23,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("power.table", include_str!("../../rules/power.table")),
     ("chains.table", include_str!("../../rules/chains.table")),
+    (
+        "behaviour.table",
+        include_str!("../../rules/behaviour.table"),
+    ),
 ];
 
 /// The built-in inventory thresholds (`rules/inventory.toml`).

@@ -82,6 +82,8 @@ pub struct Tables {
     pub efficiency: Vec<Efficiency>,
     pub multi_agents: Vec<MultiAgent>,
     pub chains: Vec<Chain>,
+    /// `behaviour` rows, in the order read.
+    pub behaviour: Vec<super::behaviour::Row>,
 }
 
 /// Splits a line into `key=value` pairs (values may be double-quoted) after a leading word.
@@ -186,6 +188,41 @@ fn chain_row(
     })
 }
 
+/// An `efficiency NAME per=UNIT low=J typical=J high=J year=YYYY` row.
+fn efficiency_row(
+    name: &str,
+    kv: &[(String, String)],
+    source: String,
+    row: String,
+) -> Result<Efficiency, String> {
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let scale = get("per")
+        .and_then(per)
+        .ok_or("'per' must be H, kH, MH, GH, TH, PH or Sol, kSol, ...")?;
+    let j = |k: &str| {
+        get(k)
+            .and_then(number)
+            .map(|v| v / scale)
+            .ok_or_else(|| format!("'{k}' must be a positive number"))
+    };
+    let (low, typical, high) = (j("low")?, j("typical")?, j("high")?);
+    if !(low <= typical && typical <= high) {
+        return Err("needs low <= typical <= high".into());
+    }
+    let year = get("year")
+        .and_then(|y| y.parse().ok())
+        .ok_or("'year' must be a year")?;
+    Ok(Efficiency {
+        algorithm: name.to_ascii_lowercase(),
+        low,
+        typical,
+        high,
+        year,
+        source,
+        row,
+    })
+}
+
 impl Tables {
     /// Adds the rows of one table file.
     pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), RuleError> {
@@ -236,31 +273,8 @@ impl Tables {
                     });
                 }
                 Some(("efficiency", name)) => {
-                    let scale = get("per").and_then(per).ok_or_else(|| {
-                        err("'per' must be H, kH, MH, GH, TH, PH or Sol, kSol, ...".into())
-                    })?;
-                    let j = |k: &str| {
-                        get(k)
-                            .and_then(number)
-                            .map(|v| v / scale)
-                            .ok_or_else(|| err(format!("'{k}' must be a positive number")))
-                    };
-                    let (low, typical, high) = (j("low")?, j("typical")?, j("high")?);
-                    if !(low <= typical && typical <= high) {
-                        return Err(err("needs low <= typical <= high".into()));
-                    }
-                    let year = get("year")
-                        .and_then(|y| y.parse().ok())
-                        .ok_or_else(|| err("'year' must be a year".into()))?;
-                    self.efficiency.push(Efficiency {
-                        algorithm: name.to_ascii_lowercase(),
-                        low,
-                        typical,
-                        high,
-                        year,
-                        source,
-                        row,
-                    });
+                    let e = efficiency_row(name, &kv, source, row).map_err(err)?;
+                    self.efficiency.push(e);
                 }
                 Some(("agent", name)) => {
                     let algorithms = get("algorithms").map(list).unwrap_or_default();
@@ -279,9 +293,13 @@ impl Tables {
                 Some(("chain", name)) => {
                     self.chains.push(chain_row(name, &kv, source, row).map_err(err)?);
                 }
+                Some(("behaviour", name)) => {
+                    let r = super::behaviour::row(name, get("value"), row).map_err(err)?;
+                    self.behaviour.push(r);
+                }
                 _ => {
                     return Err(err(format!(
-                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...' or 'chain NAME ...', got '{line}'"
+                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...', 'chain NAME ...' or 'behaviour NAME ...', got '{line}'"
                     )))
                 }
             }

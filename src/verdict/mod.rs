@@ -132,11 +132,14 @@ pub struct Judge {
     dns: Expiring<IpAddr, String>,
     /// (miner, pool) → the protocol confirmed.
     pairs: Expiring<(IpAddr, IpAddr), &'static str>,
+    /// The behaviour thresholds, when the tables give them all.
+    behaviour: Option<crate::rules::behaviour::Behaviour>,
 }
 
 impl Judge {
     pub fn new(intel: Arc<Intel>, tables: Arc<tables::Tables>) -> Self {
         Judge {
+            behaviour: crate::rules::behaviour::Behaviour::from_rows(&tables.behaviour).ok(),
             intel,
             tables,
             dns: Expiring::new(DNS_MEMORY),
@@ -146,6 +149,7 @@ impl Judge {
 
     /// Takes up new rules; what was learned (DNS answers, confirmed pairs) is kept.
     pub fn set_rules(&mut self, intel: Arc<Intel>, tables: Arc<tables::Tables>) {
+        self.behaviour = crate::rules::behaviour::Behaviour::from_rows(&tables.behaviour).ok();
         self.intel = intel;
         self.tables = tables;
     }
@@ -367,11 +371,11 @@ impl Judge {
             // A mining protocol's own handshake shape, on an unknown endpoint.
             return Some(likely(0.7, f.signals.clone(), None));
         }
-        let signals = behaviour::suspect(r, ends.client)?;
+        let (confidence, signals) = behaviour::suspect(r, ends.client, self.behaviour.as_ref()?)?;
         Some(Verdict {
             event: EventType::Mining,
             level: Level::Suspect,
-            confidence: 0.5,
+            confidence,
             signals,
             pool: None,
             client: ends.client,

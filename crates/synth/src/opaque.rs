@@ -90,6 +90,63 @@ pub fn tls_session(
     s.frames
 }
 
+/// A miner's session inside TLS 1.3 to an endpoint nobody named, as a CryptoNote miner over TLS
+/// behaves (the fixtures in `tests/data/tls/` were captured from XMRig): the handshake, the
+/// login answered with a job, then for `minutes` a job pushed every 20-40 s and shares submitted
+/// at random (10 s apart on average), each acknowledged at once with a short JSON answer.
+pub fn tls_miner(
+    client: &str,
+    server: &str,
+    start: u64,
+    sni: Option<&str>,
+    minutes: u64,
+) -> Vec<Frame> {
+    let mut s = TcpSession::new(addr(client), addr(server), start, L2::Ethernet);
+    s.handshake();
+    s.send(true, &tls::client_hello(sni, &[]));
+    s.wait_ms(30);
+    // ServerHello (a minimal handshake record), then the encrypted handshake.
+    s.send(
+        false,
+        &[vec![22, 3, 3, 0, 4, 2, 0, 0, 0], tls::app_data(2400, 1)].concat(),
+    );
+    s.wait_ms(30);
+    s.send(
+        true,
+        &[tls::app_data(53, 2), tls::app_data(180, 3)].concat(),
+    ); // Finished, login
+    s.wait_ms(40);
+    s.send(
+        false,
+        &[tls::app_data(250, 4), tls::app_data(620, 5)].concat(),
+    ); // ticket, job
+    let mut rng = Rng::new(11);
+    let end = minutes * 60_000;
+    let (mut now, mut push, mut share) = (0u64, 20_000 + rng.below(20_000), 0u64);
+    let exp = |rng: &mut Rng| {
+        let u = (rng.below(1_000_000) + 1) as f64 / 1_000_001.0;
+        (-u.ln() * 10_000.0) as u64 + 200
+    };
+    share += exp(&mut rng);
+    while now < end {
+        let next = push.min(share);
+        s.wait_ms(next - now);
+        now = next;
+        if next == push {
+            s.send(false, &tls::app_data(480, 6));
+            push += 20_000 + rng.below(20_000);
+        } else {
+            s.send(true, &tls::app_data(190, 7));
+            s.wait_ms(40);
+            s.send(false, &tls::app_data(70, 8));
+            now += 40;
+            share = now + exp(&mut rng);
+        }
+    }
+    s.close();
+    s.frames
+}
+
 fn sv2_frame(msg_type: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![0, 0, msg_type];
     f.extend_from_slice(&(payload.len() as u32).to_le_bytes()[..3]);

@@ -340,15 +340,12 @@ pub fn all() -> Vec<Sample> {
     add(
         "behaviour-opaque.pcap",
         Format::Pcap,
-        opaque::tls_session(
+        opaque::tls_miner(
             "203.0.113.34:51040",
             "198.51.100.44:8443",
             t + 10 * minute,
             Some("cdn.example.org"),
-            None,
-            24,
-            30_000,
-            (420, 210),
+            6,
         ),
     );
     add(

@@ -1,0 +1,103 @@
+//! `minetap live` reports a miner inside TLS early: a Stratum miner talks to a pool over TLS
+//! (no server name, an address nobody listed) on the loopback of a network namespace this test
+//! creates, and minetap, capturing there, must say `suspect` with `final: false` once the
+//! behaviour window (60 s, `rules/behaviour.table`) has passed and before the session ends,
+//! then again with `final: true` when it ends. Needs root; skipped, with the reason, elsewhere.
+//! Runs about 80 s.
+
+#[path = "common/netns.rs"]
+mod netns;
+#[path = "common/pool.rs"]
+mod pool;
+
+use netns::Netns;
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_tls_miner_is_reported_early_in_live_mode() {
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED live TLS behaviour test: cannot create a network namespace ({why})");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events_file = dir.path().join("events.jsonl");
+    let mut live = ns
+        .exec(&[
+            "live",
+            "-i",
+            "lo",
+            "--events",
+            events_file.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ip netns exec runs");
+    let mut stderr = live.stderr.take().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.contains("capturing on lo") {
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap_or(0);
+        assert!(
+            n > 0 && Instant::now() < deadline,
+            "live did not start: {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let started = Instant::now();
+    let session = Duration::from_secs(80);
+    let miner = std::thread::spawn({
+        let ns_name = ns.0.clone();
+        move || {
+            netns::enter(&ns_name).expect("setns");
+            let p = pool::start(
+                "127.0.0.1:0",
+                pool::PoolConfig {
+                    job_every_s: 15.0,
+                    tls: Some(pool::tls_config(&["pool.private.test"])),
+                    ..Default::default()
+                },
+            );
+            pool::stratum_miner(p.addr, Some(None), session, 5.0, 21)
+        }
+    });
+    // The early event must be written while the session still runs.
+    let mut early: Option<(Value, Duration)> = None;
+    while started.elapsed() < session - Duration::from_secs(5) && early.is_none() {
+        std::thread::sleep(Duration::from_millis(500));
+        let text = std::fs::read_to_string(&events_file).unwrap_or_default();
+        early = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["final"] == false && e["mining"]["level"] == "suspect")
+            .map(|e| (e, started.elapsed()));
+    }
+    let accepted = miner.join().unwrap().expect("the miner ran");
+    assert!(accepted >= 5, "the pool accepted {accepted} shares");
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(live.id() as i32, libc::SIGTERM) };
+    let status = live.wait().unwrap();
+    assert!(status.success(), "live exited {status}");
+    let (e, at) = early.expect("an early suspect event before the session ended");
+    assert!(
+        at >= Duration::from_secs(59),
+        "not before the window: {at:?}"
+    );
+    assert_eq!(e["mining"]["protocol"], "tls");
+    assert!(e["tls"].get("sni").is_none());
+    let all: Vec<Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let finals: Vec<&Value> = all.iter().filter(|e| e["final"] == true).collect();
+    assert_eq!(finals.len(), 1, "{all:?}");
+    assert_eq!(finals[0]["mining"]["level"], "suspect");
+    assert_eq!(finals[0]["flow_id"], e["flow_id"]);
+}
