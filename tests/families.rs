@@ -303,3 +303,43 @@ fn without_rules_the_endpoint_verdicts_go_but_parsed_protocols_stay() {
     let out = run(&["scan", "-q", "--no-rules", p.to_str().unwrap()]);
     assert_eq!(events(&out).len(), 1);
 }
+
+#[test]
+fn an_endpoint_that_spoke_stratum_makes_a_later_tls_flow_to_it_likely() {
+    // One miner mines in the clear at 198.51.100.60:3333; later another host opens TLS (no
+    // server name, no mining rhythm) to the same address and port. One worker, so that both
+    // flows meet the same endpoint memory (it is kept per worker, as pair memory is).
+    let t = 1_795_000_000_000_000_000u64;
+    let mut frames = synth::stratum::stratum_session(
+        "203.0.113.60:47400",
+        "198.51.100.60:3333",
+        t,
+        synth::L2::Ethernet,
+        &synth::stratum::Script::default(),
+    );
+    let after = frames.last().unwrap().ts_ns + 60_000_000_000;
+    frames.extend(synth::opaque::tls_session(
+        "203.0.113.61:51000",
+        "198.51.100.60:3333",
+        after,
+        None,
+        None,
+        2,
+        5_000,
+        (300, 100),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("endpoint.pcap");
+    std::fs::write(&path, synth::Format::Pcap.write(&frames)).unwrap();
+    let out = run(&["scan", "-q", "--workers", "1", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    let tls = ev.iter().find(|e| e["src_ip"] == "203.0.113.61").unwrap();
+    assert_eq!(tls["mining"]["level"], "likely");
+    assert_eq!(tls["mining"]["pool"]["source"], "endpoint");
+    assert!(has_signal(
+        tls,
+        "endpoint:198.51.100.60:3333 spoke stratum-v1 before"
+    ));
+}

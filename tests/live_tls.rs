@@ -2,8 +2,10 @@
 //! (no server name, an address nobody listed) on the loopback of a network namespace this test
 //! creates, and minetap, capturing there, must say `suspect` with `final: false` once the
 //! behaviour window (60 s, `rules/behaviour.table`) has passed and before the session ends,
-//! then again with `final: true` when it ends. Needs root; skipped, with the reason, elsewhere.
-//! Runs about 80 s.
+//! then again when it ends. With `--probe`, that early verdict sends a probe to the endpoint
+//! (allowed: 127.0.0.0/8 inside the namespace); the pool answers, so the flow's final event is
+//! `confirmed`, source `probe`, and the probe's report with its transcript is in the probe log.
+//! Needs root; skipped, with the reason, elsewhere. Runs about 80 s.
 
 #[path = "common/netns.rs"]
 mod netns;
@@ -26,6 +28,7 @@ fn a_tls_miner_is_reported_early_in_live_mode() {
     };
     let dir = tempfile::tempdir().unwrap();
     let events_file = dir.path().join("events.jsonl");
+    let probe_log = dir.path().join("probes.jsonl");
     let mut live = ns
         .exec(&[
             "live",
@@ -33,6 +36,11 @@ fn a_tls_miner_is_reported_early_in_live_mode() {
             "lo",
             "--events",
             events_file.to_str().unwrap(),
+            "--probe",
+            "--probe-allow",
+            "127.0.0.0/8",
+            "--probe-log",
+            probe_log.to_str().unwrap(),
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -96,8 +104,32 @@ fn a_tls_miner_is_reported_early_in_live_mode() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let finals: Vec<&Value> = all.iter().filter(|e| e["final"] == true).collect();
+    // The miner's flow and the probes' own connections (which the sensor sees too).
+    let finals: Vec<&Value> = all
+        .iter()
+        .filter(|x| x["final"] == true && x["flow_id"] == e["flow_id"])
+        .collect();
     assert_eq!(finals.len(), 1, "{all:?}");
-    assert_eq!(finals[0]["mining"]["level"], "suspect");
-    assert_eq!(finals[0]["flow_id"], e["flow_id"]);
+    let m = &finals[0]["mining"];
+    assert_eq!(m["level"], "confirmed", "{m}");
+    assert_eq!(m["pool"]["source"], "probe", "{m}");
+    assert!(
+        m["signals"][0]
+            .as_str()
+            .unwrap()
+            .contains("answered stratum-v1 over tls: mining.subscribe answered"),
+        "{m}"
+    );
+    let reports: Vec<Value> = std::fs::read_to_string(&probe_log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["pool"], true);
+    assert_eq!(reports[0]["transport"], "tls");
+    assert!(!reports[0]["attempts"][0]["received"]
+        .as_str()
+        .unwrap()
+        .is_empty());
 }

@@ -134,3 +134,68 @@ fn a_dropped_in_blocklist_labels_flows() {
     assert_eq!(mining[0]["mining"]["pool"]["source"], "address");
     assert_eq!(mining[0]["mining"]["pool"]["rule"], "ips.txt:2");
 }
+
+#[test]
+fn rules_learn_writes_the_confirmed_endpoints_as_rules_a_later_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let out = run(&[
+        "scan",
+        "-q",
+        "--events",
+        events.to_str().unwrap(),
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let probes = dir.path().join("probes.jsonl");
+    std::fs::write(
+        &probes,
+        r#"{"endpoint":"192.0.2.77:443","sni":"hidden.pool.test","pool":true,"dialect":"cryptonote","transport":"tls","reason":"login answered with a job (algo rx/0)","probed_at":1795000000,"cached":false,"attempts":[]}
+{"endpoint":"192.0.2.78:443","pool":false,"reason":"an HTTP server","probed_at":1795000000,"cached":false,"attempts":[]}
+"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "rules",
+        "learn",
+        events.to_str().unwrap(),
+        probes.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "# learned by `minetap rules learn` from 2 file(s): 2 address(es), 1 name(s)"
+    );
+    assert!(
+        lines[1].starts_with(
+            "ip 192.0.2.77 pool=learned   # probe cryptonote on port 443: 1 confirmation(s)"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("ip 198.51.100.20 pool=learned   # stratum-v1 on port 3333"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[3],
+        "domain hidden.pool.test pool=learned   # the name a miner used for 192.0.2.77"
+    );
+    assert!(!text.contains("192.0.2.78"), "not a pool: not learned");
+    let rules = dir.path().join("learned");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("learned.rules"), &text).unwrap();
+    let out = run(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("33 domains, 2 address ranges"));
+    // A line that is not JSON is named.
+    std::fs::write(&probes, "{\"endpoint\":1}\nnot json\n").unwrap();
+    let out = run(&["rules", "learn", probes.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("probes.jsonl:2: not JSON"),
+        "{}",
+        stderr(&out)
+    );
+}

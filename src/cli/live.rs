@@ -187,6 +187,39 @@ fn ticker<'a>(
     }
 }
 
+/// The probe thread when `--probe` is on; the workers' judges then see what it confirms.
+fn live_probe(
+    l: &LiveSettings,
+    shared: &mut Shared,
+) -> Result<Option<super::probe::LiveProbe>, CliError> {
+    if l.probe != Some(true) {
+        return Ok(None);
+    }
+    let allow = l
+        .probe_allow
+        .iter()
+        .flatten()
+        .map(|c| crate::probe::Cidr::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Usage(format!("--probe-allow: {e}")))?;
+    if allow.is_empty() {
+        return Err(CliError::Usage(
+            "--probe needs --probe-allow CIDR: the ranges probes may go to".into(),
+        ));
+    }
+    let policy = crate::probe::Policy {
+        allow,
+        source: l.probe_source,
+        per_second: l.probe_rate.unwrap_or(2.0),
+        ..crate::probe::Policy::default()
+    };
+    let probed = crate::verdict::Probed::default();
+    shared.probed = Some(probed.clone());
+    super::probe::LiveProbe::start(policy, l.probe_log.as_deref(), probed)
+        .map(Some)
+        .map_err(CliError::Output)
+}
+
 fn live(a: LiveArgs) -> Result<i32, CliError> {
     let eff = a.flow.resolve()?;
     let l = a.live.clone().or(eff.file_live.clone());
@@ -212,10 +245,11 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         super::signal_flag(&[SIGINT, SIGTERM])?,
         super::signal_flag(&[SIGHUP])?,
     );
-    let shared = Shared::new(Rules {
+    let mut shared = Shared::new(Rules {
         intel: cfg.intel.clone(),
         tables: cfg.tables.clone(),
     });
+    let mut probe = live_probe(&l, &mut shared)?;
     let started = Instant::now();
     let capture_errors = std::sync::Mutex::new(Vec::new());
     let jobs = reader_jobs(sockets, &interfaces, &l, opts, &capture_errors);
@@ -228,10 +262,22 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     );
     let mut sink = |r, v: crate::verdict::Verdict| {
         shared.verdicts.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &mut probe {
+            p.offer(&r, &v);
+        }
         writer.write(&r, &v);
     };
     let every = Duration::from_millis(100);
     let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
+    if let Some(p) = probe {
+        if p.dropped > 0 {
+            eprintln!(
+                "minetap: probe: {} endpoint(s) not probed (queue full)",
+                p.dropped
+            );
+        }
+        p.finish();
+    }
     let mut status = writer.finish();
     crate::cli::summary::warn_evidence_budget(&stats);
     let mut out =

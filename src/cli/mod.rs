@@ -11,6 +11,7 @@ macro_rules! out {
 
 mod error;
 mod inventory;
+mod learn;
 #[cfg(target_os = "linux")]
 mod live;
 mod probe;
@@ -137,6 +138,13 @@ enum RulesCommand {
         #[arg(long, requires = "dir")]
         no_builtin_rules: bool,
     },
+    /// Write, as pool rules lines on stdout, the endpoints that events (and probe reports)
+    /// confirmed: `minetap rules learn events.jsonl > learned.rules`.
+    Learn {
+        /// Event files, and probe reports (`minetap probe` output, live's --probe-log).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 /// Runs the command line; returns the process exit status.
@@ -174,6 +182,7 @@ pub fn main() -> i32 {
                 .map_err(CliError::Input)
         }
         Command::Evidence(EvidenceCommand::Verify { bundles, pubkey }) => verify(bundles, pubkey),
+        Command::Rules(RulesCommand::Learn { files }) => learn::run(&files),
         Command::Rules(RulesCommand::Check {
             dir,
             no_builtin_rules,

@@ -173,3 +173,113 @@ pub fn run(a: ProbeArgs) -> i32 {
     );
     0
 }
+
+/// Endpoints `live --probe` may still ask about, queued (the rest are dropped and counted).
+const LIVE_QUEUE: usize = 1024;
+
+/// The probe thread of `live --probe`: endpoints in (from verdicts), reports appended to the
+/// probe log, endpoints that answered as a pool put into `probed` for the workers' judges.
+pub struct LiveProbe {
+    tx: Option<crossbeam_channel::Sender<Endpoint>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Endpoints not queued because the queue was full.
+    pub dropped: u64,
+}
+
+impl LiveProbe {
+    /// Starts the thread under `policy`, appending reports to `log` when given.
+    pub fn start(
+        policy: Policy,
+        log: Option<&std::path::Path>,
+        probed: crate::verdict::Probed,
+    ) -> Result<LiveProbe, String> {
+        let mut file = match log {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| format!("--probe-log {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        let (tx, rx) = crossbeam_channel::bounded::<Endpoint>(LIVE_QUEUE);
+        let thread = std::thread::spawn(move || {
+            let mut prober = Prober::new(policy, Box::new(Log(None)));
+            let mut asked = std::collections::HashSet::new();
+            for ep in rx {
+                if !prober.allowed(ep.addr.ip()) || !asked.insert(ep.clone()) {
+                    continue;
+                }
+                if asked.len() > 65_536 {
+                    asked.clear();
+                }
+                let report = loop {
+                    match prober.probe(&ep) {
+                        Ok(r) => break Some(r),
+                        Err(Refused::Busy(wait)) => std::thread::sleep(wait),
+                        Err(_) => break None,
+                    }
+                };
+                let Some(report) = report else { continue };
+                if let (Some(f), Ok(line)) = (&mut file, serde_json::to_string(&report)) {
+                    let _ = writeln!(f, "{line}");
+                }
+                if let (true, Some(d), Some(t)) = (report.pool, report.dialect, report.transport) {
+                    if let Ok(mut m) = probed.write() {
+                        m.insert(
+                            (ep.addr.ip(), ep.addr.port()),
+                            crate::verdict::ProbeHit {
+                                dialect: d.name(),
+                                transport: t,
+                                reason: report.reason.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        });
+        Ok(LiveProbe {
+            tx: Some(tx),
+            thread: Some(thread),
+            dropped: 0,
+        })
+    }
+
+    /// Queues the server of a flow whose verdict is `suspect` or `likely` (and not already
+    /// confirmed by a probe).
+    pub fn offer(&mut self, r: &crate::detect::FlowRecord, v: &crate::verdict::Verdict) {
+        use crate::verdict::{EventType, Level, PoolSource};
+        let wanted = v.event == EventType::Mining
+            && matches!(v.level, Level::Suspect | Level::Likely)
+            && v.pool
+                .as_ref()
+                .is_none_or(|p| p.source != PoolSource::Probe);
+        let Some(tx) = &self.tx else { return };
+        if !wanted {
+            return;
+        }
+        let server = if v.client == crate::flow::Dir::Fwd {
+            r.rev
+        } else {
+            r.fwd
+        };
+        let tls = r.finding.as_ref().and_then(|f| f.tls());
+        let ep = Endpoint {
+            addr: SocketAddr::new(server.0, server.1),
+            sni: tls.and_then(|t| t.sni.clone()),
+            tls: tls.map(|_| true),
+        };
+        if tx.try_send(ep).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    /// Lets the queued probes finish and stops the thread.
+    pub fn finish(mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -183,6 +183,23 @@ settings! {
         /// `early_events = false`.
         #[arg(long = "no-early-events", num_args = 0, default_missing_value = "false")]
         early_events: bool,
+        /// Ask endpoints that reach `suspect` or `likely` whether they answer as a pool (active:
+        /// it sends traffic; only inside --probe-allow). A pool's answer makes later verdicts
+        /// on it `confirmed`, source `probe`.
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        probe: bool,
+        /// Ranges probes may go to (repeat, or separate with commas); required with --probe.
+        #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+        probe_allow: Vec<String>,
+        /// Send probes from this address.
+        #[arg(long, value_name = "ADDR")]
+        probe_source: std::net::IpAddr,
+        /// Most probes started per second [default: 2].
+        #[arg(long, value_name = "N")]
+        probe_rate: f64,
+        /// Append each probe's report (with its transcript) as a JSON line to FILE.
+        #[arg(long, value_name = "FILE")]
+        probe_log: PathBuf,
     }
 
     /// How `subscribers import` reads operators' files.
@@ -212,46 +229,6 @@ settings! {
     }
 }
 
-impl ImportSettings {
-    /// The flags over the config file's `subscribers import` settings, as read options.
-    pub fn resolve(
-        self,
-        config: Option<&Path>,
-    ) -> Result<crate::attrib::formats::ReadOptions, CliError> {
-        use crate::attrib::formats::{columns, ReadOptions};
-        let s = match config {
-            Some(p) => self.or(load_file(p)?.2),
-            None => self,
-        };
-        let u = CliError::Usage;
-        let mut o = ReadOptions::default();
-        if let Some(m) = &s.registry_columns {
-            o.columns =
-                columns::parse_mapping(m).map_err(|e| u(format!("--registry-columns: {e}")))?;
-        }
-        if let Some(e) = &s.encoding {
-            o.encoding = e.parse().map_err(|e| u(format!("--encoding: {e}")))?;
-        }
-        if let Some(d) = s.delimiter {
-            o.delimiter = Some(
-                u8::try_from(d)
-                    .ok()
-                    .filter(u8::is_ascii)
-                    .ok_or_else(|| u(format!("--delimiter: '{d}' is not one ASCII character")))?,
-            );
-        }
-        if let Some(h) = &s.header {
-            o.header = Some(h.split(',').map(|c| c.trim().to_string()).collect());
-        }
-        if let Some(z) = &s.timezone {
-            o.clock.zone =
-                crate::attrib::time::zone(z).map_err(|e| u(format!("--timezone: {e}")))?;
-        }
-        o.clock.year = s.year;
-        Ok(o)
-    }
-}
-
 /// The config file flag, and the settings flags beside it.
 #[derive(Debug, Args, Default)]
 pub struct SettingsArgs {
@@ -263,7 +240,7 @@ pub struct SettingsArgs {
 }
 
 /// Reads a config file: its settings for every command, and those of `live`.
-fn load_file(path: &Path) -> Result<(Settings, LiveSettings, ImportSettings), CliError> {
+pub(super) fn load_file(path: &Path) -> Result<(Settings, LiveSettings, ImportSettings), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     let file: ConfigFile =

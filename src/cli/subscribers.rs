@@ -313,3 +313,43 @@ fn asker() -> String {
         Err(_) => account,
     }
 }
+
+impl super::settings::ImportSettings {
+    /// The flags over the config file's `subscribers import` settings, as read options.
+    pub fn resolve(
+        self,
+        config: Option<&Path>,
+    ) -> Result<crate::attrib::formats::ReadOptions, super::error::CliError> {
+        use crate::attrib::formats::{columns, ReadOptions};
+        let s = match config {
+            Some(p) => self.or(super::settings::load_file(p)?.2),
+            None => self,
+        };
+        let u = super::error::CliError::Usage;
+        let mut o = ReadOptions::default();
+        if let Some(m) = &s.registry_columns {
+            o.columns =
+                columns::parse_mapping(m).map_err(|e| u(format!("--registry-columns: {e}")))?;
+        }
+        if let Some(e) = &s.encoding {
+            o.encoding = e.parse().map_err(|e| u(format!("--encoding: {e}")))?;
+        }
+        if let Some(d) = s.delimiter {
+            o.delimiter = Some(
+                u8::try_from(d)
+                    .ok()
+                    .filter(u8::is_ascii)
+                    .ok_or_else(|| u(format!("--delimiter: '{d}' is not one ASCII character")))?,
+            );
+        }
+        if let Some(h) = &s.header {
+            o.header = Some(h.split(',').map(|c| c.trim().to_string()).collect());
+        }
+        if let Some(z) = &s.timezone {
+            o.clock.zone =
+                crate::attrib::time::zone(z).map_err(|e| u(format!("--timezone: {e}")))?;
+        }
+        o.clock.year = s.year;
+        Ok(o)
+    }
+}

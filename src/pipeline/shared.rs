@@ -59,6 +59,8 @@ pub struct Shared {
     pub latency: Mutex<Latency>,
     /// Bytes of frames held for evidence bundles by the whole run.
     pub evidence: EvidenceBudget,
+    /// Endpoints an active probe confirmed (live `--probe`), consulted by every worker's judge.
+    pub probed: Option<crate::verdict::Probed>,
 }
 
 impl Shared {

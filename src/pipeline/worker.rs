@@ -32,6 +32,9 @@ pub(super) fn run(
         intel: rules.intel.clone(),
     };
     let mut judge = Judge::new(rules.intel.clone(), rules.tables.clone());
+    if let Some(p) = &shared.probed {
+        judge.set_probed(p.clone());
+    }
     let mut table = Table::new(cfg, context(&rules), shared.evidence.clone());
     let mut ended = Vec::new();
     let mut verdict_ns = Vec::new();

@@ -68,6 +68,10 @@ pub enum PoolSource {
     Address,
     /// The same miner–pool pair was confirmed before.
     Pair,
+    /// The same server endpoint (address and port) spoke a mining protocol before.
+    Endpoint,
+    /// The endpoint answered an active probe as a pool does.
+    Probe,
 }
 
 /// The pool a flow talks to, as far as it is known.
@@ -117,6 +121,23 @@ const DNS_MEMORY: usize = 65_536;
 const PAIR_MEMORY: usize = 65_536;
 /// How long a confirmed pair makes later flows likely.
 const PAIR_TTL_NS: u64 = 24 * 3600 * 1_000_000_000;
+/// Server endpoints seen speaking a mining protocol, remembered per worker.
+const ENDPOINT_MEMORY: usize = 65_536;
+
+/// What an active probe showed about an endpoint that answered as a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeHit {
+    /// The dialect it answered in.
+    pub dialect: &'static str,
+    /// `plain` or `tls`.
+    pub transport: &'static str,
+    /// What showed it was a pool.
+    pub reason: String,
+}
+
+/// Endpoints that answered a probe as a pool, shared by the run's workers (read once per
+/// judged flow, written by the probe thread).
+pub type Probed = Arc<std::sync::RwLock<std::collections::HashMap<(IpAddr, u16), ProbeHit>>>;
 
 /// A flow's two ends, once it is known which side is the client (the miner).
 struct Ends {
@@ -134,6 +155,10 @@ pub struct Judge {
     pairs: Expiring<(IpAddr, IpAddr), &'static str>,
     /// The behaviour thresholds, when the tables give them all.
     behaviour: Option<crate::rules::behaviour::Behaviour>,
+    /// (server, port) → the protocol it spoke, with the pool's side seen.
+    endpoints: Expiring<(IpAddr, u16), &'static str>,
+    /// Endpoints confirmed by an active probe (live `--probe`).
+    probed: Option<Probed>,
 }
 
 impl Judge {
@@ -144,7 +169,14 @@ impl Judge {
             tables,
             dns: Expiring::new(DNS_MEMORY),
             pairs: Expiring::new(PAIR_MEMORY),
+            endpoints: Expiring::new(ENDPOINT_MEMORY),
+            probed: None,
         }
+    }
+
+    /// Consults the endpoints an active probe confirmed (shared with the probe thread).
+    pub fn set_probed(&mut self, probed: Probed) {
+        self.probed = Some(probed);
     }
 
     /// Takes up new rules; what was learned (DNS answers, confirmed pairs) is kept.
@@ -282,6 +314,15 @@ impl Judge {
             r.last_ts.saturating_add(PAIR_TTL_NS),
             r.last_ts,
         );
+        if f.coverage != Coverage::MinerOnly {
+            // The server spoke the protocol: later opaque flows to it are likely.
+            self.endpoints.insert(
+                ends.server,
+                f.protocol,
+                r.last_ts.saturating_add(PAIR_TTL_NS),
+                r.last_ts,
+            );
+        }
         let confidence = match f.coverage {
             // Both ends spoke the protocol, each in its own role.
             Coverage::BothSides => 0.99,
@@ -325,6 +366,23 @@ impl Judge {
                     .map(|(p, s)| (p, s, 0.8))
             })
             .or_else(|| {
+                let proto = self.endpoints.get(&ends.server, r.first_ts)?;
+                Some((
+                    Pool {
+                        name: None,
+                        coin: None,
+                        host: None,
+                        source: PoolSource::Endpoint,
+                        rule: None,
+                    },
+                    format!(
+                        "endpoint:{}:{} spoke {proto} before",
+                        ends.server.0, ends.server.1
+                    ),
+                    0.75,
+                ))
+            })
+            .or_else(|| {
                 let proto = self.pairs.get(&(ends.miner.0, ends.server.0), r.first_ts)?;
                 Some((
                     Pool {
@@ -343,6 +401,31 @@ impl Judge {
             })
     }
 
+    /// An opaque flow to an endpoint that answered a probe as a pool: confirmed, source probe.
+    fn probe_confirmed(&self, f: Option<&Finding>, ends: &Ends) -> Option<Verdict> {
+        let probed = self.probed.as_ref()?.read().ok()?;
+        let hit = probed.get(&ends.server)?;
+        let host = f.and_then(|f| f.tls()).and_then(|t| t.sni.clone());
+        Some(Verdict {
+            event: EventType::Mining,
+            level: Level::Confirmed,
+            confidence: 0.9,
+            signals: vec![format!(
+                "probe:{}:{} answered {} over {}: {}",
+                ends.server.0, ends.server.1, hit.dialect, hit.transport, hit.reason
+            )],
+            pool: Some(Pool {
+                name: None,
+                coin: None,
+                host,
+                source: PoolSource::Probe,
+                rule: None,
+            }),
+            client: ends.client,
+            estimate: None,
+        })
+    }
+
     /// Nothing in the clear: likely when the endpoint is known or the handshake is a mining
     /// protocol's, suspect by behaviour, else nothing.
     fn opaque(&self, r: &FlowRecord, f: Option<&Finding>, ends: &Ends) -> Option<Verdict> {
@@ -356,6 +439,9 @@ impl Judge {
             client: ends.client,
             estimate: None,
         };
+        if let Some(v) = self.probe_confirmed(f, ends) {
+            return Some(v);
+        }
         if let Some((pool, signal, confidence)) = self.known_endpoint(r, f, ends) {
             let mut signals = shape.map(|f| f.signals.clone()).unwrap_or_default();
             signals.push(signal);
