@@ -106,6 +106,13 @@ fn getblocktemplate_and_submitblock_over_http() {
         &e,
         "http:x-mining-extensions longpoll midstate rollntime submitold"
     ));
+    // The template's height, bits and time name the chain (BIP 22 fields), as a Stratum job's
+    // coinbase does: Bitcoin's height at the template's time.
+    assert_eq!(m["algorithm"], "sha256d");
+    assert_eq!(m["algorithm_basis"], "job");
+    assert_eq!(m["chain"]["names"], serde_json::json!(["BTC", "BCH"]));
+    assert_eq!(m["chain"]["height"], 880000);
+    assert_eq!(m["chain"]["job_time"], 1772439204);
 }
 
 #[test]

@@ -40,6 +40,20 @@ impl Default for NodeRpc {
     }
 }
 
+/// The chain facts a block template carries (BIP 22): `height`, `bits` and `curtime`.
+fn template_job(r: Option<&Value>) -> crate::detect::Job {
+    let get = |k: &str| r.and_then(|r| r.get(k));
+    crate::detect::Job {
+        height: get("height").and_then(Value::as_u64),
+        nbits: get("bits")
+            .and_then(Value::as_str)
+            .and_then(|b| u32::from_str_radix(b, 16).ok()),
+        ntime: get("curtime")
+            .and_then(Value::as_u64)
+            .and_then(|t| u32::try_from(t).ok()),
+    }
+}
+
 impl Dialect for NodeRpc {
     fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
@@ -56,6 +70,7 @@ impl Dialect for NodeRpc {
                             self.tally
                                 .new_job("template", target.and_then(hashes_for_target));
                             self.tally.session.target = target.map(keep);
+                            self.tally.session.job = template_job(r.as_ref());
                         }
                         "getwork" if has("data") => {
                             // getwork's target is little-endian.
