@@ -347,3 +347,49 @@ fn one_worker_or_many_give_the_same_events() {
     }
     assert_eq!(sets[0], sets[1]);
 }
+
+#[test]
+fn gzip_zstd_and_xz_captures_are_read_as_they_are() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = std::fs::read(pcap("stratum-v1.pcap")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    std::fs::write(dir.path().join("a.pcap.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("b.pcap.zst"),
+        zstd::encode_all(&raw[..], 3).unwrap(),
+    )
+    .unwrap();
+    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&raw).unwrap();
+    std::fs::write(dir.path().join("c.pcap.xz"), xz.finish().unwrap()).unwrap();
+    std::fs::write(dir.path().join("d.pcap.bz2"), b"BZh9").unwrap();
+    let plain = events(&run(&[
+        "scan",
+        "-q",
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+    ]));
+    let out = run(&["scan", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(ev.len(), 3, "one event from each compressed copy");
+    for e in &ev {
+        assert_eq!(e["mining"], plain[0]["mining"]);
+    }
+    let err = stderr(&out);
+    assert!(err.contains("3 input(s) read, 0 unusable"), "{err}");
+    assert!(
+        err.contains("d.pcap.bz2: a bzip2-compressed capture, not read"),
+        "{err}"
+    );
+    // A damaged stream is named.
+    std::fs::write(dir.path().join("e.pcap.gz"), b"\x1f\x8b\x08\x00garbage").unwrap();
+    let out = run(&["scan", "-q", dir.path().join("e.pcap.gz").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("e.pcap.gz: incomplete deflate stream"),
+        "{}",
+        stderr(&out)
+    );
+}

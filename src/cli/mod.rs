@@ -70,6 +70,14 @@ enum Command {
     /// Work with the pool rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `minetap man > minetap.1`.
+    Man,
     /// Ask endpoints (only inside --allow ranges) whether they answer like a mining pool: in the
     /// clear and over TLS, with each mining dialect's opening. Active: it sends traffic.
     Probe(probe::ProbeArgs),
@@ -147,9 +155,32 @@ enum RulesCommand {
     },
 }
 
+/// The command line, with `--version` saying which built-in rules it carries.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let rules = crate::rules::load(&crate::rules::Choice {
+        builtin: true,
+        extra: None,
+    })
+    .map(|l| l.intel.digest_hex()[..12].to_string())
+    .unwrap_or_else(|e| format!("unreadable: {e}"));
+    let long = format!(
+        "{}\nbuilt-in rules: {} files, digest {rules}",
+        env!("CARGO_PKG_VERSION"),
+        crate::rules::BUILTIN.len()
+    );
+    // Once per run, at start: the text lives as long as the command line.
+    Cli::command().long_version(&*Box::leak(long.into_boxed_str()))
+}
+
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let done = match cli.command {
         Command::Scan(a) => return scan::run(a),
         #[cfg(target_os = "linux")]
@@ -160,6 +191,20 @@ pub fn main() -> i32 {
         Command::Subscribers(c) => return subscribers::run(c),
         Command::Inventory(a) => return inventory::run(a),
         Command::Probe(a) => return probe::run(a),
+        Command::Completions { shell } => {
+            let mut c = Cli::command();
+            clap_complete::generate(shell, &mut c, "minetap", &mut std::io::stdout());
+            return 0;
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(command()).render(&mut buf) {
+                eprintln!("minetap: error: {e}");
+                return 2;
+            }
+            out!("{}", String::from_utf8_lossy(&buf).trim_end());
+            return 0;
+        }
         Command::Feed(FeedCommand::Send {
             spool,
             url,

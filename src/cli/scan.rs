@@ -27,6 +27,10 @@ pub struct ScanArgs {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Also write the summary as one JSON object to FILE (`-` for stdout is not allowed: the
+    /// events may be there).
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
 }
 
 struct Bar(indicatif::ProgressBar);
@@ -81,7 +85,7 @@ pub fn run(a: ScanArgs) -> i32 {
     }
     for p in &collected.compressed {
         eprintln!(
-            "minetap: warning: {}: a compressed capture, not read (decompress it, or pipe it: zcat FILE | minetap scan -)",
+            "minetap: warning: {}: a bzip2-compressed capture, not read (gzip, zstd and xz are; or pipe it: bzcat FILE | minetap scan -)",
             p.display()
         );
     }
@@ -139,6 +143,15 @@ pub fn run(a: ScanArgs) -> i32 {
         status = 143;
     } else if int.load(Ordering::Relaxed) {
         status = 130;
+    }
+    if let Some(p) = &a.summary_json {
+        let mut j = summary::json(&stats);
+        j["rules_digest"] = cfg.intel.digest_hex().into();
+        j["exit_status"] = status.into();
+        if let Err(e) = std::fs::write(p, format!("{j}\n")) {
+            eprintln!("minetap: error: --summary-json {}: {e}", p.display());
+            status = status.max(2);
+        }
     }
     if !a.quiet {
         eprint!("{}", summary::render(&stats));

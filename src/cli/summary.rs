@@ -78,3 +78,47 @@ pub fn warn_evidence_budget(s: &RunStats) {
         );
     }
 }
+
+/// The summary as one JSON object (`--summary-json FILE`), for scripts.
+pub fn json(s: &RunStats) -> serde_json::Value {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let inputs: Vec<serde_json::Value> = s
+        .inputs
+        .iter()
+        .map(|i| match i {
+            InputReport::Read {
+                name,
+                packets,
+                damage,
+                interrupted,
+            } => serde_json::json!({
+                "input": name.to_string(),
+                "packets": packets,
+                "damage": damage.as_ref().map(|d| d.to_string()),
+                "interrupted": interrupted,
+            }),
+            InputReport::Failed(e) => serde_json::json!({ "error": e.to_string() }),
+        })
+        .collect();
+    let skipped: serde_json::Map<String, serde_json::Value> = Skip::ALL
+        .iter()
+        .filter(|r| s.skipped.get(**r) > 0)
+        .map(|r| (r.name().to_string(), s.skipped.get(*r).into()))
+        .collect();
+    serde_json::json!({
+        "inputs": inputs,
+        "inputs_read": s.inputs.len() - s.failed_inputs(),
+        "inputs_unusable": s.failed_inputs(),
+        "packets": s.packets,
+        "bytes": s.bytes,
+        "snapped_packets": s.snapped,
+        "skipped_packets": skipped,
+        "flows": s.flows.flows,
+        "flows_evicted": s.flows.evicted,
+        "mining_flows": s.mining_flows,
+        "pool_lookups": s.dns_events,
+        "crypto_node_flows": s.node_events,
+        "elapsed_s": secs,
+        "packets_per_s": s.packets as f64 / secs,
+    })
+}

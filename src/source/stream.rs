@@ -122,15 +122,24 @@ pub struct Collected {
     pub errors: Vec<InputError>,
     /// Files and folders reached again (through a link, or named twice): read once, listed here.
     pub repeated: Vec<PathBuf>,
-    /// Captures in a walked folder that are not read (compressed ones), to be named.
+    /// Captures in a walked folder that are not read (bzip2-compressed ones), to be named.
     pub compressed: Vec<PathBuf>,
 }
 
-/// Whether a file's name is that of a compressed capture (`x.pcap.gz`, `x.pcapng.zst`, ...).
+/// How a compressed capture's name ends: read (`gz`, `zst`, `xz`), or named and passed over.
+const READ_COMPRESSED: [&str; 3] = ["gz", "zst", "xz"];
+
+/// Whether a file's name is that of a compressed capture (`x.pcap.gz`, `x.pcapng.zst`, ...)
+/// of a kind minetap does not read (bzip2).
 fn compressed_capture(p: &Path) -> bool {
+    compressed_as(p, &["bz2"])
+}
+
+/// Whether a file's name is that of a capture compressed with one of `kinds`.
+fn compressed_as(p: &Path, kinds: &[&str]) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let lower = name.to_ascii_lowercase();
-    ["gz", "zst", "xz", "bz2"].iter().any(|z| {
+    kinds.iter().any(|z| {
         CAPTURE_EXTENSIONS
             .iter()
             .any(|c| lower.ends_with(&format!(".{c}.{z}")))
@@ -194,6 +203,7 @@ fn walk(dir: &Path, c: &mut Collected, seen: &mut std::collections::HashSet<(u64
             c.compressed.push(p);
             continue;
         }
+        let capture = capture || compressed_as(&p, &READ_COMPRESSED);
         if !(p.is_dir() || capture) || !c.first_visit(&p, seen) {
             continue;
         }
@@ -205,7 +215,30 @@ fn walk(dir: &Path, c: &mut Collected, seen: &mut std::collections::HashSet<(u64
     }
 }
 
-/// Opens an input and recognises its format from the magic number.
+/// A reader that decompresses `f` when it starts with the gzip, zstd or xz magic number, or
+/// `None` for anything else (the file is then mapped as it is).
+fn decompressing(f: &File) -> io::Result<Option<Box<dyn Read + Send>>> {
+    use std::io::{Seek, SeekFrom};
+    let mut magic = [0u8; 6];
+    let mut g = f;
+    let n = g.read(&mut magic)?;
+    g.seek(SeekFrom::Start(0))?;
+    let file = f.try_clone()?;
+    let buffered = io::BufReader::with_capacity(1 << 20, file);
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Some(Box::new(flate2::read::MultiGzDecoder::new(buffered))),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Box::new(zstd::stream::read::Decoder::with_buffer(
+            buffered,
+        )?)),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => {
+            Some(Box::new(xz2::read::XzDecoder::new_multi_decoder(buffered)))
+        }
+        _ => None,
+    })
+}
+
+/// Opens an input and recognises its format from the magic number; a gzip, zstd or xz file is
+/// decompressed as it is read.
 pub fn open_input(name: InputName) -> Result<Input, InputError> {
     let io_err = |name: &InputName, err| InputError::Io {
         name: name.clone(),
@@ -220,7 +253,11 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
         InputName::Path(p) => {
             let f = File::open(p).map_err(|e| io_err(&name, e))?;
             let meta = f.metadata().map_err(|e| io_err(&name, e))?;
-            if meta.is_file() && meta.len() > 0 {
+            if let Some(mut r) = decompressing(&f).map_err(|e| io_err(&name, e))? {
+                // Compressed: read as a stream, decompressed on the way.
+                let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
+                (Body::Stream(r), None, head)
+            } else if meta.is_file() && meta.len() > 0 {
                 // SAFETY: the map is read-only; a capture file truncated by another process
                 // while mapped is the one case mmap cannot guard, as for any mapped reader.
                 let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| io_err(&name, e))?;
