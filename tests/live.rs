@@ -13,7 +13,7 @@ use netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// (src, dest, protocol) → the fields compared between live and scan.
 fn by_flow(ev: &[Value]) -> BTreeMap<String, String> {
@@ -66,17 +66,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
         .expect("ip netns exec runs");
     // Wait until it captures.
     let mut stderr = live.stderr.take().unwrap();
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains("capturing on mt-b") {
-        let mut buf = [0u8; 256];
-        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap_or(0);
-        assert!(
-            n > 0 && Instant::now() < deadline,
-            "live did not start: {seen}"
-        );
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let mut seen = netns::wait_for(&mut stderr, "capturing on mt-b");
     // The midstream capture goes last: its flow never closes, so only SIGTERM ends it.
     let files = [
         "stratum-v1.pcap",

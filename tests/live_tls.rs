@@ -46,17 +46,7 @@ fn a_tls_miner_is_reported_early_in_live_mode() {
         .spawn()
         .expect("ip netns exec runs");
     let mut stderr = live.stderr.take().unwrap();
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains("capturing on lo") {
-        let mut buf = [0u8; 256];
-        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap_or(0);
-        assert!(
-            n > 0 && Instant::now() < deadline,
-            "live did not start: {seen}"
-        );
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    netns::wait_for(&mut stderr, "capturing on lo");
     let started = Instant::now();
     let session = Duration::from_secs(80);
     let miner = std::thread::spawn({

@@ -66,3 +66,19 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
     }
 }
+
+/// Reads a child's stderr until `needle` appears (20 s at most); what was read, for messages.
+pub fn wait_for(stderr: &mut std::process::ChildStderr, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.contains(needle) {
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(stderr, &mut buf).unwrap_or(0);
+        assert!(
+            n > 0 && std::time::Instant::now() < deadline,
+            "never said \"{needle}\": {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
