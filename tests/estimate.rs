@@ -156,4 +156,27 @@ fn the_job_names_the_chain_so_cpuminer_on_sha256d_and_on_scrypt_differ() {
     let t = (last - first) as f64 / 1e9;
     assert_eq!(b["hashrate"]["shares"], 30);
     assert!(close(hb, 45.0 * 2f64.powi(32) / t), "{hb}");
+    // cpuminer runs on CPUs: each is priced with its algorithm's CPU row, not an ASIC's.
+    for (m, row, jph) in [
+        (b, "power.table:24", 8.24e-7),
+        (l, "power.table:25", 3.76e-4),
+    ] {
+        let p = &m["power"];
+        assert_eq!(p["hardware"], "cpu", "{p}");
+        assert_eq!(p["hardware_basis"], "agent");
+        assert_eq!(p["efficiency_row"], row);
+        assert!(close(p["joules_per_hash"].as_f64().unwrap(), jph), "{p}");
+    }
+}
+
+#[test]
+fn an_asic_miner_is_priced_with_the_algorithms_usual_hardware() {
+    let (e, _, _) = session(&Script {
+        agent: "bmminer/2.0.0".into(),
+        ..Script::default()
+    });
+    let p = &e["mining"]["power"];
+    assert_eq!(p["hardware"], "asic", "{p}");
+    assert_eq!(p["hardware_basis"], "algorithm");
+    assert_eq!(p["efficiency_row"], "power.table:13");
 }

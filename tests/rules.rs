@@ -11,7 +11,7 @@ fn the_built_in_rules_check_out() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with(
-            "built-in (6 files): 2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 6 efficiency rows; behaviour test on (window 60s); digest "
+            "built-in (6 files): 2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 8 efficiency rows; behaviour test on (window 60s); digest "
         ),
         "{text}"
     );

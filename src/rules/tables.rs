@@ -22,6 +22,8 @@ pub struct Algorithm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Efficiency {
     pub algorithm: String,
+    /// The hardware class the row is for: `asic`, `gpu` or `cpu`.
+    pub class: String,
     /// Joules per hash: most efficient, typical, oldest.
     pub low: f64,
     pub typical: f64,
@@ -76,12 +78,28 @@ impl Chain {
     }
 }
 
+/// Mining software that runs on one class of hardware: its agent string says the class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hardware {
+    /// `asic`, `gpu` or `cpu`.
+    pub class: String,
+    /// Substrings of agent strings (lower case).
+    pub agents: Vec<String>,
+    pub source: String,
+    /// file:line
+    pub row: String,
+}
+
+/// The hardware classes an efficiency or hardware row may name.
+const CLASSES: [&str; 3] = ["asic", "gpu", "cpu"];
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tables {
     pub algorithms: Vec<Algorithm>,
     pub efficiency: Vec<Efficiency>,
     pub multi_agents: Vec<MultiAgent>,
     pub chains: Vec<Chain>,
+    pub hardware: Vec<Hardware>,
     /// `behaviour` rows, in the order read.
     pub behaviour: Vec<super::behaviour::Row>,
 }
@@ -212,8 +230,12 @@ fn efficiency_row(
     let year = get("year")
         .and_then(|y| y.parse().ok())
         .ok_or("'year' must be a year")?;
+    let class = get("class")
+        .filter(|c| CLASSES.contains(c))
+        .ok_or("'class' must be asic, gpu or cpu (the hardware the row is for)")?;
     Ok(Efficiency {
         algorithm: name.to_ascii_lowercase(),
+        class: class.to_string(),
         low,
         typical,
         high,
@@ -293,13 +315,21 @@ impl Tables {
                 Some(("chain", name)) => {
                     self.chains.push(chain_row(name, &kv, source, row).map_err(err)?);
                 }
+                Some(("hardware", class)) if CLASSES.contains(&class) => {
+                    self.hardware.push(Hardware {
+                        class: class.to_string(),
+                        agents: get("agents").map(list).unwrap_or_default(),
+                        source,
+                        row,
+                    });
+                }
                 Some(("behaviour", name)) => {
                     let r = super::behaviour::row(name, get("value"), row).map_err(err)?;
                     self.behaviour.push(r);
                 }
                 _ => {
                     return Err(err(format!(
-                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...', 'chain NAME ...' or 'behaviour NAME ...', got '{line}'"
+                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...', 'hardware asic|gpu|cpu ...', 'chain NAME ...' or 'behaviour NAME ...', got '{line}'"
                     )))
                 }
             }
@@ -358,8 +388,24 @@ impl Tables {
         self.algorithms.iter().find(|a| a.ports.contains(&port))
     }
 
-    pub fn efficiency(&self, algorithm: &str) -> Option<&Efficiency> {
-        self.efficiency.iter().find(|e| e.algorithm == algorithm)
+    /// The efficiency row for `algorithm` on hardware of `class` when there is one, else the
+    /// algorithm's first row (its usual hardware).
+    pub fn efficiency(&self, algorithm: &str, class: Option<&str>) -> Option<&Efficiency> {
+        let rows = || self.efficiency.iter().filter(|e| e.algorithm == algorithm);
+        class
+            .and_then(|c| rows().find(|e| e.class == c))
+            .or_else(|| rows().next())
+    }
+
+    /// The hardware class an agent string names (the longest matching substring wins).
+    pub fn hardware_of(&self, agent: &str) -> Option<&Hardware> {
+        let a = agent.to_ascii_lowercase();
+        self.hardware
+            .iter()
+            .flat_map(|h| h.agents.iter().map(move |s| (h, s)))
+            .filter(|(_, s)| a.contains(s.as_str()))
+            .max_by_key(|(_, s)| s.len())
+            .map(|(h, _)| h)
     }
 }
 
@@ -370,7 +416,7 @@ mod tests {
     #[test]
     fn rows_and_errors() {
         let mut t = Tables::default();
-        t.add_text(Path::new("a.table"), "algorithm sha256d unit=2^32 agents=bmminer,cgminer coins=BTC source=\"spec\"\nefficiency sha256d per=TH low=15 typical=21.5 high=34.5 year=2024 source=\"vendor\"\n").unwrap();
+        t.add_text(Path::new("a.table"), "algorithm sha256d unit=2^32 agents=bmminer,cgminer coins=BTC source=\"spec\"\nefficiency sha256d class=asic per=TH low=15 typical=21.5 high=34.5 year=2024 source=\"vendor\"\n").unwrap();
         let one = |agent: &str| match t.by_agent(agent) {
             Some(AgentSays::One(a)) => a.clone(),
             other => panic!("{agent}: {other:?}"),
@@ -384,7 +430,7 @@ mod tests {
         assert_eq!(one("xmr-stak-cpu/1.3.0"), "cryptonight");
         assert_eq!(one("xmr-stak/2.10"), "randomx");
         assert_eq!(t.by_coin("btc").unwrap().name, "sha256d");
-        let e = t.efficiency("sha256d").unwrap();
+        let e = t.efficiency("sha256d", None).unwrap();
         assert!((e.typical - 21.5e-12).abs() < 1e-18);
         assert_eq!(e.row, "a.table:2");
         let bad = Tables::default()

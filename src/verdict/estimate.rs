@@ -47,6 +47,10 @@ pub struct Power {
     pub joules_per_hash: f64,
     pub efficiency_row: String,
     pub efficiency_year: u16,
+    /// The hardware class of the row used (`asic`, `gpu`, `cpu`), and how it was chosen:
+    /// `agent` (the miner software runs on that class) or `algorithm` (its usual hardware).
+    pub hardware: String,
+    pub hardware_basis: &'static str,
 }
 
 /// What a flow's shares say about scale; serialized into the event's `mining` object as is.
@@ -305,7 +309,7 @@ fn choose<'a>(
 fn rate(
     (work, basis): (&WorkSum, &'static str),
     observed_s: f64,
-    algo: Option<&Algorithm>,
+    (algo, class): (Option<&Algorithm>, Option<&str>),
     tables: &Tables,
 ) -> Result<(Hashrate, Option<Power>), &'static str> {
     let total = match hashes(work, algo.map(|a| a.unit)) {
@@ -328,7 +332,7 @@ fn rate(
         hashes_per_share: per_share,
     };
     let power = algo
-        .and_then(|a| tables.efficiency(&a.name))
+        .and_then(|a| tables.efficiency(&a.name, class))
         .map(|eff| Power {
             watts: hs * eff.typical,
             watts_low: lo * per_share / observed_s * eff.low,
@@ -336,6 +340,12 @@ fn rate(
             joules_per_hash: eff.typical,
             efficiency_row: eff.row.clone(),
             efficiency_year: eff.year,
+            hardware: eff.class.clone(),
+            hardware_basis: if class == Some(eff.class.as_str()) {
+                "agent"
+            } else {
+                "algorithm"
+            },
         });
     Ok((hashrate, power))
 }
@@ -391,12 +401,18 @@ pub fn estimate(
         (&s.work.submitted, "submitted")
     };
     let observed_s = last_ts.saturating_sub(first_ts) as f64 / 1e9;
+    // The miner software's hardware class, when its agent names one.
+    let class = s
+        .agent
+        .as_deref()
+        .and_then(|a| tables.hardware_of(a))
+        .map(|h| h.class.as_str());
     if let Choice::Several(candidates) = &choice {
         e.missing = Some("several algorithms are possible: see algorithm_candidates");
         e.algorithm_candidates = candidates
             .iter()
             .map(|a| {
-                let r = rate(work, observed_s, Some(a), tables).ok();
+                let r = rate(work, observed_s, (Some(a), class), tables).ok();
                 Candidate {
                     algorithm: a.name.clone(),
                     hashrate: r.as_ref().map(|r| r.0.clone()),
@@ -406,7 +422,7 @@ pub fn estimate(
             .collect();
         return e;
     }
-    match rate(work, observed_s, algo, tables) {
+    match rate(work, observed_s, (algo, class), tables) {
         Err(why) => e.missing = Some(why),
         Ok((h, p)) => {
             e.hashrate = Some(h);
