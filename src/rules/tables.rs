@@ -90,6 +90,13 @@ pub struct Hardware {
     pub row: String,
 }
 
+/// An agent string as the tables' patterns are matched against it: lower case, and a space
+/// between name and version written as `/` (Stratum sends `cgminer/3.7.2`, HTTP's User-Agent
+/// `cgminer 3.7.2`).
+fn agent_key(agent: &str) -> String {
+    agent.to_ascii_lowercase().replace(' ', "/")
+}
+
 /// The hardware classes an efficiency or hardware row may name.
 const CLASSES: [&str; 3] = ["asic", "gpu", "cpu"];
 
@@ -359,7 +366,7 @@ impl Tables {
     /// winning (so that `xmr-stak-cpu` is not taken for `xmr-stak`); software listed as running
     /// several algorithms says only which ones it may be.
     pub fn by_agent(&self, agent: &str) -> Option<AgentSays<'_>> {
-        let a = agent.to_ascii_lowercase();
+        let a = agent_key(agent);
         let one = self
             .algorithms
             .iter()
@@ -399,7 +406,7 @@ impl Tables {
 
     /// The hardware class an agent string names (the longest matching substring wins).
     pub fn hardware_of(&self, agent: &str) -> Option<&Hardware> {
-        let a = agent.to_ascii_lowercase();
+        let a = agent_key(agent);
         self.hardware
             .iter()
             .flat_map(|h| h.agents.iter().map(move |s| (h, s)))
@@ -411,6 +418,37 @@ impl Tables {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cgminer_runs_scrypt_or_sha256d_only_from_2_6_to_3_7() {
+        let t = crate::rules::load(&crate::rules::Choice {
+            builtin: true,
+            extra: None,
+        })
+        .unwrap()
+        .tables;
+        let names = |agent: &str| match t.by_agent(agent) {
+            Some(AgentSays::One(a)) => vec![a.name.clone()],
+            Some(AgentSays::Several(v)) => v.iter().map(|a| a.name.clone()).collect(),
+            None => vec![],
+        };
+        for both in [
+            "cgminer/3.7.2",
+            "cgminer 3.7.2",
+            "cgminer/2.6.0",
+            "CGMiner/3.1.1",
+        ] {
+            assert_eq!(names(both), ["sha256d", "scrypt"], "{both}");
+        }
+        for one in [
+            "cgminer/4.10.0",
+            "cgminer/3.10.0",
+            "cgminer/3.8.0",
+            "cgminer/2.5.2",
+        ] {
+            assert_eq!(names(one), ["sha256d"], "{one}");
+        }
+    }
+
     use super::*;
 
     #[test]
