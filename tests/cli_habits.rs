@@ -74,3 +74,53 @@ fn the_summary_can_be_written_as_json() {
     assert!(s["packets"].as_u64().unwrap() > 0);
     assert_eq!(s["rules_digest"].as_str().unwrap().len(), 64);
 }
+
+#[test]
+fn a_tcpdump_style_filter_narrows_a_scan_and_a_bad_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let all = events(&run(&["scan", "-q", pcap("").to_str().unwrap()]));
+    let out = run(&[
+        "scan",
+        "--filter",
+        "tcp port 3333",
+        "--summary-json",
+        summary.to_str().unwrap(),
+        pcap("").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert!(
+        !ev.is_empty() && ev.len() < all.len(),
+        "{} of {}",
+        ev.len(),
+        all.len()
+    );
+    assert!(ev
+        .iter()
+        .all(|e| e["src_port"] == 3333 || e["dest_port"] == 3333));
+    let expected = all
+        .iter()
+        .filter(|e| e["proto"] == "TCP" && (e["src_port"] == 3333 || e["dest_port"] == 3333))
+        .count();
+    assert_eq!(ev.len(), expected);
+    assert!(
+        stderr(&out).contains("left out by --filter: "),
+        "{}",
+        stderr(&out)
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(s["filtered_packets"].as_u64().unwrap() > 0);
+    let bad = run(&[
+        "scan",
+        "--filter",
+        "tcp port http",
+        pcap("").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        stderr(&bad).trim(),
+        "minetap: error: --filter 'tcp port http': 'http' is not a port number at word 3"
+    );
+}

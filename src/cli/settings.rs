@@ -101,6 +101,11 @@ settings! {
         /// lines win over theirs).
         #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
         rules: PathBuf,
+        /// Look only at packets this passes, in tcpdump's words (a subset, applied by minetap
+        /// itself, no libpcap): tcp, udp, ip, ip6, [src|dst] host ADDR, net ADDR/LEN, port N,
+        /// portrange A-B, and, or, not, parentheses. E.g. 'tcp port 3333 or host 198.51.100.20'.
+        #[arg(long, value_name = "EXPR")]
+        filter: String,
         /// Use no rules at all, built-in or other.
         #[arg(long, num_args = 0, default_missing_value = "true")]
         no_rules: bool,
@@ -402,6 +407,11 @@ impl Settings {
         f.udp_timeout_ns = secs("udp_timeout", self.udp_timeout, f.udp_timeout_ns)?;
         f.inspect_budget = within("inspect_budget", self.inspect_budget, (0, 1 << 30))?
             .unwrap_or(f.inspect_budget);
+        if let Some(expr) = &self.filter {
+            let parsed = crate::decode::filter::Filter::parse(expr)
+                .map_err(|e| CliError::Usage(format!("--filter '{expr}': {e}")))?;
+            cfg.filter = Some(std::sync::Arc::new(parsed));
+        }
         Ok(cfg)
     }
 

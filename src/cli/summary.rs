@@ -50,6 +50,9 @@ pub fn render(s: &RunStats) -> String {
     if !reasons.is_empty() {
         let _ = writeln!(o, "  not decoded: {}", reasons.join(", "));
     }
+    if s.filtered > 0 {
+        let _ = writeln!(o, "  left out by --filter: {} packet(s)", s.filtered);
+    }
     if s.snapped > 0 {
         let share = 100.0 * s.snapped as f64 / s.packets.max(1) as f64;
         let _ = writeln!(
@@ -112,6 +115,7 @@ pub fn json(s: &RunStats) -> serde_json::Value {
         "packets": s.packets,
         "bytes": s.bytes,
         "snapped_packets": s.snapped,
+        "filtered_packets": s.filtered,
         "skipped_packets": skipped,
         "flows": s.flows.flows,
         "flows_evicted": s.flows.evicted,

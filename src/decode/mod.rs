@@ -6,6 +6,7 @@
 //! bounds-checked; a packet that cannot be decoded is a [`Skip`] with a reason that is counted.
 //! Nothing is allocated per packet except when IP fragments are reassembled.
 
+pub mod filter;
 mod frag;
 mod ip;
 mod link;

@@ -48,6 +48,8 @@ pub struct ScanConfig {
     pub flow: FlowConfig,
     /// The IP fragment pool's limits.
     pub frag: FragLimits,
+    /// Only packets this passes are looked at (`--filter`).
+    pub filter: Option<Arc<crate::decode::filter::Filter>>,
     /// The detectors' caps.
     pub detect: crate::detect::Limits,
     /// The pool rules.
@@ -71,6 +73,7 @@ impl Default for ScanConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             flow: FlowConfig::default(),
             frag: FragLimits::default(),
+            filter: None,
             detect: crate::detect::Limits::default(),
             intel: Arc::new(Intel::default()),
             tables: Arc::new(Default::default()),
@@ -162,7 +165,11 @@ pub fn run<'a>(
             })
         });
 
-        let new_reader = || Reader::new(shared, cfg.frag, senders.clone(), recycle_rx.clone());
+        let new_reader = || {
+            let mut r = Reader::new(shared, cfg.frag, senders.clone(), recycle_rx.clone());
+            r.filter = cfg.filter.clone();
+            r
+        };
         let first = (!jobs.is_empty()).then(|| jobs.remove(0));
         let others: Vec<_> = jobs
             .into_iter()

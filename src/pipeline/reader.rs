@@ -25,6 +25,8 @@ pub struct Reader<'a> {
     published: (u64, u64),
     /// Which of the run's inputs (files in order, or interfaces) is being read.
     input_index: u32,
+    /// Only packets this passes go on (`--filter`).
+    pub(super) filter: Option<std::sync::Arc<crate::decode::filter::Filter>>,
 }
 
 /// Where the decoded `payload` lies within the captured `frame` (it is a sub-slice of it: the
@@ -50,6 +52,7 @@ impl<'a> Reader<'a> {
             stats: RunStats::default(),
             published: (0, 0),
             input_index: 0,
+            filter: None,
         }
     }
 
@@ -138,6 +141,10 @@ impl<'a> Reader<'a> {
                 return;
             }
         };
+        if self.filter.as_ref().is_some_and(|f| !f.matches(&d)) {
+            self.stats.filtered += 1;
+            return;
+        }
         let (key, from_lo) = FlowKey::of((d.src, d.sport), (d.dst, d.dport), d.proto);
         let (pair_hash, hash) = key.hashes();
         let meta = PacketMeta {

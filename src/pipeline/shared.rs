@@ -116,6 +116,8 @@ pub struct RunStats {
     pub bytes: u64,
     /// Packets captured shorter than they were on the wire (the capture's snap length).
     pub snapped: u64,
+    /// Packets `--filter` left out.
+    pub filtered: u64,
     /// Packets skipped, by reason.
     pub skipped: SkipCounts,
     /// What the fragment pool did.
@@ -157,6 +159,7 @@ impl Progress for Silent {}
 impl RunStats {
     pub(super) fn merge(&mut self, o: RunStats) {
         self.snapped += o.snapped;
+        self.filtered += o.filtered;
         self.inputs.extend(o.inputs);
         self.packets += o.packets;
         self.bytes += o.bytes;
