@@ -122,6 +122,18 @@ enum FeedCommand {
         /// The sensor id sent with the batches [default: the one the spool was written by].
         #[arg(long, value_name = "NAME")]
         sensor_id: Option<String>,
+        /// A file holding the platform's bearer token.
+        #[arg(long, value_name = "FILE")]
+        feed_token_file: Option<std::path::PathBuf>,
+        /// The platform's CA certificate(s), PEM [default: the bundled Mozilla roots].
+        #[arg(long, value_name = "FILE")]
+        feed_ca: Option<std::path::PathBuf>,
+        /// Client certificate (PEM) for mutual TLS, with --feed-client-key.
+        #[arg(long, value_name = "FILE")]
+        feed_client_cert: Option<std::path::PathBuf>,
+        /// The client certificate's private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        feed_client_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -210,7 +222,17 @@ pub fn main() -> i32 {
             url,
             drain_secs,
             sensor_id,
-        }) => feed_send(spool, url, drain_secs, sensor_id),
+            feed_token_file,
+            feed_ca,
+            feed_client_cert,
+            feed_client_key,
+        }) => feed_auth([
+            feed_token_file.as_deref(),
+            feed_ca.as_deref(),
+            feed_client_cert.as_deref(),
+            feed_client_key.as_deref(),
+        ])
+        .and_then(|auth| feed_send(spool, url, drain_secs, sensor_id, auth)),
         Command::Keygen { key } => crate::evidence::keygen(&key)
             .map(|public| {
                 out!(
@@ -240,11 +262,62 @@ pub fn main() -> i32 {
 }
 
 /// `minetap feed send`: delivers what a spool holds.
+/// The feed's token, CA and client certificate from the files the flags name (token file, CA,
+/// client certificate, client key).
+pub(crate) fn feed_auth(
+    [token_file, ca, client_cert, client_key]: [Option<&std::path::Path>; 4],
+) -> Result<crate::output::feed_auth::FeedAuth, CliError> {
+    crate::output::feed_auth::FeedAuth::load(&crate::output::feed_auth::AuthFiles {
+        token_file,
+        ca,
+        client_cert,
+        client_key,
+    })
+    .map_err(|e| CliError::Usage(format!("feed: {e}")))
+}
+
+impl settings::Settings {
+    /// The feed's settings, when `--feed-url` (and `--feed-spool`) ask for one.
+    pub(super) fn feed(
+        &self,
+        sensor: String,
+    ) -> Result<Option<crate::output::feed::FeedConfig>, CliError> {
+        match (self.feed_url.clone(), self.feed_spool.clone()) {
+            (Some(url), Some(spool)) => Ok(Some(crate::output::feed::FeedConfig {
+                url: crate::output::feed::check_url(&url)
+                    .map(|()| url)
+                    .map_err(CliError::Usage)?,
+                spool,
+                sensor,
+                batch: self
+                    .feed_batch
+                    .unwrap_or(settings::defaults::FEED_BATCH)
+                    .max(1),
+                linger: std::time::Duration::from_secs(1),
+                drain: std::time::Duration::from_secs(
+                    self.feed_drain_secs
+                        .unwrap_or(settings::defaults::FEED_DRAIN_S),
+                ),
+                auth: feed_auth([
+                    self.feed_token_file.as_deref(),
+                    self.feed_ca.as_deref(),
+                    self.feed_client_cert.as_deref(),
+                    self.feed_client_key.as_deref(),
+                ])?,
+            })),
+            (Some(_), None) => Err(CliError::Usage("--feed-url needs --feed-spool".into())),
+            (None, Some(_)) => Err(CliError::Usage("--feed-spool needs --feed-url".into())),
+            _ => Ok(None),
+        }
+    }
+}
+
 fn feed_send(
     spool: std::path::PathBuf,
     url: String,
     drain_secs: u64,
     sensor_id: Option<String>,
+    auth: crate::output::feed_auth::FeedAuth,
 ) -> Result<i32, CliError> {
     crate::output::feed::check_url(&url).map_err(CliError::Usage)?;
     if !spool.is_dir() {
@@ -268,6 +341,7 @@ fn feed_send(
         batch: settings::defaults::FEED_BATCH,
         linger: std::time::Duration::from_secs(1),
         drain: std::time::Duration::from_secs(drain_secs),
+        auth,
     });
     if left > 0 {
         return Err(CliError::Input(format!(

@@ -149,6 +149,18 @@ settings! {
         /// The feed's on-disk spool: events wait there until the platform has taken them.
         #[arg(long, value_name = "DIR")]
         feed_spool: PathBuf,
+        /// A file holding the platform's bearer token (never on the command line).
+        #[arg(long, value_name = "FILE")]
+        feed_token_file: PathBuf,
+        /// The platform's CA certificate(s), PEM [default: the bundled Mozilla roots].
+        #[arg(long, value_name = "FILE")]
+        feed_ca: PathBuf,
+        /// Client certificate (PEM) for mutual TLS, with --feed-client-key.
+        #[arg(long, value_name = "FILE")]
+        feed_client_cert: PathBuf,
+        /// The client certificate's private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        feed_client_key: PathBuf,
         /// Events per feed batch [default: 100].
         #[arg(long, value_name = "N")]
         feed_batch: usize,
@@ -492,24 +504,6 @@ impl Settings {
             inputs: Vec::new(),
         };
         Ok(Some((bundler, lvl)))
-    }
-
-    fn feed(&self, sensor: String) -> Result<Option<crate::output::feed::FeedConfig>, CliError> {
-        match (self.feed_url.clone(), self.feed_spool.clone()) {
-            (Some(url), Some(spool)) => Ok(Some(crate::output::feed::FeedConfig {
-                url: crate::output::feed::check_url(&url)
-                    .map(|()| url)
-                    .map_err(CliError::Usage)?,
-                spool,
-                sensor,
-                batch: self.feed_batch.unwrap_or(defaults::FEED_BATCH).max(1),
-                linger: Duration::from_secs(1),
-                drain: Duration::from_secs(self.feed_drain_secs.unwrap_or(defaults::FEED_DRAIN_S)),
-            })),
-            (Some(_), None) => Err(CliError::Usage("--feed-url needs --feed-spool".into())),
-            (None, Some(_)) => Err(CliError::Usage("--feed-spool needs --feed-url".into())),
-            _ => Ok(None),
-        }
     }
 }
 

@@ -52,6 +52,8 @@ pub struct FeedConfig {
     pub linger: Duration,
     /// How long the end of a run waits for the platform before leaving batches in the spool.
     pub drain: Duration,
+    /// The token, the CA and the client certificate.
+    pub auth: super::feed_auth::FeedAuth,
 }
 
 struct Open {
@@ -96,7 +98,9 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
 
 /// Posts one batch; `Err` says why the platform did not take it.
 fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
-    let r = ureq::post(&cfg.url)
+    let r = cfg
+        .auth
+        .post(&cfg.url)
         .timeout(Duration::from_secs(10))
         .set("Content-Type", "application/x-ndjson")
         .set("X-Minetap-Sensor", &cfg.sensor)

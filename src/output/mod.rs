@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod feed;
+pub mod feed_auth;
 pub mod time;
 pub mod writer;
 

@@ -1,0 +1,115 @@
+//! How the feed proves itself to the platform and checks the platform: a bearer token read from
+//! a file, the platform's own CA (the bundled Mozilla roots only when none is given), and a
+//! client certificate for mutual TLS. The token never appears in a message, a log line or the
+//! summary.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The feed's credentials and trust, as loaded.
+#[derive(Clone, Default)]
+pub struct FeedAuth {
+    token: Option<String>,
+    agent: Option<ureq::Agent>,
+}
+
+impl std::fmt::Debug for FeedAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedAuth")
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("tls", &self.agent.as_ref().map(|_| "(own settings)"))
+            .finish()
+    }
+}
+
+/// Where the credentials and trust come from (paths; any may be absent).
+#[derive(Debug, Clone, Default)]
+pub struct AuthFiles<'a> {
+    pub token_file: Option<&'a Path>,
+    pub ca: Option<&'a Path>,
+    pub client_cert: Option<&'a Path>,
+    pub client_key: Option<&'a Path>,
+}
+
+fn certs(p: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let v: Vec<_> = CertificateDer::pem_file_iter(p)
+        .map_err(|e| format!("{}: {e}", p.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    if v.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", p.display()));
+    }
+    Ok(v)
+}
+
+impl FeedAuth {
+    /// Loads what `files` name; an error says which file and what was wrong with it.
+    pub fn load(files: &AuthFiles<'_>) -> Result<FeedAuth, String> {
+        let token = match files.token_file {
+            Some(p) => {
+                let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let t = t.trim().to_string();
+                if t.is_empty() || t.contains(char::is_whitespace) {
+                    return Err(format!(
+                        "{}: the token file must hold one token",
+                        p.display()
+                    ));
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        let own_tls = files.ca.is_some() || files.client_cert.is_some();
+        if files.client_cert.is_some() != files.client_key.is_some() {
+            return Err("--feed-client-cert and --feed-client-key go together".into());
+        }
+        let agent = if own_tls {
+            let mut roots = rustls::RootCertStore::empty();
+            match files.ca {
+                Some(ca) => {
+                    for c in certs(ca)? {
+                        roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+                    }
+                }
+                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots);
+            let config = match (files.client_cert, files.client_key) {
+                (Some(c), Some(k)) => {
+                    let key = PrivateKeyDer::from_pem_file(k)
+                        .map_err(|e| format!("{}: {e}", k.display()))?;
+                    builder
+                        .with_client_auth_cert(certs(c)?, key)
+                        .map_err(|e| format!("{}: {e}", c.display()))?
+                }
+                _ => builder.with_no_client_auth(),
+            };
+            Some(
+                ureq::AgentBuilder::new()
+                    .tls_config(Arc::new(config))
+                    .build(),
+            )
+        } else {
+            None
+        };
+        Ok(FeedAuth { token, agent })
+    }
+
+    /// A POST to `url` with the credentials set.
+    pub fn post(&self, url: &str) -> ureq::Request {
+        let r = match &self.agent {
+            Some(a) => a.post(url),
+            None => ureq::post(url),
+        };
+        match &self.token {
+            Some(t) => r.set("Authorization", &format!("Bearer {t}")),
+            None => r,
+        }
+    }
+}
