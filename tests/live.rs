@@ -60,6 +60,8 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
             stats.to_str().unwrap(),
             "--stats-interval",
             "1",
+            "--metrics-listen",
+            "19477",
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -67,6 +69,10 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     // Wait until it captures.
     let mut stderr = live.stderr.take().unwrap();
     let mut seen = netns::wait_for(&mut stderr, "capturing on mt-b");
+    assert!(
+        seen.contains("metrics on http://127.0.0.1:19477/metrics"),
+        "{seen}"
+    );
     // The midstream capture goes last: its flow never closes, so only SIGTERM ends it.
     let files = [
         "stratum-v1.pcap",
@@ -94,6 +100,35 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
         String::from_utf8_lossy(&replay.stderr)
     );
     std::thread::sleep(Duration::from_millis(1500));
+    // The metrics page, scraped from inside the namespace, as Prometheus would.
+    let name = ns.0.clone();
+    let page = std::thread::spawn(move || {
+        netns::enter(&name).unwrap();
+        let mut s = std::net::TcpStream::connect("127.0.0.1:19477").unwrap();
+        std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut page = String::new();
+        std::io::Read::read_to_string(&mut s, &mut page).unwrap();
+        page
+    })
+    .join()
+    .unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    let value = |name: &str| -> f64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} not in {page}"))
+    };
+    assert!(value("minetap_packets_total ") >= 500.0, "{page}");
+    assert_eq!(value("minetap_kernel_drops_total "), 0.0);
+    assert!(
+        value("minetap_verdicts_total{level=\"confirmed\"} ") >= 5.0,
+        "{page}"
+    );
+    assert!(
+        value("minetap_stage_latency_seconds_count{stage=\"packet\"} ") > 0.0,
+        "{page}"
+    );
+    assert!(page.contains("# TYPE minetap_stage_latency_seconds histogram"));
     let pid = live.id() as i32;
     unsafe {
         libc::kill(pid, libc::SIGHUP);

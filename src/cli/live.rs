@@ -260,15 +260,39 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         (stats_out, l.stats_interval()),
         started,
     );
-    let mut sink = |r, v: crate::verdict::Verdict| {
+    let metrics = match l.metrics_listen.as_deref() {
+        Some(a) => {
+            let addr = super::metrics::listen_addr(a).map_err(CliError::Usage)?;
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| CliError::Usage(format!("--metrics-listen {addr}: {e}")))?;
+            eprintln!("minetap: metrics on http://{addr}/metrics");
+            Some(listener)
+        }
+        None => None,
+    };
+    let levels = super::metrics::Levels::default();
+    let metrics_stop = std::sync::atomic::AtomicBool::new(false);
+    let mut sink = |r: crate::detect::FlowRecord, v: crate::verdict::Verdict| {
         shared.verdicts.fetch_add(1, Ordering::Relaxed);
+        if v.event == crate::verdict::EventType::Mining && r.end != crate::flow::EndReason::Ongoing
+        {
+            levels.0[v.level as usize].fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(p) = &mut probe {
             p.offer(&r, &v);
         }
         writer.write(&r, &v);
     };
     let every = Duration::from_millis(100);
-    let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
+    let stats = std::thread::scope(|s| {
+        if let Some(listener) = metrics {
+            let (shared, levels, stop) = (&shared, &levels, &metrics_stop);
+            s.spawn(move || super::metrics::serve(listener, shared, levels, stop));
+        }
+        let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
+        metrics_stop.store(true, Ordering::Relaxed);
+        stats
+    });
     if let Some(p) = probe {
         if p.dropped > 0 {
             eprintln!(

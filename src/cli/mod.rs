@@ -14,6 +14,7 @@ mod inventory;
 mod learn;
 #[cfg(target_os = "linux")]
 mod live;
+mod metrics;
 mod probe;
 #[cfg(target_os = "linux")]
 mod replay;

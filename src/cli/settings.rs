@@ -217,6 +217,9 @@ settings! {
         /// Append each probe's report (with its transcript) as a JSON line to FILE.
         #[arg(long, value_name = "FILE")]
         probe_log: PathBuf,
+        /// Serve Prometheus metrics on [ADDR:]PORT (localhost unless ADDR is given).
+        #[arg(long, value_name = "[ADDR:]PORT")]
+        metrics_listen: String,
     }
 
     /// How `subscribers import` reads operators' files.
