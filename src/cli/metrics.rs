@@ -47,53 +47,55 @@ fn histogram(o: &mut String, stage: &str, h: &hdrhistogram::Histogram<u64>) {
 pub fn render(shared: &Shared, levels: &Levels) -> String {
     let r = Ordering::Relaxed;
     let mut o = String::new();
-    let mut one = |name: &str, kind: &str, help: &str, v: u64| {
+    let plain: [(&str, &str, &str, u64); 7] = [
+        (
+            "minetap_packets_total",
+            "counter",
+            "Packets read.",
+            shared.packets.load(r),
+        ),
+        (
+            "minetap_bytes_total",
+            "counter",
+            "Bytes read.",
+            shared.bytes.load(r),
+        ),
+        (
+            "minetap_kernel_drops_total",
+            "counter",
+            "Frames the kernel dropped.",
+            shared.kernel_drops.load(r),
+        ),
+        (
+            "minetap_flows_total",
+            "counter",
+            "Flows seen.",
+            shared.flows.load(r),
+        ),
+        (
+            "minetap_flows_active",
+            "gauge",
+            "Flows tracked now.",
+            shared.active_flows.load(r),
+        ),
+        (
+            "minetap_flows_evicted_total",
+            "counter",
+            "Flows pushed out to make room.",
+            shared.evicted.load(r),
+        ),
+        (
+            "minetap_evidence_bytes_held",
+            "gauge",
+            "Bytes of frames held for evidence bundles.",
+            shared.evidence.held() as u64,
+        ),
+    ];
+    for (name, kind, help, v) in plain {
         o.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
         ));
-    };
-    one(
-        "minetap_packets_total",
-        "counter",
-        "Packets read.",
-        shared.packets.load(r),
-    );
-    one(
-        "minetap_bytes_total",
-        "counter",
-        "Bytes read.",
-        shared.bytes.load(r),
-    );
-    one(
-        "minetap_kernel_drops_total",
-        "counter",
-        "Frames the kernel dropped.",
-        shared.kernel_drops.load(r),
-    );
-    one(
-        "minetap_flows_total",
-        "counter",
-        "Flows seen.",
-        shared.flows.load(r),
-    );
-    one(
-        "minetap_flows_active",
-        "gauge",
-        "Flows tracked now.",
-        shared.active_flows.load(r),
-    );
-    one(
-        "minetap_flows_evicted_total",
-        "counter",
-        "Flows pushed out to make room.",
-        shared.evicted.load(r),
-    );
-    one(
-        "minetap_evidence_bytes_held",
-        "gauge",
-        "Bytes of frames held for evidence bundles.",
-        shared.evidence.held() as u64,
-    );
+    }
     o.push_str("# HELP minetap_verdicts_total Mining verdicts reached, by level.\n");
     o.push_str("# TYPE minetap_verdicts_total counter\n");
     for (i, level) in ["suspect", "likely", "confirmed"].iter().enumerate() {

@@ -27,7 +27,7 @@ pub enum Filter {
     /// IPv4 (`true`) or IPv6.
     Family(bool),
     /// An address range at one end.
-    Net(End, IpAddr, u8),
+    Net(End, Cidr),
     /// A port range at one end.
     Port(End, u16, u16),
     /// Both.
@@ -38,18 +38,54 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
-fn in_net(a: IpAddr, net: IpAddr, len: u8) -> bool {
-    let bits = |x: IpAddr| match x {
-        IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, true),
-        IpAddr::V6(v) => (u128::from(v), false),
-    };
-    let ((x, x4), (n, n4)) = (bits(a), bits(net));
-    let keep = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(len))
-    };
-    x4 == n4 && x & keep == n & keep
+/// An address range, `ADDR[/LEN]` (the filter's `net`, the probe's allow-list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address.
+    pub addr: IpAddr,
+    /// The prefix length.
+    pub len: u8,
+}
+
+impl Cidr {
+    /// Reads `ADDR[/LEN]`.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, l) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("'{s}' is not an address range (ADDR[/LEN])"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = if l.is_empty() {
+            max
+        } else {
+            l.parse::<u8>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("'{s}': the prefix length must be 0..={max}"))?
+        };
+        Ok(Cidr { addr, len })
+    }
+
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> (u128, u8) {
+            match a {
+                IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, max), (x, xmax)) = (bits(self.addr), bits(ip));
+        if max != xmax {
+            return false;
+        }
+        // IPv4 sits in the top 32 bits, so one mask serves both families.
+        let keep = if self.len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.len))
+        };
+        net & keep == x & keep
+    }
 }
 
 impl Filter {
@@ -63,7 +99,7 @@ impl Filter {
         match self {
             Filter::Proto(p) => d.proto == *p,
             Filter::Family(v4) => d.src.is_ipv4() == *v4,
-            Filter::Net(end, net, len) => at(*end, &|a, _| in_net(a, *net, *len)),
+            Filter::Net(end, net) => at(*end, &|a, _| net.contains(a)),
             Filter::Port(end, lo, hi) => at(*end, &|_, p| (*lo..=*hi).contains(&p)),
             Filter::And(a, b) => a.matches(d) && b.matches(d),
             Filter::Or(a, b) => a.matches(d) || b.matches(d),
@@ -203,20 +239,7 @@ impl<'a> Parser<'a> {
         match kind {
             "host" | "net" => {
                 let v = value.ok_or_else(|| missing(self, "an address"))?;
-                let (a, l) = v.split_once('/').unwrap_or((v, ""));
-                let addr: IpAddr = a
-                    .parse()
-                    .map_err(|_| bad(format!("'{v}' is not an address")))?;
-                let max = if addr.is_ipv4() { 32 } else { 128 };
-                let len = match l {
-                    "" => max,
-                    l => l
-                        .parse::<u8>()
-                        .ok()
-                        .filter(|n| *n <= max)
-                        .ok_or_else(|| bad(format!("'{v}': a bad prefix length")))?,
-                };
-                Ok(Filter::Net(end, addr, len))
+                Ok(Filter::Net(end, Cidr::parse(v).map_err(bad)?))
             }
             "port" => {
                 let v = value.ok_or_else(|| missing(self, "a port number"))?;

@@ -57,28 +57,31 @@ impl ServerCertVerifier for RecordOnly {
 }
 
 /// A TLS client configuration that records the server's certificate and trusts it without
-/// checking (for probes, and for the project's test miners, which behave as miners do).
+/// checking (for probes, and for the project's test miners, which behave as miners do). Built
+/// once and shared by every connection.
 pub fn record_only_tls() -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(Arc::new(RecordOnly(provider)))
-                .with_no_client_auth()
-        });
-    match config {
-        Ok(c) => Arc::new(c),
-        // The ring provider supports the default versions; keep a usable value regardless.
-        Err(_) => Arc::new(
-            ClientConfig::builder()
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(RecordOnly(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))))
-                .with_no_client_auth(),
-        ),
-    }
+    static CONFIG: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Arc::new(RecordOnly(provider.clone()));
+            let config = ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|b| {
+                    b.dangerous()
+                        .with_custom_certificate_verifier(verifier.clone())
+                        .with_no_client_auth()
+                })
+                // The ring provider supports the default versions; keep a usable value anyway.
+                .unwrap_or_else(|_| {
+                    ClientConfig::builder()
+                        .dangerous()
+                        .with_custom_certificate_verifier(verifier)
+                        .with_no_client_auth()
+                });
+            Arc::new(config)
+        })
+        .clone()
 }
 
 /// The server name a TLS connection presents: the given name, or none for an address.

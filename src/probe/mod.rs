@@ -21,55 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// Bytes of an answer kept in a transcript.
 const TRANSCRIPT_BYTES: usize = 2048;
 
-/// An address range probes may go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// The network address.
-    pub addr: IpAddr,
-    /// The prefix length.
-    pub len: u8,
-}
-
-impl Cidr {
-    /// Reads `ADDR[/LEN]`.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (a, l) = s.split_once('/').unwrap_or((s, ""));
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("'{s}' is not an address range (ADDR[/LEN])"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = if l.is_empty() {
-            max
-        } else {
-            l.parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| format!("'{s}': the prefix length must be 0..={max}"))?
-        };
-        Ok(Cidr { addr, len })
-    }
-
-    /// Whether `ip` is in the range.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |a: IpAddr| -> (u128, u8) {
-            match a {
-                IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
-                IpAddr::V6(v) => (u128::from(v), 128),
-            }
-        };
-        let ((net, max), (x, xmax)) = (bits(self.addr), bits(ip));
-        if max != xmax {
-            return false;
-        }
-        // IPv4 sits in the top 32 bits, so one mask serves both families.
-        let keep = if self.len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(self.len))
-        };
-        net & keep == x & keep
-    }
-}
+pub use crate::decode::filter::Cidr;
 
 /// How probes are fenced.
 #[derive(Debug, Clone)]
