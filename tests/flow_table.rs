@@ -184,3 +184,62 @@ fn a_flow_that_is_not_mining_stops_being_inspected() {
     t.finish(&mut out);
     assert_eq!(out.len(), 1);
 }
+
+/// Live capture on a quiet link: the capture's clock, with no packet, still times flows out.
+#[test]
+fn the_capture_clock_times_flows_out_without_a_packet() {
+    let mut t = Table::new(
+        FlowConfig {
+            tcp_timeout_ns: 10_000_000_000,
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
+    t.advance(5_000_000_000, &mut out);
+    assert!(out.is_empty(), "not yet: {out:?}");
+    assert_eq!(t.len(), 1);
+    t.advance(30_000_000_000, &mut out);
+    assert_eq!(out.len(), 1, "timed out by the clock alone");
+    assert_eq!(out[0].end, EndReason::Timeout);
+    assert_eq!(t.len(), 0);
+}
+
+/// An unrecognised conversation is reported early once its behaviour window has passed, then
+/// again every half window while it lasts (the verdict stage keeps only a rising verdict).
+#[test]
+fn an_unrecognised_conversation_is_reported_early_on_a_rolling_window() {
+    let mut t = Table::new(
+        FlowConfig {
+            early_records: true,
+            behaviour_window_ns: Some(60_000_000_000),
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    let mut seq = [1u32, 1u32];
+    for s in (1..=100).step_by(3) {
+        let from_client = s % 2 == 1;
+        let data: &[u8] = b"\x17\x03\x03\x00\x05hello";
+        t.packet(
+            &pkt(1000, s, PSH_ACK, seq[from_client as usize], from_client),
+            data,
+            &mut out,
+        );
+        seq[from_client as usize] += data.len() as u32;
+    }
+    let ages: Vec<u64> = out
+        .iter()
+        .map(|r| (r.last_ts - r.first_ts) / 1_000_000_000)
+        .collect();
+    assert!(out.iter().all(|r| r.end == EndReason::Ongoing), "{out:?}");
+    assert_eq!(
+        ages,
+        vec![60, 90],
+        "reported at the window, then half a window later"
+    );
+}

@@ -92,8 +92,9 @@ struct Flow<I: Inspector> {
     keep_frames: bool,
     /// Ended by FIN/RST: reported already, kept a little to absorb the last packets.
     closed: bool,
-    /// Reported early for its behaviour (see `FlowConfig::behaviour_window_ns`).
-    behaviour_reported: bool,
+    /// Its age (ns since its first packet) at which it is next reported early for its
+    /// behaviour (see `FlowConfig::behaviour_window_ns`); 0 before the first report.
+    behaviour_due: u64,
     inspect: Inspect<I>,
     /// Initial sequence numbers from the SYNs, per direction, for reassembly that starts later.
     syn_seq: [Option<u32>; 2],
@@ -145,7 +146,7 @@ impl<I: Inspector> Flow<I> {
             matched: false,
             keep_frames: false,
             closed: false,
-            behaviour_reported: false,
+            behaviour_due: 0,
             inspect: Inspect::Pending { mid_stream },
             syn_seq: [None; 2],
         }
@@ -277,8 +278,11 @@ impl<I: Inspector> Flow<I> {
         }
     }
 
-    /// Reports an unrecognised TCP flow early, once, when it has talked both ways for the
-    /// behaviour window (live mode), so that its behaviour is judged before it ends.
+    /// Reports an unrecognised TCP flow early when it has talked both ways for the behaviour
+    /// window (live mode), so that its behaviour is judged before it ends; then again every
+    /// half window while it lasts, so that a conversation whose first window said too little
+    /// (a slow miner's few shares, a share whose answer was still on its way) is judged on
+    /// more. The verdict stage says each flow's early verdict once, unless it rises.
     fn report_behaviour(
         &mut self,
         now: u64,
@@ -290,14 +294,14 @@ impl<I: Inspector> Flow<I> {
         };
         if !cfg.early_records
             || self.matched
-            || self.behaviour_reported
             || !self.is_tcp()
-            || now.saturating_sub(self.first_ts) < window
+            || now.saturating_sub(self.first_ts) < self.behaviour_due.max(window)
             || self.shape.payload_packets.contains(&0)
         {
             return;
         }
-        self.behaviour_reported = true;
+        let age = now.saturating_sub(self.first_ts);
+        self.behaviour_due = age.saturating_add((window / 2).max(1));
         let finding = match &self.inspect {
             Inspect::Active(insp) => insp.inspector.finding(),
             _ => self.saved.as_deref().cloned(),
@@ -500,6 +504,14 @@ impl<I: Inspector> Table<I> {
         self.flows.insert_unique(p.hash, Flow::new(p), |f| f.hash);
         self.stats.flows += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+    }
+
+    /// The capture's clock moved to `now` with no packet for this table: flows time out as
+    /// they would have on a packet at that time.
+    pub fn advance(&mut self, now: u64, out: &mut Vec<FlowRecord<I::Finding>>) {
+        if now >= self.next_sweep {
+            self.sweep(now, out);
+        }
     }
 
     /// Ends every flow (the input is over).

@@ -35,6 +35,9 @@ pub(super) struct Batch {
     /// The input (file or interface, by its index in the run) every item came from: a reader
     /// sends its batches off before it starts on another input.
     pub input: u32,
+    /// The capture's clock after the batch's packets (live capture on a quiet link): the
+    /// worker ages its flows up to it.
+    pub clock_ns: Option<u64>,
 }
 
 impl Batch {
@@ -113,5 +116,6 @@ impl Batch {
         self.blocks.clear();
         self.arena.clear();
         self.dns.clear();
+        self.clock_ns = None;
     }
 }

@@ -231,3 +231,6 @@ fn drain(
     }
     n
 }
+
+#[cfg(test)]
+mod tests;

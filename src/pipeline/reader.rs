@@ -25,6 +25,8 @@ pub struct Reader<'a> {
     published: (u64, u64),
     /// Which of the run's inputs (files in order, or interfaces) is being read.
     input_index: u32,
+    /// The capture clock last told to the workers (live capture).
+    last_tick: u64,
     /// Only packets this passes go on (`--filter`).
     pub(super) filter: Option<std::sync::Arc<crate::decode::filter::Filter>>,
 }
@@ -52,6 +54,7 @@ impl<'a> Reader<'a> {
             stats: RunStats::default(),
             published: (0, 0),
             input_index: 0,
+            last_tick: 0,
             filter: None,
         }
     }
@@ -122,7 +125,10 @@ impl<'a> Reader<'a> {
         let stop = || shared.stop.load(Ordering::Relaxed);
         crate::source::capture::run(src, opts, stop, |c| match c {
             Captured::Packet(block, raw) => self.packet(block, raw),
-            Captured::Idle { drops } => {
+            Captured::Idle { drops, clock_ns } => {
+                if let Some(now) = clock_ns {
+                    self.tick(now);
+                }
                 self.flush_all();
                 self.publish();
                 shared.kernel_drops.store(drops, Ordering::Relaxed);
@@ -183,11 +189,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Tells every worker the capture's clock (at most once a second), so that flows on a
+    /// quiet link still time out and are reported early on time.
+    fn tick(&mut self, now: u64) {
+        if now >= self.last_tick.saturating_add(1_000_000_000) {
+            self.last_tick = now;
+            for b in &mut self.batches {
+                b.clock_ns = Some(now);
+            }
+        }
+    }
+
     fn flush(&mut self, w: usize) {
         let fresh = self.recycle.try_recv().unwrap_or_default();
         let mut full = std::mem::replace(&mut self.batches[w], fresh);
         full.input = self.input_index;
-        if !full.items.is_empty() || !full.dns.is_empty() {
+        if !full.items.is_empty() || !full.dns.is_empty() || full.clock_ns.is_some() {
             // A worker only goes away if it panicked; its packets are then lost with it.
             let _ = self.senders[w].send(full);
         }

@@ -48,8 +48,7 @@ pub(super) fn run(
             }
         }
     };
-    let mut published = FlowStats::default();
-    let mut published_len = 0u64;
+    let mut published = Published::default();
     for mut batch in rx {
         if shared.rules_gen.load(Ordering::Acquire) != gen {
             let (g, rules) = shared.rules();
@@ -79,6 +78,10 @@ pub(super) fn run(
             }
         }
         learn_upto(&mut judge, usize::MAX);
+        if let Some(now) = batch.clock_ns {
+            table.advance(now, &mut ended);
+            emit(&mut ended, &mut judge, &mut verdict_ns);
+        }
         // Once per batch: latency and counters for the periodic statistics.
         let n = batch.items.len().max(1) as u64;
         if let Ok(mut l) = shared.latency.lock() {
@@ -95,19 +98,7 @@ pub(super) fn run(
                 let _ = l.verdict.record(t.max(1));
             }
         }
-        let st = table.stats;
-        shared
-            .flows
-            .fetch_add(st.flows - published.flows, Ordering::Relaxed);
-        shared
-            .evicted
-            .fetch_add(st.evicted - published.evicted, Ordering::Relaxed);
-        published = st;
-        let len = table.len() as u64;
-        shared
-            .active_flows
-            .fetch_add(len.wrapping_sub(published_len), Ordering::Relaxed);
-        published_len = len;
+        published.update(&table, shared);
         batch.clear();
         let _ = recycle.try_send(batch);
     }
@@ -115,8 +106,34 @@ pub(super) fn run(
     emit(&mut ended, &mut judge, &mut verdict_ns);
     shared
         .active_flows
-        .fetch_sub(published_len, Ordering::Relaxed);
+        .fetch_sub(published.len, Ordering::Relaxed);
     WorkerResult { flows: table.stats }
+}
+
+/// The table's counters already added to the run's shared ones.
+#[derive(Default)]
+struct Published {
+    stats: FlowStats,
+    len: u64,
+}
+
+impl Published {
+    /// Adds what the table counted since the last call to the shared counters.
+    fn update(&mut self, table: &Table, shared: &Shared) {
+        let st = table.stats;
+        shared
+            .flows
+            .fetch_add(st.flows - self.stats.flows, Ordering::Relaxed);
+        shared
+            .evicted
+            .fetch_add(st.evicted - self.stats.evicted, Ordering::Relaxed);
+        self.stats = st;
+        let len = table.len() as u64;
+        shared
+            .active_flows
+            .fetch_add(len.wrapping_sub(self.len), Ordering::Relaxed);
+        self.len = len;
+    }
 }
 
 /// A DNS answer naming a pool: its addresses are pool addresses from now on.

@@ -58,6 +58,10 @@ pub enum Captured<'a> {
     Idle {
         /// Frames the kernel dropped since the source was opened.
         drops: u64,
+        /// When the source had nothing more to give: every frame captured before this time
+        /// (ns since the epoch) has been handed on, so flows may be aged up to it. `None`
+        /// when the tick came because the delay was up while frames were still arriving.
+        clock_ns: Option<u64>,
     },
 }
 
@@ -107,7 +111,11 @@ pub fn run(
             used = 0;
         }
         if quiet || due || stopping {
-            on(Captured::Idle { drops: src.drops() });
+            let clock_ns = quiet.then(super::now_ns);
+            on(Captured::Idle {
+                drops: src.drops(),
+                clock_ns,
+            });
             since = Instant::now();
         }
         if stopping {

@@ -159,6 +159,10 @@ pub struct Judge {
     endpoints: Expiring<(IpAddr, u16), &'static str>,
     /// Endpoints confirmed by an active probe (live `--probe`).
     probed: Option<Probed>,
+    /// Open flows given an early verdict (live capture), and its level: a flow reported early
+    /// again (its behaviour window once more) gets another only at a higher level. Entries
+    /// go when the flow's final record comes, so this holds no more than the open flows.
+    early: std::collections::HashMap<u64, Level>,
 }
 
 impl Judge {
@@ -171,6 +175,7 @@ impl Judge {
             pairs: Expiring::new(PAIR_MEMORY),
             endpoints: Expiring::new(ENDPOINT_MEMORY),
             probed: None,
+            early: std::collections::HashMap::new(),
         }
     }
 
@@ -242,6 +247,22 @@ impl Judge {
 
     /// Judges an ended flow.
     pub fn judge(&mut self, r: &FlowRecord) -> Option<Verdict> {
+        let v = self.judge_record(r);
+        if r.end != crate::flow::EndReason::Ongoing {
+            self.early.remove(&r.id);
+            return v;
+        }
+        let v = v?;
+        match self.early.get(&r.id) {
+            Some(said) if *said >= v.level => None,
+            _ => {
+                self.early.insert(r.id, v.level);
+                Some(v)
+            }
+        }
+    }
+
+    fn judge_record(&mut self, r: &FlowRecord) -> Option<Verdict> {
         let f = r.finding.as_ref();
         // Who is the client: the protocol's word first, then the TCP handshake, then who spoke
         // first.

@@ -82,3 +82,13 @@ pub fn wait_for(stderr: &mut std::process::ChildStderr, needle: &str) -> String 
     }
     seen
 }
+
+/// Keeps reading a child's stderr in a thread (so a chatty child never blocks on a full pipe);
+/// the handle gives back everything read once the child has closed it.
+pub fn drain(mut stderr: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    })
+}
