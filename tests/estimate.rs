@@ -180,3 +180,68 @@ fn an_asic_miner_is_priced_with_the_algorithms_usual_hardware() {
     assert_eq!(p["hardware_basis"], "algorithm");
     assert_eq!(p["efficiency_row"], "power.table:13");
 }
+
+/// A CryptoNote session whose jobs name no algorithm (xmr-stak's era): the job's height at
+/// the time in its blob's header places it on Monero's chain, and Monero's hard forks say
+/// which proof of work that height mined. Heights and dates from Monero's fork table: block
+/// 1,546,000 (version 7, on or around 2018-04-06) and block 1,978,433 (version 12, RandomX, on
+/// or around 2019-11-30); the agent alone (xmr-stak) would have said RandomX for both.
+#[test]
+fn a_cryptonote_job_names_monero_and_the_proof_of_work_of_its_height() {
+    use synth::session::{addr, TcpSession};
+    let scan_job = |major: u8, time_leb: &str, height: u64| {
+        let blob = format!("{major:02x}{major:02x}{time_leb}{}", "ab".repeat(40));
+        let mut s = TcpSession::new(
+            addr("203.0.113.91:40000"),
+            addr("198.51.100.91:3333"),
+            START_NS,
+            L2::Ethernet,
+        );
+        s.handshake();
+        let login = r#"{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A","pass":"x","agent":"xmr-stak/2.4.3/cd1ef9b"}}"#;
+        let answer = format!(
+            r#"{{"id":1,"jsonrpc":"2.0","error":null,"result":{{"id":"w1","job":{{"blob":"{blob}","job_id":"j1","target":"e4a63d00","height":{height}}},"status":"OK"}}}}"#
+        );
+        synth::dialects::lines(&mut s, &[(true, login), (false, &answer)], 10);
+        for i in 0..12 {
+            let submit = format!(
+                r#"{{"id":{},"jsonrpc":"2.0","method":"submit","params":{{"id":"w1","job_id":"j1","nonce":"{:08x}","result":"{}"}}}}"#,
+                i + 2,
+                0x100 + i,
+                "5c".repeat(32)
+            );
+            let ok = format!(
+                r#"{{"id":{},"jsonrpc":"2.0","error":null,"result":{{"status":"OK"}}}}"#,
+                i + 2
+            );
+            synth::dialects::lines(&mut s, &[(true, &submit), (false, &ok)], 10_000);
+        }
+        s.close();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cn.pcap");
+        std::fs::write(&path, Format::Pcap.write(&s.frames)).unwrap();
+        let out = run(&["scan", "-q", path.to_str().unwrap()]);
+        let ev = events(&out);
+        assert_eq!(ev.len(), 1, "{}", stderr(&out));
+        ev[0]["mining"].clone()
+    };
+    // 1522972800 = 2018-04-06T00:00:00Z, 1575072000 = 2019-11-30T00:00:00Z, as LEB128.
+    let v7 = scan_job(7, "80f19ad605", 1_546_000);
+    let v12 = scan_job(12, "80e286ef05", 1_978_433);
+    for (m, algo) in [(&v7, "cryptonight"), (&v12, "randomx")] {
+        assert_eq!(m["algorithm"], algo, "{m}");
+        assert_eq!(m["algorithm_basis"], "job", "{m}");
+        assert_eq!(m["chain"]["names"], serde_json::json!(["XMR"]), "{m}");
+        assert_eq!(m["chain"]["basis"], "job");
+        assert_eq!(m["coin"], "XMR");
+        assert_eq!(m["coin_basis"], "job");
+        assert!(m["chain"].get("network_difficulty").is_none(), "{m}");
+    }
+    assert_eq!(v7["chain"]["height"], 1_546_000);
+    assert_eq!(v7["chain"]["job_time"], 1_522_972_800u32);
+    // Target e4a63d00 (4 bytes, little-endian 0x003da6e4): 2^32 / 4,040,420 = 1,063 hashes a
+    // share on either algorithm; 12 accepted.
+    assert_eq!(v12["hashrate"]["shares"], 12);
+    let per = v12["hashrate"]["hashes_per_share"].as_f64().unwrap();
+    assert!((per - 4_294_967_295.0 / 4_040_420.0).abs() < 1e-6, "{per}");
+}

@@ -93,7 +93,8 @@ pub struct Work {
     pub accepted: WorkSum,
 }
 
-/// What the pool's latest job says of the chain (Stratum V1 `mining.notify`).
+/// What the pool's latest job says of the chain (Stratum V1 `mining.notify`, a block template,
+/// a CryptoNote job).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Job {
     /// The block's height, from the coinbase's first push (BIP 34).
@@ -102,6 +103,31 @@ pub struct Job {
     pub nbits: Option<u32>,
     /// The block header's time (`ntime`), seconds since the epoch.
     pub ntime: Option<u32>,
+    /// The block's major version (CryptoNote: the hard-fork version the pool mines under).
+    pub major_version: Option<u8>,
+    /// The kind of block the job is for.
+    pub form: JobForm,
+}
+
+/// The kind of block a job is for, which decides the chains it can belong to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobForm {
+    /// A Bitcoin-style header (Stratum V1 notify, getwork, a block template): Bitcoin and the
+    /// chains built from its code.
+    #[default]
+    Bitcoin,
+    /// A CryptoNote block blob: Monero and its kin.
+    CryptoNote,
+}
+
+impl JobForm {
+    /// Its name in the chain table (`job=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JobForm::Bitcoin => "bitcoin",
+            JobForm::CryptoNote => "cryptonote",
+        }
+    }
 }
 
 impl Job {

@@ -59,10 +59,17 @@ pub enum AgentSays<'a> {
 pub struct Chain {
     pub name: String,
     pub algorithm: String,
-    /// The genesis block's time, seconds since the epoch.
-    pub genesis: i64,
+    /// A block of known height and its time (seconds since the epoch): the genesis block, or
+    /// the first block of the current spacing.
+    pub anchor: (u64, i64),
     /// Target seconds between blocks.
     pub spacing: f64,
+    /// Heights the row holds for, `from` included, `until` not (the chain mined another
+    /// algorithm before or after).
+    pub heights: (u64, u64),
+    /// The form of its jobs' blocks (`bitcoin`, `cryptonote`): only jobs of that form are
+    /// matched against it.
+    pub job: String,
     /// Allowed distance of a height from the expected one, as a fraction of it.
     pub within: f64,
     pub source: String,
@@ -71,10 +78,14 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Whether a block at `height` fits this chain at time `t`.
+    /// Whether a block at `height` fits this chain at time `t`: the height is within the
+    /// row's range and near the one the anchor and the spacing give for that time.
     pub fn fits(&self, height: u64, t: i64) -> bool {
-        let expected = (t - self.genesis) as f64 / self.spacing;
-        expected > 0.0 && (height as f64 - expected).abs() <= self.within * expected
+        let (h0, t0) = self.anchor;
+        let expected = h0 as f64 + (t - t0) as f64 / self.spacing;
+        (self.heights.0..self.heights.1).contains(&height)
+            && expected > 0.0
+            && (height as f64 - expected).abs() <= self.within * expected
     }
 }
 
@@ -186,7 +197,8 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// A `chain NAME algorithm=... genesis=... spacing=... within=...` row.
+/// A `chain NAME algorithm=... genesis=TIME|anchor=HEIGHT@TIME spacing=... within=...
+/// [from=HEIGHT] [until=HEIGHT]` row.
 fn chain_row(
     name: &str,
     kv: &[(String, String)],
@@ -205,8 +217,32 @@ fn chain_row(
         algorithm: get("algorithm")
             .ok_or("a chain row names its algorithm=")?
             .to_ascii_lowercase(),
-        genesis: num("genesis")? as i64,
+        anchor: match (get("genesis"), get("anchor")) {
+            (Some(_), None) => (0, num("genesis")? as i64),
+            (None, Some(a)) => a
+                .split_once('@')
+                .and_then(|(h, t)| Some((h.parse().ok()?, t.parse().ok()?)))
+                .ok_or("'anchor' must be HEIGHT@UNIX_TIME")?,
+            _ => return Err("a chain row gives genesis=TIME or anchor=HEIGHT@TIME".into()),
+        },
         spacing: num("spacing")?,
+        heights: {
+            let height = |k: &str, none: u64| match get(k) {
+                None => Ok(none),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| format!("'{k}' must be a height")),
+            };
+            (height("from", 0)?, height("until", u64::MAX)?)
+        },
+        job: match get("job").unwrap_or("bitcoin") {
+            j @ ("bitcoin" | "cryptonote") => j.to_string(),
+            other => {
+                return Err(format!(
+                    "'job' must be bitcoin or cryptonote, not '{other}'"
+                ))
+            }
+        },
         within: num("within")?,
         source,
         row,
@@ -344,9 +380,13 @@ impl Tables {
         Ok(())
     }
 
-    /// The chains a job at `height` and time `t` fits.
-    pub fn chains_at(&self, height: u64, t: i64) -> Vec<&Chain> {
-        self.chains.iter().filter(|c| c.fits(height, t)).collect()
+    /// The chains whose jobs take the form `form` (`bitcoin`, `cryptonote`) that a job at
+    /// `height` and time `t` fits.
+    pub fn chains_at(&self, form: &str, height: u64, t: i64) -> Vec<&Chain> {
+        self.chains
+            .iter()
+            .filter(|c| c.job == form && c.fits(height, t))
+            .collect()
     }
 
     /// The algorithm a protocol's name for it (or its own name) stands for.
@@ -507,5 +547,71 @@ mod tests {
             bad.to_string().starts_with("b.table:1: an agent row names"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn chain_rows_hold_for_their_heights_and_their_jobs_form_only() {
+        let t = crate::rules::load(&crate::rules::Choice {
+            builtin: true,
+            extra: None,
+        })
+        .unwrap()
+        .tables;
+        let names = |form: &str, h: u64, at: i64| -> Vec<(String, String)> {
+            t.chains_at(form, h, at)
+                .iter()
+                .map(|c| (c.name.clone(), c.algorithm.clone()))
+                .collect()
+        };
+        let pair = |n: &str, a: &str| (n.to_string(), a.to_string());
+        // Monero before and after RandomX (block 1,978,433, 2019-11-30).
+        assert_eq!(
+            names("cryptonote", 1_978_432, 1_575_072_000),
+            [pair("XMR", "cryptonight")]
+        );
+        assert_eq!(
+            names("cryptonote", 1_978_433, 1_575_072_000),
+            [pair("XMR", "randomx")]
+        );
+        // Litecoin's 2023 height is near Monero's then, but a Stratum job is not Monero's.
+        assert_eq!(
+            names("bitcoin", 2_520_000, 1_690_934_400),
+            [pair("LTC", "scrypt")]
+        );
+        assert!(names("cryptonote", 2_520_000, 1_690_934_400)
+            .iter()
+            .all(|(n, _)| n == "XMR"));
+    }
+
+    #[test]
+    fn a_chain_row_with_a_bad_anchor_or_form_says_what_is_wrong() {
+        for (row, want) in [
+            (
+                "chain X algorithm=a anchor=12 spacing=1 within=0.1",
+                "HEIGHT@UNIX_TIME",
+            ),
+            (
+                "chain X algorithm=a spacing=1 within=0.1",
+                "genesis=TIME or anchor",
+            ),
+            (
+                "chain X algorithm=a genesis=1 spacing=1 within=0.1 job=eth",
+                "'job' must be bitcoin or cryptonote",
+            ),
+            (
+                "chain X algorithm=a genesis=1 spacing=1 within=0.1 from=x",
+                "'from' must be a height",
+            ),
+        ] {
+            let mut t = super::Tables::default();
+            let e = t
+                .add_text(
+                    std::path::Path::new("c.table"),
+                    &format!("{row} source=\"t\"\n"),
+                )
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{row}: {e}");
+            assert!(e.to_string().contains("c.table:1"), "{e}");
+        }
     }
 }

@@ -106,7 +106,7 @@ pub struct ChainSeen {
 /// The chains a session's latest job fits, with what decided it.
 fn chain_seen(s: &Session, tables: &Tables) -> Option<(ChainSeen, Vec<String>)> {
     let (height, t) = (s.job.height?, s.job.ntime?);
-    let fits = tables.chains_at(height, i64::from(t));
+    let fits = tables.chains_at(s.job.form.name(), height, i64::from(t));
     if fits.is_empty() {
         return None;
     }

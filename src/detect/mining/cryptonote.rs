@@ -55,8 +55,44 @@ fn is_job(o: &Map<String, Value>) -> bool {
         && str_field(o, "target").is_some_and(|t| is_hex(t, 64))
 }
 
+/// The block header at the start of a job's blob: its major version (the chain's hard-fork
+/// version) and its timestamp, three LEB128 varints (major, minor, timestamp) as CryptoNote
+/// serialises them. `None` when the blob does not start so.
+pub fn blob_header(blob: &str) -> Option<(u64, u64)> {
+    let mut fields = [0u64; 3];
+    let mut digits = blob.as_bytes().chunks_exact(2);
+    for field in &mut fields {
+        let mut shift = 0;
+        loop {
+            let pair = std::str::from_utf8(digits.next()?).ok()?;
+            let b = u8::from_str_radix(pair, 16).ok()?;
+            if shift > 56 {
+                return None;
+            }
+            *field |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    Some((fields[0], fields[2]))
+}
+
 impl CryptoNoteDialect {
     fn take_job(&mut self, o: &Map<String, Value>) {
+        let header = str_field(o, "blob").and_then(blob_header);
+        let height = o.get("height").and_then(Value::as_u64);
+        if let (Some((major, time)), Some(height)) = (header, height) {
+            // The chain table places the job by its height at the blob's own time.
+            self.tally.session.job = crate::detect::Job {
+                height: Some(height),
+                nbits: None,
+                ntime: u32::try_from(time).ok(),
+                major_version: u8::try_from(major).ok(),
+                form: crate::detect::JobForm::CryptoNote,
+            };
+        }
         let target = str_field(o, "target");
         self.tally.new_job(
             str_field(o, "job_id").unwrap_or_default(),
@@ -195,5 +231,18 @@ mod tests {
             0,
         );
         assert!(d.finding().is_none());
+    }
+
+    #[test]
+    fn a_blobs_header_gives_the_major_version_and_time() {
+        // Major 12, minor 12, time 1575072000 (2019-11-30) as LEB128, then the previous hash.
+        assert_eq!(
+            blob_header("0c0c80e286ef05abababab"),
+            Some((12, 1_575_072_000))
+        );
+        // Cut inside the time, not hex, or a varint longer than 64 bits: nothing.
+        assert_eq!(blob_header("0c0c80e286"), None);
+        assert_eq!(blob_header("0c0czz"), None);
+        assert_eq!(blob_header(&format!("0c0c{}01", "ff".repeat(10))), None);
     }
 }

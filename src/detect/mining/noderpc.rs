@@ -51,6 +51,8 @@ fn template_job(r: Option<&Value>) -> crate::detect::Job {
         ntime: get("curtime")
             .and_then(Value::as_u64)
             .and_then(|t| u32::try_from(t).ok()),
+        major_version: None,
+        form: crate::detect::JobForm::Bitcoin,
     }
 }
 

@@ -312,6 +312,8 @@ impl StratumV1 {
                 height: params[2].as_str().and_then(crate::detect::coinbase_height),
                 nbits: hex32(&params[6]),
                 ntime: hex32(&params[7]),
+                major_version: None,
+                form: crate::detect::JobForm::Bitcoin,
             };
         }
         let ok = sha || equihash || ethash;
