@@ -245,3 +245,51 @@ fn a_cryptonote_job_names_monero_and_the_proof_of_work_of_its_height() {
     let per = v12["hashrate"]["hashes_per_share"].as_f64().unwrap();
     assert!((per - 4_294_967_295.0 / 4_040_420.0).abs() < 1e-6, "{per}");
 }
+
+/// Software that runs several algorithms decides none: BFGMiner (SHA-256d or scrypt) leaves both
+/// with an estimate each; NBMiner's algorithms are candidates too, those the tables cannot price
+/// (KawPow, Octopus, ...) named without an estimate, so no single figure is put forward.
+#[test]
+fn a_multi_algorithm_agent_leaves_candidates_even_those_without_a_unit() {
+    let base = Script {
+        difficulty: 1.0,
+        jobs: 4,
+        submits_per_job: 3,
+        reject_every: 0,
+        ..Script::default()
+    };
+    let (bfg, _, _) = session(&Script {
+        agent: "bfgminer/5.5.0".into(),
+        ..base.clone()
+    });
+    let (nb, _, _) = session(&Script {
+        agent: "NBMiner/42.3".into(),
+        ..base
+    });
+    let names = |m: &serde_json::Value| -> Vec<String> {
+        m["algorithm_candidates"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{m}"))
+            .iter()
+            .map(|c| c["algorithm"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (bfg, nb) = (&bfg["mining"], &nb["mining"]);
+    assert_eq!(names(bfg), ["sha256d", "scrypt"]);
+    assert!(bfg.get("algorithm").is_none(), "{bfg}");
+    assert!(bfg.get("hashrate").is_none(), "{bfg}");
+    let n = names(nb);
+    assert_eq!(n[0], "ethash", "{nb}");
+    assert!(n.contains(&"kawpow".to_string()) && n.len() == 9, "{n:?}");
+    let priced: Vec<&serde_json::Value> = nb["algorithm_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("hashrate").is_some())
+        .collect();
+    assert_eq!(priced.len(), 1, "only ethash has a unit: {nb}");
+    assert!(
+        nb.get("algorithm").is_none() && nb.get("hashrate").is_none(),
+        "{nb}"
+    );
+}

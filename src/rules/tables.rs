@@ -50,8 +50,9 @@ pub struct MultiAgent {
 pub enum AgentSays<'a> {
     /// Software that runs one algorithm.
     One(&'a Algorithm),
-    /// Software that runs several: each that the tables know.
-    Several(Vec<&'a Algorithm>),
+    /// Software that runs several: those the tables know, and the names of those they do
+    /// not (candidates too, though nothing can be estimated for them).
+    Several(Vec<&'a Algorithm>, Vec<&'a str>),
 }
 
 /// A chain, as far as a job's height at the job's time tells it from others.
@@ -426,6 +427,11 @@ impl Tables {
                     .iter()
                     .filter_map(|n| self.by_name(n))
                     .collect(),
+                m.algorithms
+                    .iter()
+                    .filter(|n| self.by_name(n).is_none())
+                    .map(String::as_str)
+                    .collect(),
             )),
             (None, None) => None,
         }
@@ -468,7 +474,7 @@ mod tests {
         .tables;
         let names = |agent: &str| match t.by_agent(agent) {
             Some(AgentSays::One(a)) => vec![a.name.clone()],
-            Some(AgentSays::Several(v)) => v.iter().map(|a| a.name.clone()).collect(),
+            Some(AgentSays::Several(v, _)) => v.iter().map(|a| a.name.clone()).collect(),
             None => vec![],
         };
         for both in [
@@ -530,12 +536,16 @@ mod tests {
         let text = "algorithm sha256d unit=2^32 agents=bmminer source=\"s\"\nalgorithm scrypt unit=2^16 source=\"s\"\nagent cpuminer algorithms=scrypt,sha256d source=\"s\"\nagent cpuminer-bm algorithms=sha256d,x11 source=\"s\"\n";
         t.add_text(Path::new("a.table"), text).unwrap();
         let names = |agent: &str| match t.by_agent(agent) {
-            Some(AgentSays::Several(v)) => v.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            Some(AgentSays::Several(v, others)) => v
+                .iter()
+                .map(|a| a.name.as_str())
+                .chain(others)
+                .collect::<Vec<_>>(),
             other => panic!("{agent}: {other:?}"),
         };
         assert_eq!(names("cpuminer/2.5.1"), ["scrypt", "sha256d"]);
-        // Only the algorithms the tables know are candidates.
-        assert_eq!(names("cpuminer-bm/1"), ["sha256d"]);
+        // An algorithm the tables do not know is a candidate still: the agent decides nothing.
+        assert_eq!(names("cpuminer-bm/1"), ["sha256d", "x11"]);
         assert!(matches!(t.by_agent("bmminer/2"), Some(AgentSays::One(_))));
         let bad = Tables::default()
             .add_text(

@@ -269,7 +269,8 @@ fn hashes(w: &WorkSum, unit: Option<f64>) -> Option<f64> {
 /// What the evidence says the algorithm is.
 enum Choice<'a> {
     One(&'a Algorithm, Basis),
-    Several(Vec<&'a Algorithm>),
+    /// Several: those the tables know, and the names of those they do not.
+    Several(Vec<&'a Algorithm>, Vec<&'a str>),
     Unknown,
 }
 
@@ -295,8 +296,10 @@ fn choose<'a>(
     }
     match s.agent.as_deref().and_then(|a| tables.by_agent(a)) {
         Some(AgentSays::One(a)) => return Choice::One(a, Basis::Agent),
-        Some(AgentSays::Several(v)) if v.len() > 1 => return Choice::Several(v),
-        Some(AgentSays::Several(v)) if v.len() == 1 => return Choice::One(v[0], Basis::Agent),
+        Some(AgentSays::Several(v, others)) if v.len() + others.len() > 1 => {
+            return Choice::Several(v, others)
+        }
+        Some(AgentSays::Several(v, _)) if v.len() == 1 => return Choice::One(v[0], Basis::Agent),
         _ => {}
     }
     match tables.by_port(port) {
@@ -380,7 +383,7 @@ pub fn estimate(
     };
     let (algorithm, algorithm_basis) = match &choice {
         Choice::One(a, b) => (Algo::Known(a.name.clone()), Some(*b)),
-        Choice::Several(_) => (Algo::Several, Some(Basis::Agent)),
+        Choice::Several(..) => (Algo::Several, Some(Basis::Agent)),
         Choice::Unknown => match &s.algorithm {
             Some(a) => (Algo::Known(a.clone()), Some(Basis::Protocol)),
             None => (Algo::Unknown, None),
@@ -407,7 +410,7 @@ pub fn estimate(
         .as_deref()
         .and_then(|a| tables.hardware_of(a))
         .map(|h| h.class.as_str());
-    if let Choice::Several(candidates) = &choice {
+    if let Choice::Several(candidates, others) = &choice {
         e.missing = Some("several algorithms are possible: see algorithm_candidates");
         e.algorithm_candidates = candidates
             .iter()
@@ -419,6 +422,11 @@ pub fn estimate(
                     power: r.and_then(|r| r.1),
                 }
             })
+            .chain(others.iter().map(|name| Candidate {
+                algorithm: name.to_string(),
+                hashrate: None,
+                power: None,
+            }))
             .collect();
         return e;
     }
