@@ -46,6 +46,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     let dir = tempfile::tempdir().unwrap();
     let events_file = dir.path().join("events.jsonl");
     let stats = dir.path().join("stats.jsonl");
+    let spool = dir.path().join("spool");
     let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let mut live = ns
         .exec(&[
@@ -62,6 +63,16 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
             "1",
             "--metrics-listen",
             "19477",
+            // A platform that is down (nothing listens there, inside the namespace): batches
+            // wait in the spool, and the metrics say so.
+            "--feed-url",
+            "http://127.0.0.1:9/events",
+            "--feed-spool",
+            spool.to_str().unwrap(),
+            "--feed-batch",
+            "2",
+            "--feed-drain-secs",
+            "0",
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -118,10 +129,21 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     };
     assert!(value("minetap_packets_total ") >= 500.0, "{page}");
     assert_eq!(value("minetap_kernel_drops_total "), 0.0);
+    let confirmed: f64 = page
+        .lines()
+        .filter(|l| l.starts_with("minetap_verdicts_total{level=\"confirmed\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(confirmed >= 5.0, "{page}");
     assert!(
-        value("minetap_verdicts_total{level=\"confirmed\"} ") >= 5.0,
+        value("minetap_verdicts_total{level=\"confirmed\",protocol=\"stratum-v1\"} ") >= 1.0,
         "{page}"
     );
+    let written = value("minetap_events_written_total{type=\"mining\"} ");
+    assert!(written >= 5.0, "{page}");
+    assert!(value("minetap_spool_batches ") >= 1.0, "{page}");
+    assert!(value("minetap_feed_failures_total ") >= 1.0, "{page}");
+    assert_eq!(value("minetap_spool_errors_total "), 0.0);
     assert!(
         value("minetap_stage_latency_seconds_count{stage=\"packet\"} ") > 0.0,
         "{page}"

@@ -276,7 +276,8 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         shared.verdicts.fetch_add(1, Ordering::Relaxed);
         if v.event == crate::verdict::EventType::Mining && r.end != crate::flow::EndReason::Ongoing
         {
-            levels.0[v.level as usize].fetch_add(1, Ordering::Relaxed);
+            let protocol = r.finding.as_ref().map_or("unknown", |f| f.protocol);
+            levels.add(v.level, protocol);
         }
         if let Some(p) = &mut probe {
             p.offer(&r, &v);
@@ -287,7 +288,8 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     let stats = std::thread::scope(|s| {
         if let Some(listener) = metrics {
             let (shared, levels, stop) = (&shared, &levels, &metrics_stop);
-            s.spawn(move || super::metrics::serve(listener, shared, levels, stop));
+            let counts = || writer.counts();
+            s.spawn(move || super::metrics::serve(listener, (shared, levels), &counts, stop));
         }
         let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
         metrics_stop.store(true, Ordering::Relaxed);

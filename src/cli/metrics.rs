@@ -1,15 +1,26 @@
 //! `live --metrics-listen [ADDR:]PORT`: the run's counters in Prometheus' text format, on a
 //! small HTTP server of its own thread (any path answers; localhost unless an address is given).
 
+use crate::output::writer::OutputCounts;
 use crate::pipeline::Shared;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Verdicts counted by level, as the sink sees them (suspect, likely, confirmed).
+/// Final mining verdicts counted by level (suspect, likely, confirmed) and protocol, as the
+/// sink sees them (a lock per flow's verdict, never per packet).
 #[derive(Default)]
-pub struct Levels(pub [AtomicU64; 3]);
+pub struct Levels(std::sync::Mutex<std::collections::BTreeMap<(usize, &'static str), u64>>);
+
+impl Levels {
+    /// Counts one verdict.
+    pub fn add(&self, level: crate::verdict::Level, protocol: &'static str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry((level as usize, protocol)).or_default() += 1;
+        }
+    }
+}
 
 /// `PORT` or `ADDR:PORT` as an address to listen on (localhost when no address is given).
 pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
@@ -44,7 +55,7 @@ fn histogram(o: &mut String, stage: &str, h: &hdrhistogram::Histogram<u64>) {
 }
 
 /// The metrics page.
-pub fn render(shared: &Shared, levels: &Levels) -> String {
+pub fn render(shared: &Shared, levels: &Levels, out: &OutputCounts) -> String {
     let r = Ordering::Relaxed;
     let mut o = String::new();
     let plain: [(&str, &str, &str, u64); 7] = [
@@ -96,14 +107,20 @@ pub fn render(shared: &Shared, levels: &Levels) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
         ));
     }
-    o.push_str("# HELP minetap_verdicts_total Mining verdicts reached, by level.\n");
+    o.push_str(
+        "# HELP minetap_verdicts_total Mining verdicts reached (final), by level and protocol.\n",
+    );
     o.push_str("# TYPE minetap_verdicts_total counter\n");
-    for (i, level) in ["suspect", "likely", "confirmed"].iter().enumerate() {
-        o.push_str(&format!(
-            "minetap_verdicts_total{{level=\"{level}\"}} {}\n",
-            levels.0[i].load(r)
-        ));
+    let names = ["suspect", "likely", "confirmed"];
+    if let Ok(m) = levels.0.lock() {
+        for ((level, protocol), n) in m.iter() {
+            let level = names.get(*level).copied().unwrap_or("other");
+            o.push_str(&format!(
+                "minetap_verdicts_total{{level=\"{level}\",protocol=\"{protocol}\"}} {n}\n"
+            ));
+        }
     }
+    output_metrics(&mut o, out);
     o.push_str("# HELP minetap_stage_latency_seconds Time per stage: queue (capture to worker), packet (worker time per packet), verdict (judging a flow).\n");
     o.push_str("# TYPE minetap_stage_latency_seconds histogram\n");
     if let Ok(l) = shared.latency.lock() {
@@ -114,8 +131,66 @@ pub fn render(shared: &Shared, levels: &Levels) -> String {
     o
 }
 
-/// Serves the page on `listener` until `stop` is set.
-pub fn serve(listener: TcpListener, shared: &Shared, levels: &Levels, stop: &AtomicBool) {
+/// The output stage's part: events written, the feed's spool and failures, bundle errors.
+fn output_metrics(o: &mut String, out: &OutputCounts) {
+    o.push_str("# HELP minetap_events_written_total Events written, by type.\n");
+    o.push_str("# TYPE minetap_events_written_total counter\n");
+    for (i, t) in ["mining", "dns", "crypto_node"].iter().enumerate() {
+        o.push_str(&format!(
+            "minetap_events_written_total{{type=\"{t}\"}} {}\n",
+            out.written[i]
+        ));
+    }
+    let mut plain = vec![
+        (
+            "minetap_spool_errors_total",
+            "counter",
+            "Events the feed's spool could not take.",
+            out.spool_errors,
+        ),
+        (
+            "minetap_evidence_bundle_errors_total",
+            "counter",
+            "Evidence bundles that could not be written.",
+            out.bundle_errors,
+        ),
+    ];
+    if let Some((batches, open, failures)) = out.feed {
+        plain.extend([
+            (
+                "minetap_spool_batches",
+                "gauge",
+                "Closed batches waiting in the feed's spool.",
+                batches as u64,
+            ),
+            (
+                "minetap_spool_open_events",
+                "gauge",
+                "Events in the spool's open segment, not yet in a batch.",
+                open as u64,
+            ),
+            (
+                "minetap_feed_failures_total",
+                "counter",
+                "Posts the platform did not take (each retry counts).",
+                failures,
+            ),
+        ]);
+    }
+    for (name, kind, help, v) in plain {
+        o.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    }
+}
+
+/// Serves the page on `listener` until `stop` is set; `counts` gives the output stage's.
+pub fn serve(
+    listener: TcpListener,
+    (shared, levels): (&Shared, &Levels),
+    counts: &(dyn Fn() -> OutputCounts + Sync),
+    stop: &AtomicBool,
+) {
     let _ = listener.set_nonblocking(true);
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
@@ -124,7 +199,7 @@ pub fn serve(listener: TcpListener, shared: &Shared, levels: &Levels, stop: &Ato
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut buf = [0u8; 2048];
                 let _ = s.read(&mut buf);
-                let body = render(shared, levels);
+                let body = render(shared, levels, &counts());
                 let _ = write!(
                     s,
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -73,6 +73,8 @@ pub struct Feed {
     cfg: FeedConfig,
     open: Arc<Mutex<Open>>,
     stop: Arc<AtomicBool>,
+    /// Posts the platform did not take (each retry counts).
+    failures: Arc<std::sync::atomic::AtomicU64>,
     sender: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -117,7 +119,11 @@ fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
 
 /// Sends every closed batch in order; returns when the spool is empty (`Ok`) or `give_up`
 /// says so (`Err`: why the last post failed).
-fn send_all(cfg: &FeedConfig, give_up: &dyn Fn() -> bool) -> Result<(), String> {
+fn send_all(
+    cfg: &FeedConfig,
+    give_up: &dyn Fn() -> bool,
+    failures: &std::sync::atomic::AtomicU64,
+) -> Result<(), String> {
     let mut backoff = Duration::from_millis(200);
     loop {
         let Some((seq, path)) = batches(&cfg.spool).into_iter().next() else {
@@ -132,6 +138,7 @@ fn send_all(cfg: &FeedConfig, give_up: &dyn Fn() -> bool) -> Result<(), String> 
             }
             Err(why) => why,
         };
+        failures.fetch_add(1, Ordering::Relaxed);
         if give_up() {
             return Err(why);
         }
@@ -169,6 +176,7 @@ impl Feed {
             cfg,
             open: Arc::new(Mutex::new(feed_open)),
             stop: stop.clone(),
+            failures: Arc::default(),
             sender: None,
         };
         // A segment an earlier run left open becomes a batch like any other.
@@ -186,6 +194,7 @@ impl Feed {
         }
         let cfg = feed.cfg.clone();
         let open = feed.open.clone();
+        let failures = feed.failures.clone();
         feed.sender = Some(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 // A quiet sensor's events do not wait in the open segment past the linger time.
@@ -194,11 +203,22 @@ impl Feed {
                         let _ = close(&cfg, &mut o);
                     }
                 }
-                let _ = send_all(&cfg, &|| stop.load(Ordering::Relaxed));
+                let _ = send_all(&cfg, &|| stop.load(Ordering::Relaxed), &failures);
                 std::thread::sleep(Duration::from_millis(50));
             }
         }));
         Ok(feed)
+    }
+
+    /// What waits in the spool: closed batches, events in the open segment; and the posts
+    /// that failed so far.
+    pub fn waiting(&self) -> (usize, usize, u64) {
+        let open = self.open.lock().map(|o| o.events).unwrap_or(0);
+        (
+            batches(&self.cfg.spool).len(),
+            open,
+            self.failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Appends one event line, whole or not at all. After a write fails (a full disk), the
@@ -269,7 +289,7 @@ impl Feed {
             let _ = h.join();
         }
         let deadline = Instant::now() + self.cfg.drain;
-        let why = send_all(&self.cfg, &|| Instant::now() >= deadline).err();
+        let why = send_all(&self.cfg, &|| Instant::now() >= deadline, &self.failures).err();
         (batches(&self.cfg.spool).len(), why, refused)
     }
 }
@@ -321,7 +341,7 @@ fn close(cfg: &FeedConfig, o: &mut Open) -> std::io::Result<()> {
 /// are, why the last post failed.
 pub fn flush(cfg: &FeedConfig) -> (usize, Option<String>) {
     let deadline = Instant::now() + cfg.drain;
-    let why = send_all(cfg, &|| Instant::now() >= deadline).err();
+    let why = send_all(cfg, &|| Instant::now() >= deadline, &Default::default()).err();
     (batches(&cfg.spool).len(), why)
 }
 

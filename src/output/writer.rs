@@ -8,7 +8,7 @@ use super::Event;
 use crate::attrib::Resolver;
 use crate::detect::FlowRecord;
 use crate::flow::Dir;
-use crate::verdict::{Level, Verdict};
+use crate::verdict::{EventType, Level, Verdict};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +66,22 @@ pub struct EventWriter {
     attributed: [AtomicU64; 4],
     /// Events the feed's spool could not take whole.
     spool_errors: AtomicU64,
+    /// Events written, by type (mining, dns, crypto_node).
+    written: [AtomicU64; 3],
+}
+
+/// What the output stage has done so far, for the metrics page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputCounts {
+    /// Events written, by type: mining, dns, crypto_node.
+    pub written: [u64; 3],
+    /// Events the spool could not take.
+    pub spool_errors: u64,
+    /// With a feed: closed batches waiting in the spool, events in its open segment, and the
+    /// posts the platform did not take.
+    pub feed: Option<(usize, usize, u64)>,
+    /// Evidence bundles that could not be written.
+    pub bundle_errors: u64,
 }
 
 /// Rotation of the events file by size or age.
@@ -250,6 +266,7 @@ impl EventWriter {
             bundle_errors: AtomicU64::new(0),
             attributed: Default::default(),
             spool_errors: AtomicU64::new(0),
+            written: Default::default(),
         })
     }
 
@@ -298,9 +315,28 @@ impl EventWriter {
                 .rotate_if_due(&mut w)
                 .and_then(|_| writeln!(w, "{line}"))
                 .and_then(|_| if self.flush_each { w.flush() } else { Ok(()) });
-            if let Err(e) = res {
-                *err = Some(e);
+            match res {
+                Err(e) => *err = Some(e),
+                Ok(()) => {
+                    let i = match v.event {
+                        EventType::Mining => 0,
+                        EventType::Dns => 1,
+                        EventType::CryptoNode => 2,
+                    };
+                    self.written[i].fetch_add(1, Ordering::Relaxed);
+                }
             }
+        }
+    }
+
+    /// What the stage has done so far.
+    pub fn counts(&self) -> OutputCounts {
+        let r = Ordering::Relaxed;
+        OutputCounts {
+            written: [0, 1, 2].map(|i| self.written[i].load(r)),
+            spool_errors: self.spool_errors.load(r),
+            feed: self.feed.as_ref().map(Feed::waiting),
+            bundle_errors: self.bundle_errors.load(r),
         }
     }
 
