@@ -231,6 +231,7 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
     }
     let opts = l.live_options();
     let mut cfg = eff.cfg;
+    let profile = eff.profile;
     cfg.flow.early_records = l.early_events != Some(false);
     cfg.flow.behaviour_window_ns =
         crate::rules::behaviour::Behaviour::from_rows(&cfg.tables.behaviour)
@@ -260,19 +261,14 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         (stats_out, l.stats_interval()),
         started,
     );
-    let metrics = match l.metrics_listen.as_deref() {
-        Some(a) => {
-            let addr = super::metrics::listen_addr(a).map_err(CliError::Usage)?;
-            let listener = std::net::TcpListener::bind(addr)
-                .map_err(|e| CliError::Usage(format!("--metrics-listen {addr}: {e}")))?;
-            eprintln!("minetap: metrics on http://{addr}/metrics");
-            Some(listener)
-        }
-        None => None,
-    };
+    let metrics = l
+        .metrics_listen
+        .as_deref()
+        .map(super::metrics::listen)
+        .transpose()?;
     let levels = super::metrics::Levels::default();
     let metrics_stop = std::sync::atomic::AtomicBool::new(false);
-    let mut sink = |r: crate::detect::FlowRecord, v: crate::verdict::Verdict| {
+    let mut also = |r: &crate::detect::FlowRecord, v: &crate::verdict::Verdict| {
         shared.verdicts.fetch_add(1, Ordering::Relaxed);
         if v.event == crate::verdict::EventType::Mining && r.end != crate::flow::EndReason::Ongoing
         {
@@ -280,9 +276,13 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
             levels.add(v.level, protocol);
         }
         if let Some(p) = &mut probe {
-            p.offer(&r, &v);
+            p.offer(r, v);
         }
-        writer.write(&r, &v);
+    };
+    let mut sink = super::profile::ProfilingSink {
+        writer: &writer,
+        profiles: profile.map(crate::output::profile::Profiles::new),
+        also: Some(&mut also),
     };
     let every = Duration::from_millis(100);
     let stats = std::thread::scope(|s| {
@@ -292,6 +292,7 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
             s.spawn(move || super::metrics::serve(listener, (shared, levels), &counts, stop));
         }
         let stats = pipeline::run(&cfg, &shared, &mut sink, jobs, Some((every, &mut tick)));
+        sink.finish();
         metrics_stop.store(true, Ordering::Relaxed);
         stats
     });

@@ -31,6 +31,15 @@ pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("--metrics-listen '{s}': expected PORT or ADDR:PORT"))
 }
 
+/// Binds `--metrics-listen`'s address and says where the page is.
+pub fn listen(a: &str) -> Result<TcpListener, super::CliError> {
+    let addr = listen_addr(a).map_err(super::CliError::Usage)?;
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| super::CliError::Usage(format!("--metrics-listen {addr}: {e}")))?;
+    eprintln!("minetap: metrics on http://{addr}/metrics");
+    Ok(listener)
+}
+
 /// Bucket bounds of the latency histograms, in seconds.
 const BOUNDS: [f64; 8] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
 
@@ -135,7 +144,10 @@ pub fn render(shared: &Shared, levels: &Levels, out: &OutputCounts) -> String {
 fn output_metrics(o: &mut String, out: &OutputCounts) {
     o.push_str("# HELP minetap_events_written_total Events written, by type.\n");
     o.push_str("# TYPE minetap_events_written_total counter\n");
-    for (i, t) in ["mining", "dns", "crypto_node"].iter().enumerate() {
+    for (i, t) in ["mining", "dns", "crypto_node", "site_profile"]
+        .iter()
+        .enumerate()
+    {
         o.push_str(&format!(
             "minetap_events_written_total{{type=\"{t}\"}} {}\n",
             out.written[i]

@@ -16,6 +16,7 @@ mod learn;
 mod live;
 mod metrics;
 mod probe;
+mod profile;
 #[cfg(target_os = "linux")]
 mod replay;
 mod scan;

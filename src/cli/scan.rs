@@ -71,6 +71,17 @@ fn progress_bar(inputs: &[InputName]) -> Option<Bar> {
     Some(Bar(bar))
 }
 
+/// SIGINT and SIGTERM end a scan early as they end `live`: reading stops, the flows open then
+/// are ended and reported, the outputs flushed and the summary printed.
+type StopFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
+fn stop_flags() -> Result<(StopFlag, StopFlag), super::CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    Ok((
+        super::signal_flag(&[SIGINT])?,
+        super::signal_flag(&[SIGTERM])?,
+    ))
+}
+
 pub fn run(a: ScanArgs) -> i32 {
     let eff = match a.flow.resolve() {
         Ok(e) => e,
@@ -98,6 +109,7 @@ pub fn run(a: ScanArgs) -> i32 {
         Err(e) => return e.report(),
     };
     let cfg = eff.cfg;
+    let profiles = eff.profile.map(crate::output::profile::Profiles::new);
     let rules_in_force = eff.rules_in_force;
     let counts = cfg.intel.counts();
 
@@ -106,20 +118,18 @@ pub fn run(a: ScanArgs) -> i32 {
     } else {
         progress_bar(&names)
     };
-    let mut sink = |r, v: crate::verdict::Verdict| writer.write(&r, &v);
+    let mut sink = super::profile::ProfilingSink {
+        writer: &writer,
+        profiles,
+        also: None,
+    };
     let progress: &dyn Progress = match &bar {
         Some(b) => b,
         None => &pipeline::Silent,
     };
-    // SIGINT and SIGTERM end a scan early as they end `live`: reading stops, the flows open
-    // then are ended and reported, the outputs flushed and the summary printed.
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let (int, term) = match (
-        super::signal_flag(&[SIGINT]),
-        super::signal_flag(&[SIGTERM]),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => return e.report(),
+    let (int, term) = match stop_flags() {
+        Ok(f) => f,
+        Err(e) => return e.report(),
     };
     let mut tick = |shared: &pipeline::Shared| {
         if int.load(Ordering::Relaxed) || term.load(Ordering::Relaxed) {
@@ -129,6 +139,7 @@ pub fn run(a: ScanArgs) -> i32 {
     let inputs = names.len();
     let every = Duration::from_millis(50);
     let stats = pipeline::scan(names, &cfg, progress, &mut sink, Some((every, &mut tick)));
+    sink.finish();
     if let Some(b) = &bar {
         b.0.finish_and_clear();
     }

@@ -168,6 +168,18 @@ settings! {
         /// [default: 10].
         #[arg(long, value_name = "SECS")]
         feed_drain_secs: u64,
+        /// Profile the sites of these local networks (`site_profile` events; repeat or use commas).
+        #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+        profile_local: Vec<String>,
+        /// Seconds per site profile [default: 3600].
+        #[arg(long, value_name = "SECS")]
+        profile_interval: u64,
+        /// A site's prefix length, IPv4[,IPv6] [default: 32,64: each address, each /64].
+        #[arg(long, value_name = "V4[,V6]")]
+        profile_prefix: String,
+        /// Sites profiled per interval; further ones are summed as `other` [default: 100000].
+        #[arg(long, value_name = "N")]
+        profile_max_sites: usize,
         /// Start a new events file when it reaches this many kilobytes.
         #[arg(long, value_name = "KB")]
         events_rotate_kb: u64,
@@ -306,6 +318,8 @@ pub struct Effective {
     pub rules_in_force: String,
     /// The `live` settings the config file gave (flags are merged over them by `live`).
     pub file_live: LiveSettings,
+    /// The site traffic profiles, when asked for (`--profile-local`).
+    pub profile: Option<crate::output::profile::ProfileConfig>,
 }
 
 /// The settings of the event writer.
@@ -369,7 +383,10 @@ impl SettingsArgs {
         let sensor = s.sensor();
         let evidence = s.evidence(&mut cfg, &sensor)?;
         let feed = s.feed(sensor)?;
+        let profile = super::profile::config(&s)?;
+        cfg.flow.summaries = profile.is_some();
         Ok(Effective {
+            profile,
             cfg,
             output: Output {
                 existing: match (s.append, s.force) {

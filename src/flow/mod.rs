@@ -11,20 +11,24 @@
 //! The flow stage knows nothing of protocols: it drives whatever implements [`Inspector`], so
 //! that the detect stage depends on this one and not the other way round.
 
+mod config;
 mod evidence;
 mod key;
 pub mod reasm;
 mod record;
 pub mod rhythm;
 mod shape;
+mod summary;
 mod table;
 
+pub use config::FlowConfig;
 pub use evidence::{Evidence, EvidenceBudget, FRAME_COST};
 pub use key::{flow_id, FlowKey};
 pub use reasm::Chunk;
 pub use record::{Counters, EndReason, FlowRecord, FlowStats};
 pub use shape::Shape;
-pub use table::{FlowConfig, Table};
+pub use summary::FlowSummary;
+pub use table::Table;
 
 /// Direction within a flow: `Fwd` is from the side that sent the first packet the tap saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,70 +1,14 @@
 //! The flow table: one entry per bidirectional 5-tuple, bounded in count and in bytes held,
 //! driving one [`Inspector`] per flow that is being inspected.
 
-use super::evidence::{Caps, Evidence, EvidenceBudget};
+use super::config::FlowConfig;
+use super::evidence::{Evidence, EvidenceBudget};
 use super::reasm::{Chunk, Reassembler};
 use super::{flow_id, Counters, Dir, EndReason, FlowKey, FlowRecord, FlowStats, Inspector};
 use super::{PacketMeta, Shape, Standing};
 use crate::decode::{tcp_flags, PROTO_TCP};
 use hashbrown::HashTable;
-
-/// Limits and timers of the flow table.
-#[derive(Debug, Clone, Copy)]
-pub struct FlowConfig {
-    /// Most flows tracked at once (per table).
-    pub max_flows: usize,
-    /// Idle time that ends a TCP flow.
-    pub tcp_timeout_ns: u64,
-    /// Idle time that ends a UDP flow.
-    pub udp_timeout_ns: u64,
-    /// Out-of-order bytes held per direction of a flow.
-    pub max_held: usize,
-    /// Bytes a flow may show the detectors before they must have recognised something.
-    pub inspect_budget: usize,
-    /// How long after giving up on a flow it is looked at again.
-    pub resample_after_ns: u64,
-    /// Report a flow as soon as a mining protocol is recognised on it (an early record), not
-    /// only when it ends.
-    pub early_records: bool,
-    /// With `early_records`: a TCP flow with nothing recognised on it that has talked both
-    /// ways for this long is also reported early, once, so that its behaviour is judged then.
-    pub behaviour_window_ns: Option<u64>,
-    /// Frames kept per flow for evidence (0: none): its first ones until its verdict is known,
-    /// then, for a mining flow, the ones after them up to this count and `evidence_bytes`.
-    pub evidence_packets: usize,
-    /// Bytes of frames kept per flow for evidence.
-    pub evidence_bytes: usize,
-    /// Bytes of frames the whole run may hold for evidence (counted in its `EvidenceBudget`).
-    pub evidence_total_bytes: usize,
-}
-
-impl Default for FlowConfig {
-    fn default() -> Self {
-        FlowConfig {
-            max_flows: 200_000,
-            tcp_timeout_ns: 600_000_000_000,
-            udp_timeout_ns: 120_000_000_000,
-            max_held: 64 * 1024,
-            inspect_budget: 16 * 1024,
-            resample_after_ns: 300_000_000_000,
-            early_records: false,
-            behaviour_window_ns: None,
-            evidence_packets: 0,
-            evidence_bytes: 1 << 20,
-            evidence_total_bytes: 512 << 20,
-        }
-    }
-}
-
-impl FlowConfig {
-    fn evidence_caps(&self) -> Caps {
-        Caps {
-            frames: self.evidence_packets,
-            bytes: self.evidence_bytes,
-            total: self.evidence_total_bytes,
-        }
-    }
-}
+use std::net::IpAddr;
 
 struct Inspection<I> {
     reasm: [Reassembler; 2],
@@ -125,6 +69,8 @@ pub struct Table<I: Inspector> {
     next_sweep: u64,
     /// What the table did.
     pub stats: FlowStats,
+    /// With `FlowConfig::summaries`: every flow that ended since the owner last took them.
+    pub summaries: Vec<super::FlowSummary>,
 }
 
 impl<I: Inspector> Flow<I> {
@@ -379,9 +325,30 @@ impl<I: Inspector> Flow<I> {
         out.push(r);
     }
 
-    fn record(&self, end: EndReason, finding: Option<I::Finding>) -> FlowRecord<I::Finding> {
+    /// Its two ends: the first sender, then the other.
+    fn ends(&self) -> ((IpAddr, u16), (IpAddr, u16)) {
         let (lo, hi) = (self.key.lo, self.key.hi);
-        let (fwd, rev) = if self.fwd_is_lo { (lo, hi) } else { (hi, lo) };
+        if self.fwd_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+
+    /// What it leaves behind for the site profiles, ended at `at`.
+    fn summary(&self, at: u64) -> super::FlowSummary {
+        let id = flow_id(self.hash, self.first_ts);
+        super::FlowSummary::new(
+            (id, self.key.proto),
+            self.ends(),
+            &self.counters,
+            self.syn_from,
+            at.max(self.last_ts),
+        )
+    }
+
+    fn record(&self, end: EndReason, finding: Option<I::Finding>) -> FlowRecord<I::Finding> {
+        let (fwd, rev) = self.ends();
         FlowRecord {
             id: flow_id(self.hash, self.first_ts),
             proto: self.key.proto,
@@ -410,6 +377,7 @@ impl<I: Inspector> Table<I> {
             flows: HashTable::new(),
             next_sweep: 0,
             stats: FlowStats::default(),
+            summaries: Vec::new(),
         }
     }
 
@@ -478,6 +446,9 @@ impl<I: Inspector> Table<I> {
         }
         if let Some(reason) = flow.ended(dir, flags) {
             self.stats.closed += 1;
+            if self.cfg.summaries {
+                self.summaries.push(flow.summary(p.ts_ns));
+            }
             flow.conclude(reason, &mut self.stats, &self.ctx, out);
             flow.closed = true;
         }
@@ -517,6 +488,9 @@ impl<I: Inspector> Table<I> {
     /// Ends every flow (the input is over).
     pub fn finish(&mut self, out: &mut Vec<FlowRecord<I::Finding>>) {
         for mut f in self.flows.drain() {
+            if self.cfg.summaries && !f.closed {
+                self.summaries.push(f.summary(f.last_ts));
+            }
             f.conclude(EndReason::RunEnd, &mut self.stats, &self.ctx, out);
         }
     }
@@ -534,6 +508,9 @@ impl<I: Inspector> Table<I> {
             now.saturating_sub(f.last_ts) > t
         }) {
             self.stats.timed_out += u64::from(!f.closed);
+            if self.cfg.summaries && !f.closed {
+                self.summaries.push(f.summary(now));
+            }
             f.conclude(EndReason::Timeout, &mut self.stats, &self.ctx, out);
         }
     }
@@ -567,6 +544,9 @@ impl<I: Inspector> Table<I> {
         }
         for mut f in victims {
             self.stats.evicted += u64::from(!f.closed);
+            if self.cfg.summaries && !f.closed {
+                self.summaries.push(f.summary(now));
+            }
             f.conclude(EndReason::Evicted, &mut self.stats, &self.ctx, out);
         }
     }

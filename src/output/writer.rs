@@ -66,15 +66,15 @@ pub struct EventWriter {
     attributed: [AtomicU64; 4],
     /// Events the feed's spool could not take whole.
     spool_errors: AtomicU64,
-    /// Events written, by type (mining, dns, crypto_node).
-    written: [AtomicU64; 3],
+    /// Events written, by type (mining, dns, crypto_node, site_profile).
+    written: [AtomicU64; 4],
 }
 
 /// What the output stage has done so far, for the metrics page.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OutputCounts {
-    /// Events written, by type: mining, dns, crypto_node.
-    pub written: [u64; 3],
+    /// Events written, by type: mining, dns, crypto_node, site_profile.
+    pub written: [u64; 4],
     /// Events the spool could not take.
     pub spool_errors: u64,
     /// With a feed: closed batches waiting in the spool, events in its open segment, and the
@@ -297,9 +297,39 @@ impl EventWriter {
                 event.evidence = Some(self.bundle(b.as_ref(), &event, r, v));
             }
         }
-        let line = event.to_json();
+        let kind = match v.event {
+            EventType::Mining => 0,
+            EventType::Dns => 1,
+            EventType::CryptoNode => 2,
+        };
+        self.write_line(&event.to_json(), kind);
+    }
+
+    /// Writes a site's traffic profile over one interval as a `site_profile` event.
+    pub fn write_profile(&self, p: &super::profile::SiteProfile) {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            timestamp: String,
+            event_type: &'static str,
+            schema: &'static str,
+            site_profile: &'a super::profile::SiteProfile,
+        }
+        let line = Line {
+            timestamp: super::time::rfc3339_micros(p.interval_end.saturating_mul(1_000_000_000)),
+            event_type: "site_profile",
+            schema: super::SCHEMA,
+            site_profile: p,
+        };
+        if let Ok(text) = serde_json::to_string(&line) {
+            self.write_line(&text, 3);
+        }
+    }
+
+    /// Writes one event line to the feed's spool and the events file; `kind` indexes the
+    /// written counters.
+    fn write_line(&self, line: &str, kind: usize) {
         if let Some(feed) = &self.feed {
-            if let Err(e) = feed.push(&line) {
+            if let Err(e) = feed.push(line) {
                 if self.spool_errors.fetch_add(1, Ordering::Relaxed) == 0 {
                     eprintln!("minetap: error: feed spool: {e}");
                 }
@@ -318,12 +348,7 @@ impl EventWriter {
             match res {
                 Err(e) => *err = Some(e),
                 Ok(()) => {
-                    let i = match v.event {
-                        EventType::Mining => 0,
-                        EventType::Dns => 1,
-                        EventType::CryptoNode => 2,
-                    };
-                    self.written[i].fetch_add(1, Ordering::Relaxed);
+                    self.written[kind].fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -333,7 +358,7 @@ impl EventWriter {
     pub fn counts(&self) -> OutputCounts {
         let r = Ordering::Relaxed;
         OutputCounts {
-            written: [0, 1, 2].map(|i| self.written[i].load(r)),
+            written: [0, 1, 2, 3].map(|i| self.written[i].load(r)),
             spool_errors: self.spool_errors.load(r),
             feed: self.feed.as_ref().map(Feed::waiting),
             bundle_errors: self.bundle_errors.load(r),

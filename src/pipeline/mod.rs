@@ -21,7 +21,7 @@ pub use shared::{InputReport, Latency, Progress, RunStats, Shared, Silent};
 
 use crate::decode::FragLimits;
 use crate::detect::FlowRecord;
-use crate::flow::{EndReason, FlowConfig};
+use crate::flow::{EndReason, FlowConfig, FlowSummary};
 use crate::rules::intel::Intel;
 use crate::source::InputName;
 use crate::verdict::{EventType, Verdict};
@@ -30,6 +30,30 @@ use crossbeam_channel::{bounded, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where a run's results go: every flow record with a verdict, and (when
+/// `FlowConfig::summaries` is on) a summary of every flow that ended. A closure taking a record
+/// and its verdict is a sink that wants no summaries.
+pub trait Sink: Send {
+    /// A flow record and its verdict.
+    fn flow(&mut self, r: FlowRecord, v: Verdict);
+    /// Flows that ended, recognised or not.
+    fn ended(&mut self, _flows: &[FlowSummary]) {}
+}
+
+impl<F: FnMut(FlowRecord, Verdict) + Send> Sink for F {
+    fn flow(&mut self, r: FlowRecord, v: Verdict) {
+        self(r, v)
+    }
+}
+
+/// What workers send the sink thread. (The record travels by value, as it did before the
+/// summaries came: the enum is no bigger than the record, and boxing would allocate per flow.)
+#[allow(clippy::large_enum_variant)]
+enum ToSink {
+    Flow(FlowRecord, Verdict),
+    Ended(Vec<FlowSummary>),
+}
 
 /// Packets per batch handed to a worker.
 const BATCH: usize = 512;
@@ -93,7 +117,7 @@ pub fn scan(
     inputs: Vec<InputName>,
     cfg: &ScanConfig,
     progress: &dyn Progress,
-    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+    sink: &mut dyn Sink,
     ticker: Option<Ticker<'_>>,
 ) -> RunStats {
     let shared = Shared::new(Rules {
@@ -122,7 +146,7 @@ pub fn scan(
 pub fn run<'a>(
     cfg: &ScanConfig,
     shared: &Shared,
-    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
+    sink: &mut dyn Sink,
     mut jobs: Vec<ReaderJob<'a>>,
     ticker: Option<Ticker<'_>>,
 ) -> RunStats {
@@ -134,7 +158,7 @@ pub fn run<'a>(
     let readers_done = AtomicBool::new(false);
 
     std::thread::scope(|s| {
-        let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<(FlowRecord, Verdict)>();
+        let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<ToSink>();
         let (recycle_tx, recycle_rx) = bounded::<Batch>(workers * QUEUE);
         let mut senders: Vec<Sender<Batch>> = Vec::new();
         let mut handles = Vec::new();
@@ -213,12 +237,16 @@ pub fn run<'a>(
 
 /// The sink thread: hands every record to `sink`; counts the final ones by event type
 /// (mining, dns, crypto_node).
-fn drain(
-    records: crossbeam_channel::Receiver<(FlowRecord, Verdict)>,
-    sink: &mut (dyn FnMut(FlowRecord, Verdict) + Send),
-) -> [u64; 3] {
+fn drain(records: crossbeam_channel::Receiver<ToSink>, sink: &mut dyn Sink) -> [u64; 3] {
     let mut n = [0u64; 3];
-    for (r, v) in records {
+    for m in records {
+        let (r, v) = match m {
+            ToSink::Flow(r, v) => (r, v),
+            ToSink::Ended(flows) => {
+                sink.ended(&flows);
+                continue;
+            }
+        };
         // Early records are followed by the flow's final one: count that.
         if r.end != EndReason::Ongoing {
             n[match v.event {
@@ -227,7 +255,7 @@ fn drain(
                 EventType::CryptoNode => 2,
             }] += 1;
         }
-        sink(r, v);
+        sink.flow(r, v);
     }
     n
 }

@@ -6,8 +6,8 @@ use super::batch::Batch;
 use super::{Rules, Shared};
 use crate::detect::observe::dns;
 use crate::detect::{FlowRecord, Table};
-use crate::flow::{FlowConfig, FlowStats};
-use crate::verdict::{Judge, Verdict};
+use crate::flow::{Dir, EndReason, FlowConfig, FlowStats};
+use crate::verdict::{EventType, Judge};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -23,7 +23,7 @@ pub(super) fn run(
     cfg: FlowConfig,
     limits: crate::detect::Limits,
     shared: &Shared,
-    out: Sender<(FlowRecord, Verdict)>,
+    out: Sender<super::ToSink>,
     recycle: Sender<Batch>,
 ) -> WorkerResult {
     let (mut gen, rules) = shared.rules();
@@ -38,14 +38,14 @@ pub(super) fn run(
     let mut table = Table::new(cfg, context(&rules), shared.evidence.clone());
     let mut ended = Vec::new();
     let mut verdict_ns = Vec::new();
-    let emit = |ended: &mut Vec<FlowRecord>, judge: &mut Judge, times: &mut Vec<u64>| {
-        for r in ended.drain(..) {
-            let t = Instant::now();
-            let v = judge.judge(&r);
-            times.push(t.elapsed().as_nanos() as u64);
-            if let Some(v) = v {
-                let _ = out.send((r, v));
-            }
+    let emit =
+        |ended: &mut Vec<FlowRecord>,
+         table: &mut Table,
+         judge: &mut Judge,
+         times: &mut Vec<u64>| { judge_all(ended, (table, judge), times, &out) };
+    let hand_over = |table: &mut Table| {
+        if !table.summaries.is_empty() {
+            let _ = out.send(super::ToSink::Ended(std::mem::take(&mut table.summaries)));
         }
     };
     let mut published = Published::default();
@@ -74,13 +74,13 @@ pub(super) fn run(
                 table.packet(&it.meta, batch.payload(it), &mut ended);
             }
             if !ended.is_empty() {
-                emit(&mut ended, &mut judge, &mut verdict_ns);
+                emit(&mut ended, &mut table, &mut judge, &mut verdict_ns);
             }
         }
         learn_upto(&mut judge, usize::MAX);
         if let Some(now) = batch.clock_ns {
             table.advance(now, &mut ended);
-            emit(&mut ended, &mut judge, &mut verdict_ns);
+            emit(&mut ended, &mut table, &mut judge, &mut verdict_ns);
         }
         // Once per batch: latency and counters for the periodic statistics.
         let n = batch.items.len().max(1) as u64;
@@ -99,15 +99,40 @@ pub(super) fn run(
             }
         }
         published.update(&table, shared);
+        hand_over(&mut table);
         batch.clear();
         let _ = recycle.try_send(batch);
     }
     table.finish(&mut ended);
-    emit(&mut ended, &mut judge, &mut verdict_ns);
+    emit(&mut ended, &mut table, &mut judge, &mut verdict_ns);
+    hand_over(&mut table);
     shared
         .active_flows
         .fetch_sub(published.len, Ordering::Relaxed);
     WorkerResult { flows: table.stats }
+}
+
+/// Judges the records of ended (and early-reported) flows and sends those with a verdict on;
+/// a flow whose final verdict is mining gets its summary marked (it was kept as the flow ended,
+/// just before its record).
+fn judge_all(
+    ended: &mut Vec<FlowRecord>,
+    (table, judge): (&mut Table, &mut Judge),
+    times: &mut Vec<u64>,
+    out: &Sender<super::ToSink>,
+) {
+    for r in ended.drain(..) {
+        let t = Instant::now();
+        let v = judge.judge(&r);
+        times.push(t.elapsed().as_nanos() as u64);
+        let Some(v) = v else { continue };
+        if v.event == EventType::Mining && r.end != EndReason::Ongoing {
+            if let Some(s) = table.summaries.iter_mut().rev().find(|s| s.id == r.id) {
+                s.mined_by(if v.client == Dir::Fwd { r.fwd } else { r.rev });
+            }
+        }
+        let _ = out.send(super::ToSink::Flow(r, v));
+    }
 }
 
 /// The table's counters already added to the run's shared ones.
