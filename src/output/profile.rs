@@ -301,4 +301,38 @@ mod tests {
             assert!(err < 0.25, "{n}: {e}");
         }
     }
+
+    #[test]
+    fn a_million_local_addresses_keep_the_sites_bounded_and_lose_no_flow() {
+        let cfg = ProfileConfig {
+            local: vec![Cidr::parse("10.0.0.0/8").unwrap()],
+            interval_ns: 3_600_000_000_000,
+            max_sites: 1000,
+            prefix: (32, 64),
+        };
+        let mut p = Profiles::new(cfg);
+        let n = 1_000_000u32;
+        for i in 0..n {
+            let client = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            let f = FlowSummary {
+                id: u64::from(i),
+                proto: crate::decode::PROTO_TCP,
+                client: (client, 40000),
+                server: ("198.51.100.1".parse().unwrap(), 443),
+                bytes: [100, 200],
+                answered: true,
+                ended_ns: 5_000_000_000,
+                mining: false,
+            };
+            assert!(p.add(&f).is_empty());
+        }
+        assert_eq!(p.sites.len(), 1000);
+        let out = p.finish();
+        assert_eq!(out.len(), 1001);
+        let other = out.last().unwrap();
+        assert_eq!(other.site, "other");
+        assert_eq!(other.flows_opened, u64::from(n) - 1000);
+        let opened: u64 = out.iter().map(|s| s.flows_opened).sum();
+        assert_eq!(opened, u64::from(n), "no flow lost");
+    }
 }
