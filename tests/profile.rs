@@ -130,6 +130,40 @@ fn profiles_tell_a_mine_from_a_data_centre_hosting_mining() {
         let errors: Vec<String> = v.iter_errors(e).map(|x| x.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?} in {e}");
     }
+    // The inventory reads the profiles: the data centre's miner is mining inside a data centre
+    // (its /24 answered fifty peers), the mine's hosts are not.
+    let ev_file = dir.path().join("events.jsonl");
+    let lines: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+    std::fs::write(&ev_file, lines.join("\n") + "\n").unwrap();
+    let inv = dir.path().join("inv");
+    let out = run(&[
+        "inventory",
+        ev_file.to_str().unwrap(),
+        "--out",
+        inv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(inv.join("inventory.json")).unwrap())
+            .unwrap();
+    let sites = json.as_array().unwrap_or_else(|| panic!("{json}"));
+    let of = |addr: &str| {
+        sites
+            .iter()
+            .find(|s| s["addresses"][0] == addr)
+            .unwrap_or_else(|| panic!("no site {addr}"))
+    };
+    let dc_site = of("10.2.0.9");
+    assert_eq!(dc_site["classification"], "data_centre_mining", "{dc_site}");
+    assert_eq!(dc_site["profile"]["answered"], 50);
+    assert_eq!(
+        dc_site["profile"]["networks"],
+        serde_json::json!(["10.2.0.0/24"])
+    );
+    let mine_host = of("10.1.0.10");
+    assert_eq!(mine_host["classification"], "small_scale", "{mine_host}");
+    assert_eq!(mine_host["profile"]["answered"], 0);
+    assert_eq!(mine_host["profile"]["mining_flows"], 20);
     // A profile with a flow field, or without its object, fails.
     let mut bad = all
         .iter()

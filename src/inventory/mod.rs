@@ -6,6 +6,9 @@
 //! a Markdown report with an SVG chart for people; `--previous` marks sites new, continuing,
 //! grown, shrunk or gone.
 
+mod profile;
+
+pub use profile::ProfileEvidence;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +36,21 @@ pub struct Thresholds {
     /// ...and its interval's high end is at most this many times its low end.
     #[serde(default = "default_max_spread")]
     pub total_max_spread: f64,
+    /// A site whose own network (its `site_profile`s) answered at least this many
+    /// connections...
+    #[serde(default = "default_dc_answered")]
+    pub data_centre_min_answered: u64,
+    /// ...from at least this many distinct peers in one interval is a data centre.
+    #[serde(default = "default_dc_peers")]
+    pub data_centre_min_peers: u64,
+}
+
+fn default_dc_answered() -> u64 {
+    50
+}
+
+fn default_dc_peers() -> u64 {
+    20
 }
 
 impl Default for Thresholds {
@@ -48,6 +66,8 @@ impl Default for Thresholds {
             change_threshold: 0.25,
             total_min_shares: default_min_shares(),
             total_max_spread: default_max_spread(),
+            data_centre_min_answered: default_dc_answered(),
+            data_centre_min_peers: default_dc_peers(),
         }
     }
 }
@@ -114,8 +134,11 @@ pub struct Site {
     pub power_kw: f64,
     pub power_kw_low: f64,
     pub power_kw_high: f64,
-    /// mining_farm, small_scale, cryptojacking
+    /// data_centre_mining, mining_farm, small_scale, cryptojacking
     pub classification: String,
+    /// What the sensor's site profiles say of the networks holding its miners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileEvidence>,
     /// new, continuing, grown, shrunk, gone (with --previous)
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub change: String,
@@ -294,6 +317,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
     }
     let mut out: Vec<Site> = sites.into_values().collect();
     for site in &mut out {
+        site.profile = profile::evidence(events, site.addresses.iter());
         site.classification = classify(site, th).into();
     }
     out.sort_by(|a, b| {
@@ -305,6 +329,11 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
 }
 
 fn classify(s: &Site, th: &Thresholds) -> &'static str {
+    if s.profile.as_ref().is_some_and(|p| {
+        p.answered >= th.data_centre_min_answered && p.peers_max >= th.data_centre_min_peers
+    }) {
+        return "data_centre_mining";
+    }
     if (s.power_kw >= th.farm_min_power_kw && s.shares >= th.farm_min_shares)
         || s.workers.len() >= th.farm_min_workers
         || s.connections as usize >= th.farm_min_connections
