@@ -14,9 +14,19 @@ pub struct Algorithm {
     pub coins: Vec<String>,
     pub agents: Vec<String>,
     pub ports: Vec<u16>,
+    /// The first day it was mined (seconds since the epoch), when the row says: the weak hints
+    /// (agent, port) never name it for a flow seen before.
+    pub since: Option<i64>,
     pub source: String,
     /// file:line
     pub row: String,
+}
+
+impl Algorithm {
+    /// Whether it was mined at time `t` (seconds since the epoch), as far as the row says.
+    pub fn existed_at(&self, t: i64) -> bool {
+        self.since.is_none_or(|s| t >= s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,6 +344,12 @@ impl Tables {
                         coins: get("coins").map(list).unwrap_or_default(),
                         agents: get("agents").map(list).unwrap_or_default(),
                         ports,
+                        since: match get("since") {
+                            None => None,
+                            Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                                err(format!("'since' must be seconds since the epoch, not '{v}'"))
+                            })?),
+                        },
                         source,
                         row,
                     });
@@ -398,9 +414,13 @@ impl Tables {
             .find(|a| a.name == n || a.aliases.contains(&n))
     }
 
-    pub fn by_coin(&self, coin: &str) -> Option<&Algorithm> {
+    /// The algorithm a coin was mined with at time `t` (the first row naming the coin that
+    /// existed then: Monero was CryptoNight before RandomX).
+    pub fn by_coin(&self, coin: &str, t: i64) -> Option<&Algorithm> {
         let c = coin.to_ascii_lowercase();
-        self.algorithms.iter().find(|a| a.coins.contains(&c))
+        self.algorithms
+            .iter()
+            .find(|a| a.coins.contains(&c) && a.existed_at(t))
     }
 
     /// What the agent string says: the entry whose substring matches it, the longest match
@@ -437,8 +457,11 @@ impl Tables {
         }
     }
 
-    pub fn by_port(&self, port: u16) -> Option<&Algorithm> {
-        self.algorithms.iter().find(|a| a.ports.contains(&port))
+    /// The algorithm conventionally mined on `port` at time `t`.
+    pub fn by_port(&self, port: u16, t: i64) -> Option<&Algorithm> {
+        self.algorithms
+            .iter()
+            .find(|a| a.ports.contains(&port) && a.existed_at(t))
     }
 
     /// The efficiency row for `algorithm` on hardware of `class` when there is one, else the
@@ -513,7 +536,7 @@ mod tests {
         };
         assert_eq!(one("xmr-stak-cpu/1.3.0"), "cryptonight");
         assert_eq!(one("xmr-stak/2.10"), "randomx");
-        assert_eq!(t.by_coin("btc").unwrap().name, "sha256d");
+        assert_eq!(t.by_coin("btc", 1_700_000_000).unwrap().name, "sha256d");
         let e = t.efficiency("sha256d", None).unwrap();
         assert!((e.typical - 21.5e-12).abs() < 1e-18);
         assert_eq!(e.row, "a.table:2");
@@ -623,5 +646,29 @@ mod tests {
             assert!(e.to_string().contains(want), "{row}: {e}");
             assert!(e.to_string().contains("c.table:1"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_port_hint_never_names_an_algorithm_before_its_first_day() {
+        let t = crate::rules::load(&crate::rules::Choice {
+            builtin: true,
+            extra: None,
+        })
+        .unwrap()
+        .tables;
+        // 2017-01-16 (a CryptoNote pool on 14444 then mined CryptoNight), and 2020.
+        assert_eq!(t.by_port(14444, 1_484_582_400), None);
+        assert_eq!(t.by_port(14444, 1_600_000_000).unwrap().name, "randomx");
+        // A pool rule's coin: Monero in 2017 was CryptoNight, in 2020 RandomX.
+        assert_eq!(t.by_coin("XMR", 1_484_582_400).unwrap().name, "cryptonight");
+        assert_eq!(t.by_coin("XMR", 1_600_000_000).unwrap().name, "randomx");
+        let bad = Tables::default().add_text(
+            Path::new("a.table"),
+            "algorithm x unit=1 since=yesterday source=\"s\"\n",
+        );
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("'since' must be seconds"));
     }
 }

@@ -280,7 +280,7 @@ fn choose<'a>(
     s: &Session,
     job_algorithms: &[String],
     pool_coin: Option<&str>,
-    port: u16,
+    (port, t): (u16, i64),
     tables: &'a Tables,
 ) -> Choice<'a> {
     if let Some(a) = s.algorithm.as_deref().and_then(|a| tables.by_name(a)) {
@@ -291,18 +291,23 @@ fn choose<'a>(
             return Choice::One(a, Basis::Job);
         }
     }
-    if let Some(a) = pool_coin.and_then(|c| tables.by_coin(c)) {
+    if let Some(a) = pool_coin.and_then(|c| tables.by_coin(c, t)) {
         return Choice::One(a, Basis::Pool);
     }
+    // The weak hints never name an algorithm for a flow seen before its first day.
     match s.agent.as_deref().and_then(|a| tables.by_agent(a)) {
-        Some(AgentSays::One(a)) => return Choice::One(a, Basis::Agent),
-        Some(AgentSays::Several(v, others)) if v.len() + others.len() > 1 => {
-            return Choice::Several(v, others)
+        Some(AgentSays::One(a)) if a.existed_at(t) => return Choice::One(a, Basis::Agent),
+        Some(AgentSays::Several(mut v, others)) => {
+            v.retain(|a| a.existed_at(t));
+            match v.len() + others.len() {
+                0 => {}
+                1 if v.len() == 1 => return Choice::One(v[0], Basis::Agent),
+                _ => return Choice::Several(v, others),
+            }
         }
-        Some(AgentSays::Several(v, _)) if v.len() == 1 => return Choice::One(v[0], Basis::Agent),
         _ => {}
     }
-    match tables.by_port(port) {
+    match tables.by_port(port, t) {
         Some(a) => Choice::One(a, Basis::Port),
         None => Choice::Unknown,
     }
@@ -367,7 +372,8 @@ pub fn estimate(
         .and_then(|c| c.split(',').next());
     let seen = chain_seen(s, tables);
     let job_algorithms = seen.as_ref().map(|x| x.1.clone()).unwrap_or_default();
-    let choice = choose(s, &job_algorithms, pool_coin, server_port, tables);
+    let t = (first_ts / 1_000_000_000) as i64;
+    let choice = choose(s, &job_algorithms, pool_coin, (server_port, t), tables);
     let algo = match &choice {
         Choice::One(a, _) => Some(*a),
         _ => None,
