@@ -22,10 +22,12 @@ const SENSOR: &str = "sensor";
 
 /// Checks that `url` is one the feed can post to: `http://` or `https://` and a host.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url}: the feed URL must start with http:// or https://"))?;
+    let rest = ["http://", "https://", "nats://", "tls://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s))
+        .ok_or_else(|| {
+            format!("{url}: the feed URL must start with http://, https:// or nats:// (tls://)")
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty() || host.starts_with(':') {
         return Err(format!("{url}: the feed URL has no host"));
@@ -98,8 +100,12 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
     v
 }
 
-/// Posts one batch; `Err` says why the platform did not take it.
+/// Posts one batch (or publishes it to NATS JetStream, for a `nats://` URL); `Err` says why
+/// the platform did not take it.
 fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
+    if super::nats::is_nats(&cfg.url) {
+        return super::nats::publish(cfg, seq, body);
+    }
     let r = cfg
         .auth
         .post(&cfg.url)
@@ -374,9 +380,14 @@ mod tests {
     fn feed_urls_are_checked_before_anything_is_spooled() {
         assert!(check_url("https://platform.example/ingest").is_ok());
         assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("nats://127.0.0.1:4222").is_ok());
         assert_eq!(
             check_url("ftp://x/").unwrap_err(),
-            "ftp://x/: the feed URL must start with http:// or https://"
+            "ftp://x/: the feed URL must start with http://, https:// or nats:// (tls://)"
+        );
+        assert_eq!(
+            check_url("nats://").unwrap_err(),
+            "nats://: the feed URL has no host"
         );
         assert_eq!(
             check_url("http:///ingest").unwrap_err(),

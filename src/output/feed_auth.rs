@@ -13,6 +13,8 @@ use std::sync::Arc;
 pub struct FeedAuth {
     token: Option<String>,
     agent: Option<ureq::Agent>,
+    /// The TLS settings behind `agent` (the NATS feed uses them too).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for FeedAuth {
@@ -65,7 +67,7 @@ impl FeedAuth {
         if files.client_cert.is_some() != files.client_key.is_some() {
             return Err("--feed-client-cert and --feed-client-key go together".into());
         }
-        let agent = if own_tls {
+        let tls = if own_tls {
             let mut roots = rustls::RootCertStore::empty();
             match files.ca {
                 Some(ca) => {
@@ -90,15 +92,24 @@ impl FeedAuth {
                 }
                 _ => builder.with_no_client_auth(),
             };
-            Some(
-                ureq::AgentBuilder::new()
-                    .tls_config(Arc::new(config))
-                    .build(),
-            )
+            Some(Arc::new(config))
         } else {
             None
         };
-        Ok(FeedAuth { token, agent })
+        let agent = tls
+            .clone()
+            .map(|c| ureq::AgentBuilder::new().tls_config(c).build());
+        Ok(FeedAuth { token, agent, tls })
+    }
+
+    /// The bearer token, when one was given.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The feed's own TLS settings (CA, client certificate), when given.
+    pub(crate) fn tls(&self) -> Option<&rustls::ClientConfig> {
+        self.tls.as_deref()
     }
 
     /// A POST to `url` with the credentials set.

@@ -6,6 +6,7 @@
 pub mod event;
 pub mod feed;
 pub mod feed_auth;
+pub mod nats;
 pub mod profile;
 pub mod time;
 pub mod writer;
