@@ -182,5 +182,76 @@ fn events_wait_in_the_spool_then_reach_jetstream_once_each() {
     let out = send(&copy);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stream_messages(&url).len(), flows + profiles);
+
+    // A message that is not an event reaches the stream too (another publisher's mistake).
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Nats-Msg-Id", "bad-1");
+        js.publish_with_headers("minetap.events.other", h, "not json".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    });
+    // The platform takes everything into its store: events once, the bad one as a dead letter.
+    let db = dir.path().join("platform.sqlite");
+    let ingest = || {
+        run(&[
+            "platform",
+            "ingest",
+            "--nats",
+            &url,
+            "--store",
+            db.to_str().unwrap(),
+            "--idle-exit",
+            "2",
+        ])
+    };
+    let out = ingest();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stored = flows + profiles;
+    assert!(
+        said.contains(&format!(
+            "{stored} event(s) stored, 0 repeat(s) ignored, 1 dead letter(s)"
+        )),
+        "{said}"
+    );
+    // Everything was acknowledged after it was committed: a second run finds nothing new.
+    let out = ingest();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("0 event(s) stored"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the store holds {stored} event(s), 1 dead letter(s)"
+        )),
+        "{said}"
+    );
+    // The week's inventory from the store is the inventory of the events themselves.
+    let inv = |args: &[&str], out_dir: &std::path::Path| -> serde_json::Value {
+        let mut a = vec!["inventory", "--out", out_dir.to_str().unwrap()];
+        a.extend(args);
+        let out = run(&a);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("inventory.json")).unwrap())
+            .unwrap()
+    };
+    let ev_file = dir.path().join("events.jsonl");
+    let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    std::fs::write(&ev_file, lines.join("\n") + "\n").unwrap();
+    let from_file = inv(&[ev_file.to_str().unwrap()], &dir.path().join("inv1"));
+    // The samples were captured on 2026-03-02, in ISO week 2026-W10.
+    let from_store = inv(
+        &["--store", db.to_str().unwrap(), "--week", "2026-W10"],
+        &dir.path().join("inv2"),
+    );
+    assert_eq!(from_store, from_file);
+    assert_eq!(from_store.as_array().unwrap().len(), 2);
+    let other_week = inv(
+        &["--store", db.to_str().unwrap(), "--week", "2026-W48"],
+        &dir.path().join("inv3"),
+    );
+    assert_eq!(other_week, serde_json::json!([]));
     drop(server);
 }

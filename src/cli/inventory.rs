@@ -7,8 +7,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
     /// Event files (JSON lines) of one or more runs.
-    #[arg(required = true, value_name = "EVENTS")]
+    #[arg(required_unless_present = "store", value_name = "EVENTS")]
     events: Vec<PathBuf>,
+    /// The platform's store (`minetap platform ingest`): every sensor's events.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// Only the events of this ISO week (e.g. 2026-W48), from the store.
+    #[arg(long, value_name = "YYYY-Www", requires = "store")]
+    week: Option<String>,
     /// Folder for inventory.json, inventory.csv, report.md and hashrate.svg.
     #[arg(long, value_name = "DIR", required = true)]
     out: PathBuf,
@@ -55,6 +61,14 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
     let mut events = Vec::new();
     for f in &a.events {
         events.extend(read_events(f)?);
+    }
+    if let Some(p) = &a.store {
+        let store = inventory::store::Store::open(p)?;
+        let (from, to) = match &a.week {
+            Some(w) => inventory::store::iso_week(w)?,
+            None => ("0000".into(), "9999".into()),
+        };
+        events.extend(store.events((&from, &to))?);
     }
     let mut sites = inventory::build(&events, &th);
     if let Some(p) = &a.previous {

@@ -15,6 +15,7 @@ mod learn;
 #[cfg(target_os = "linux")]
 mod live;
 mod metrics;
+mod platform;
 mod probe;
 mod profile;
 #[cfg(target_os = "linux")]
@@ -63,6 +64,9 @@ enum Command {
     Feed(FeedCommand),
     /// Build the list of mining sites (CSV, JSON, a report) from the events of one or more runs.
     Inventory(inventory::InventoryArgs),
+    /// The data platform's side: take every sensor's events from NATS JetStream into a store.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
     /// Build the subscriber store and look addresses up.
     #[command(subcommand)]
     Subscribers(subscribers::SubscribersCommand),
@@ -106,6 +110,13 @@ enum EvidenceCommand {
         #[arg(short, long, value_name = "FILE")]
         out: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlatformCommand {
+    /// Store every sensor's events from the stream (a durable consumer; acknowledged once
+    /// committed; idempotent on sensor and message id; bad messages kept as dead letters).
+    Ingest(platform::IngestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +215,7 @@ pub fn main() -> i32 {
         Command::Config(ConfigCommand::Check { file }) => return settings::check(&file),
         Command::Subscribers(c) => return subscribers::run(c),
         Command::Inventory(a) => return inventory::run(a),
+        Command::Platform(PlatformCommand::Ingest(a)) => platform::run(a),
         Command::Probe(a) => return probe::run(a),
         Command::Completions { shell } => {
             let mut c = Cli::command();

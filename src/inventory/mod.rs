@@ -9,6 +9,7 @@
 mod profile;
 
 pub use profile::ProfileEvidence;
+pub mod store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
