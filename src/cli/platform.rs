@@ -22,7 +22,8 @@ pub struct IngestArgs {
     /// The platform's store (SQLite; made when absent).
     #[arg(long, value_name = "FILE", required = true)]
     store: PathBuf,
-    /// The JetStream stream the sensors publish into.
+    /// The JetStream stream the sensors publish into (made, over `minetap.>` with a two-minute
+    /// duplicate window, when absent).
     #[arg(long, value_name = "NAME", default_value = "MINETAP")]
     stream: String,
     /// The durable consumer's name (processes with the same name share the work).
@@ -92,8 +93,14 @@ async fn ingest(
         .await
         .map_err(|e| format!("NATS {}: {e}", a.nats))?;
     let js = async_nats::jetstream::new(client.clone());
+    // The platform owns the stream: made here when it is not there yet.
     let stream = js
-        .get_stream(&a.stream)
+        .get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: a.stream.clone(),
+            subjects: vec!["minetap.>".into()],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
         .await
         .map_err(|e| format!("stream {}: {e}", a.stream))?;
     let consumer = stream
