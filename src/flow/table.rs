@@ -284,15 +284,23 @@ impl<I: Inspector> Flow<I> {
 
     /// Hands the flow's held bytes to its inspection and, if something was found, appends its
     /// record. Afterwards the flow is no longer inspected; a second call does nothing.
+    /// Ends the flow at `at`: its record when something was found (or it talked both ways),
+    /// and its summary into `summaries` when the table keeps them.
     fn conclude(
         &mut self,
-        reason: EndReason,
+        (reason, at): (EndReason, u64),
         stats: &mut FlowStats,
         ctx: &I::Context,
-        out: &mut Vec<FlowRecord<I::Finding>>,
+        (out, summaries): (
+            &mut Vec<FlowRecord<I::Finding>>,
+            Option<&mut Vec<super::FlowSummary>>,
+        ),
     ) {
         if self.closed {
             return;
+        }
+        if let Some(s) = summaries {
+            s.push(self.summary(at));
         }
         let mut finding = self.saved.take().map(|b| *b);
         let stopped = Inspect::Stopped {
@@ -446,10 +454,8 @@ impl<I: Inspector> Table<I> {
         }
         if let Some(reason) = flow.ended(dir, flags) {
             self.stats.closed += 1;
-            if self.cfg.summaries {
-                self.summaries.push(flow.summary(p.ts_ns));
-            }
-            flow.conclude(reason, &mut self.stats, &self.ctx, out);
+            let keep = self.cfg.summaries.then_some(&mut self.summaries);
+            flow.conclude((reason, p.ts_ns), &mut self.stats, &self.ctx, (out, keep));
             flow.closed = true;
         }
     }
@@ -488,10 +494,13 @@ impl<I: Inspector> Table<I> {
     /// Ends every flow (the input is over).
     pub fn finish(&mut self, out: &mut Vec<FlowRecord<I::Finding>>) {
         for mut f in self.flows.drain() {
-            if self.cfg.summaries && !f.closed {
-                self.summaries.push(f.summary(f.last_ts));
-            }
-            f.conclude(EndReason::RunEnd, &mut self.stats, &self.ctx, out);
+            let keep = self.cfg.summaries.then_some(&mut self.summaries);
+            f.conclude(
+                (EndReason::RunEnd, f.last_ts),
+                &mut self.stats,
+                &self.ctx,
+                (out, keep),
+            );
         }
     }
 
@@ -508,10 +517,13 @@ impl<I: Inspector> Table<I> {
             now.saturating_sub(f.last_ts) > t
         }) {
             self.stats.timed_out += u64::from(!f.closed);
-            if self.cfg.summaries && !f.closed {
-                self.summaries.push(f.summary(now));
-            }
-            f.conclude(EndReason::Timeout, &mut self.stats, &self.ctx, out);
+            let keep = self.cfg.summaries.then_some(&mut self.summaries);
+            f.conclude(
+                (EndReason::Timeout, now),
+                &mut self.stats,
+                &self.ctx,
+                (out, keep),
+            );
         }
     }
 
@@ -544,10 +556,13 @@ impl<I: Inspector> Table<I> {
         }
         for mut f in victims {
             self.stats.evicted += u64::from(!f.closed);
-            if self.cfg.summaries && !f.closed {
-                self.summaries.push(f.summary(now));
-            }
-            f.conclude(EndReason::Evicted, &mut self.stats, &self.ctx, out);
+            let keep = self.cfg.summaries.then_some(&mut self.summaries);
+            f.conclude(
+                (EndReason::Evicted, now),
+                &mut self.stats,
+                &self.ctx,
+                (out, keep),
+            );
         }
     }
 }
