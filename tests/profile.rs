@@ -187,6 +187,10 @@ fn profile_settings_are_checked() {
             vec!["--profile-local", "10.0.0.0/8", "--profile-prefix", "40"],
             "at most 32 and 128",
         ),
+        (
+            vec!["--profile-local", "10.0.0.0/8", "--profile-max-sites", "0"],
+            "must be at least 1",
+        ),
     ] {
         let mut a = vec!["scan", "-q"];
         a.extend(args);

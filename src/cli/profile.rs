@@ -46,10 +46,16 @@ pub fn config(s: &Settings) -> Result<Option<ProfileConfig>, CliError> {
             }
         }
     };
+    let max_sites = s.profile_max_sites.unwrap_or(100_000);
+    if max_sites == 0 {
+        return Err(CliError::Usage(
+            "--profile-max-sites must be at least 1 (further sites are summed as `other`)".into(),
+        ));
+    }
     Ok(Some(ProfileConfig {
         local,
         interval_ns: interval * 1_000_000_000,
-        max_sites: s.profile_max_sites.unwrap_or(100_000).max(1),
+        max_sites,
         prefix,
     }))
 }
