@@ -63,6 +63,15 @@ fn histogram(o: &mut String, stage: &str, h: &hdrhistogram::Histogram<u64>) {
     ));
 }
 
+/// Counters and gauges without labels: (name, type, help, value).
+fn plain_rows(o: &mut String, rows: &[(&str, &str, &str, u64)]) {
+    for (name, kind, help, v) in rows {
+        o.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    }
+}
+
 /// The metrics page.
 pub fn render(shared: &Shared, levels: &Levels, out: &OutputCounts) -> String {
     let r = Ordering::Relaxed;
@@ -111,11 +120,7 @@ pub fn render(shared: &Shared, levels: &Levels, out: &OutputCounts) -> String {
             shared.evidence.held() as u64,
         ),
     ];
-    for (name, kind, help, v) in plain {
-        o.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-        ));
-    }
+    plain_rows(&mut o, &plain);
     o.push_str(
         "# HELP minetap_verdicts_total Mining verdicts reached (final), by level and protocol.\n",
     );
@@ -189,11 +194,7 @@ fn output_metrics(o: &mut String, out: &OutputCounts) {
             ),
         ]);
     }
-    for (name, kind, help, v) in plain {
-        o.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-        ));
-    }
+    plain_rows(o, &plain);
 }
 
 /// Serves the page on `listener` until `stop` is set; `counts` gives the output stage's.

@@ -2,7 +2,6 @@
 //! into an [`output::profile::ProfileConfig`](crate::output::profile::ProfileConfig), and the
 //! sink that writes flow events and, as flows end, the profiles of the intervals they close.
 
-use super::settings::Settings;
 use super::CliError;
 use crate::detect::FlowRecord;
 use crate::flow::FlowSummary;
@@ -10,11 +9,16 @@ use crate::output::profile::{ProfileConfig, Profiles};
 use crate::output::writer::EventWriter;
 use crate::verdict::Verdict;
 
+/// The `--profile-*` flags as given (merged over the config file): local networks, interval,
+/// prefix lengths, most sites.
+type Flags<'a> = (&'a [String], Option<u64>, Option<&'a str>, Option<usize>);
+
 /// The profile settings, or `None` when no local network is given.
-pub fn config(s: &Settings) -> Result<Option<ProfileConfig>, CliError> {
-    let local: Vec<String> = s.profile_local.iter().flatten().cloned().collect();
+pub fn config(
+    (local, interval, prefix, max_sites): Flags<'_>,
+) -> Result<Option<ProfileConfig>, CliError> {
     if local.is_empty() {
-        if s.profile_interval.is_some() || s.profile_prefix.is_some() {
+        if interval.is_some() || prefix.is_some() {
             return Err(CliError::Usage(
                 "--profile-interval and --profile-prefix need --profile-local CIDR".into(),
             ));
@@ -26,13 +30,13 @@ pub fn config(s: &Settings) -> Result<Option<ProfileConfig>, CliError> {
         .map(|c| crate::decode::filter::Cidr::parse(c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(format!("--profile-local: {e}")))?;
-    let interval = s.profile_interval.unwrap_or(3600);
+    let interval = interval.unwrap_or(3600);
     if !(60..=7 * 86_400).contains(&interval) {
         return Err(CliError::Usage(format!(
             "--profile-interval must be from 60 to 604800 seconds, not {interval}"
         )));
     }
-    let prefix = match s.profile_prefix.as_deref() {
+    let prefix = match prefix {
         None => (32, 64),
         Some(p) => {
             let (v4, v6) = p.split_once(',').unwrap_or((p, "64"));
@@ -46,7 +50,7 @@ pub fn config(s: &Settings) -> Result<Option<ProfileConfig>, CliError> {
             }
         }
     };
-    let max_sites = s.profile_max_sites.unwrap_or(100_000);
+    let max_sites = max_sites.unwrap_or(100_000);
     if max_sites == 0 {
         return Err(CliError::Usage(
             "--profile-max-sites must be at least 1 (further sites are summed as `other`)".into(),

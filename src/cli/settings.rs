@@ -164,8 +164,7 @@ settings! {
         /// Events per feed batch [default: 100].
         #[arg(long, value_name = "N")]
         feed_batch: usize,
-        /// Seconds the end of a run waits for the platform before leaving batches spooled
-        /// [default: 10].
+        /// Seconds a run's end waits for the platform, then leaves batches spooled [default: 10].
         #[arg(long, value_name = "SECS")]
         feed_drain_secs: u64,
         /// Profile the sites of these local networks (`site_profile` events; repeat or use commas).
@@ -383,7 +382,9 @@ impl SettingsArgs {
         let sensor = s.sensor();
         let evidence = s.evidence(&mut cfg, &sensor)?;
         let feed = s.feed(sensor)?;
-        let profile = super::profile::config(&s)?;
+        let local = s.profile_local.as_deref().unwrap_or_default();
+        let (interval, prefix) = (s.profile_interval, s.profile_prefix.as_deref());
+        let profile = super::profile::config((local, interval, prefix, s.profile_max_sites))?;
         cfg.flow.summaries = profile.is_some();
         Ok(Effective {
             profile,
@@ -409,7 +410,6 @@ impl SettingsArgs {
 }
 
 impl Settings {
-    /// The pipeline's configuration: the stages' defaults with what was set.
     /// The pipeline's configuration: the stages' defaults with what was set; a setting out of
     /// its range is refused with the range, never clamped silently.
     fn scan_config(&self) -> Result<ScanConfig, CliError> {

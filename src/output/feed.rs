@@ -104,7 +104,7 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
 /// the platform did not take it.
 fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
     if super::nats::is_nats(&cfg.url) {
-        return super::nats::publish(cfg, seq, body);
+        return super::nats::publish((&cfg.url, &cfg.sensor, &cfg.auth), seq, body);
     }
     let r = cfg
         .auth

@@ -6,7 +6,7 @@
 //! broker that is down or slow leaves the batches on disk, never in memory. A small
 //! current-thread runtime lives on the feed's sender thread only; the packet path never sees it.
 
-use super::feed::FeedConfig;
+use super::feed_auth::FeedAuth;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ fn subject(line: &[u8], sensor: &str) -> String {
     format!("minetap.{family}.{sensor}")
 }
 
-fn connect(cfg: &FeedConfig) -> Result<Conn, String> {
+fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -66,13 +66,13 @@ fn connect(cfg: &FeedConfig) -> Result<Conn, String> {
         .connection_timeout(Duration::from_secs(5))
         .request_timeout(Some(Duration::from_secs(10)))
         .max_reconnects(Some(1));
-    if let Some(t) = cfg.auth.token() {
+    if let Some(t) = auth.token() {
         opts = opts.token(t.to_string());
     }
-    if let Some(tls) = cfg.auth.tls() {
+    if let Some(tls) = auth.tls() {
         opts = opts.require_tls(true).tls_client_config(tls.clone());
     }
-    let addr = cfg.url.clone();
+    let addr = url.to_string();
     let client = rt
         .block_on(opts.connect(addr.as_str()))
         .map_err(|e| format!("NATS {addr}: {e}"))?;
@@ -81,20 +81,16 @@ fn connect(cfg: &FeedConfig) -> Result<Conn, String> {
         let _inside = rt.enter();
         async_nats::jetstream::new(client)
     };
-    Ok(Conn {
-        url: cfg.url.clone(),
-        rt,
-        js,
-    })
+    Ok(Conn { url: addr, rt, js })
 }
 
 async fn send(
     js: &async_nats::jetstream::Context,
-    cfg: &FeedConfig,
+    sensor: &str,
     seq: u64,
     body: &[u8],
 ) -> Result<(), String> {
-    let sensor = token(&cfg.sensor);
+    let sensor = token(sensor);
     let mut acks = Vec::new();
     let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     for (i, line) in lines.enumerate() {
@@ -116,16 +112,21 @@ async fn send(
 
 /// Publishes one batch (event lines); `Err` says why the stream did not take it all, and the
 /// connection is made again for the next try.
-pub fn publish(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
+/// `sensor` names the subjects and message ids; `auth` gives the token and TLS settings.
+pub fn publish(
+    (url, sensor, auth): (&str, &str, &FeedAuth),
+    seq: u64,
+    body: &[u8],
+) -> Result<(), String> {
     CONN.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|c| c.url != cfg.url) {
-            *slot = Some(connect(cfg)?);
+        if slot.as_ref().is_none_or(|c| c.url != url) {
+            *slot = Some(connect(url, auth)?);
         }
         let Some(conn) = slot.as_ref() else {
             return Err("no NATS connection".into());
         };
-        let r = conn.rt.block_on(send(&conn.js, cfg, seq, body));
+        let r = conn.rt.block_on(send(&conn.js, sensor, seq, body));
         if r.is_err() {
             *slot = None;
         }
