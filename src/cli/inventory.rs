@@ -9,9 +9,10 @@ pub struct InventoryArgs {
     /// Event files (JSON lines) of one or more runs.
     #[arg(required_unless_present = "store", value_name = "EVENTS")]
     events: Vec<PathBuf>,
-    /// The platform's store (`minetap platform ingest`): every sensor's events.
-    #[arg(long, value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// The platform's store (`minetap platform ingest`): every sensor's events; a SQLite file
+    /// or postgres://ROLE@HOST/DB.
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<String>,
     /// Only the events of this ISO week (e.g. 2026-W48), from the store.
     #[arg(long, value_name = "YYYY-Www", requires = "store")]
     week: Option<String>,
@@ -62,13 +63,15 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
     for f in &a.events {
         events.extend(read_events(f)?);
     }
-    if let Some(p) = &a.store {
-        let store = inventory::store::Store::open(p)?;
+    if let Some(spec) = &a.store {
+        use inventory::store;
         let (from, to) = match &a.week {
-            Some(w) => inventory::store::iso_week(w)?,
+            Some(w) => store::iso_week(w)?,
             None => ("0000".into(), "9999".into()),
         };
-        events.extend(store.events((&from, &to))?);
+        events.extend(store::block_on(async {
+            store::Store::open(spec).await?.events((&from, &to)).await
+        })?);
     }
     let mut sites = inventory::build(&events, &th);
     if let Some(p) = &a.previous {

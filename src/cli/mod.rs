@@ -117,6 +117,9 @@ enum PlatformCommand {
     /// Store every sensor's events from the stream (a durable consumer; acknowledged once
     /// committed; idempotent on sensor and message id; bad messages kept as dead letters).
     Ingest(platform::IngestArgs),
+    /// Bring the store's schema up to date (PostgreSQL: run as the database's owner; the
+    /// ingest's role then needs only INSERT and SELECT).
+    Migrate(platform::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +219,7 @@ pub fn main() -> i32 {
         Command::Subscribers(c) => return subscribers::run(c),
         Command::Inventory(a) => return inventory::run(a),
         Command::Platform(PlatformCommand::Ingest(a)) => platform::run(a),
+        Command::Platform(PlatformCommand::Migrate(a)) => return platform::migrate(a),
         Command::Probe(a) => return probe::run(a),
         Command::Completions { shell } => {
             let mut c = Cli::command();
@@ -240,12 +244,15 @@ pub fn main() -> i32 {
             feed_ca,
             feed_client_cert,
             feed_client_key,
-        }) => feed_auth([
-            feed_token_file.as_deref(),
-            feed_ca.as_deref(),
-            feed_client_cert.as_deref(),
-            feed_client_key.as_deref(),
-        ])
+        }) => feed_auth(
+            &url,
+            [
+                feed_token_file.as_deref(),
+                feed_ca.as_deref(),
+                feed_client_cert.as_deref(),
+                feed_client_key.as_deref(),
+            ],
+        )
         .and_then(|auth| feed_send(spool, url, drain_secs, sensor_id, auth)),
         Command::Keygen { key } => crate::evidence::keygen(&key)
             .map(|public| {
@@ -279,9 +286,11 @@ pub fn main() -> i32 {
 /// The feed's token, CA and client certificate from the files the flags name (token file, CA,
 /// client certificate, client key).
 pub(crate) fn feed_auth(
+    url: &str,
     [token_file, ca, client_cert, client_key]: [Option<&std::path::Path>; 4],
 ) -> Result<crate::output::feed_auth::FeedAuth, CliError> {
     crate::output::feed_auth::FeedAuth::load(&crate::output::feed_auth::AuthFiles {
+        nats: crate::output::nats::is_nats(url),
         token_file,
         ca,
         client_cert,
@@ -312,12 +321,15 @@ impl settings::Settings {
                     self.feed_drain_secs
                         .unwrap_or(settings::defaults::FEED_DRAIN_S),
                 ),
-                auth: feed_auth([
-                    self.feed_token_file.as_deref(),
-                    self.feed_ca.as_deref(),
-                    self.feed_client_cert.as_deref(),
-                    self.feed_client_key.as_deref(),
-                ])?,
+                auth: feed_auth(
+                    self.feed_url.as_deref().unwrap_or_default(),
+                    [
+                        self.feed_token_file.as_deref(),
+                        self.feed_ca.as_deref(),
+                        self.feed_client_cert.as_deref(),
+                        self.feed_client_key.as_deref(),
+                    ],
+                )?,
             })),
             (Some(_), None) => Err(CliError::Usage("--feed-url needs --feed-spool".into())),
             (None, Some(_)) => Err(CliError::Usage("--feed-spool needs --feed-url".into())),

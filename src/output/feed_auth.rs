@@ -1,6 +1,7 @@
-//! How the feed proves itself to the platform and checks the platform: a bearer token read from
-//! a file, the platform's own CA (the bundled Mozilla roots only when none is given), and a
-//! client certificate for mutual TLS. The token never appears in a message, a log line or the
+//! How the feed proves itself to the platform and checks the platform: a secret read from a
+//! file (a bearer token; for NATS also an NKey seed or a credentials file as `nsc` writes
+//! them), the platform's own CA (the bundled Mozilla roots only when none is given), and a
+//! client certificate for mutual TLS. The secret never appears in a message, a log line or the
 //! summary.
 
 use rustls::pki_types::pem::PemObject;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 /// The feed's credentials and trust, as loaded.
 #[derive(Clone, Default)]
 pub struct FeedAuth {
-    token: Option<String>,
+    token: Option<Secret>,
     agent: Option<ureq::Agent>,
     /// The TLS settings behind `agent` (the NATS feed uses them too).
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -26,9 +27,42 @@ impl std::fmt::Debug for FeedAuth {
     }
 }
 
+/// What a secret file holds.
+#[derive(Clone)]
+enum Secret {
+    /// A bearer token (HTTP) or a NATS token.
+    Token(String),
+    /// A NATS user's NKey seed (`SU…`): the server knows its public key.
+    NKeySeed(String),
+    /// A NATS credentials file: the user's JWT and its NKey seed.
+    Creds(String),
+}
+
+impl Secret {
+    fn read(p: &Path) -> Result<Secret, String> {
+        let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if t.contains("-----BEGIN NATS USER JWT-----") {
+            return Ok(Secret::Creds(t));
+        }
+        let t = t.trim().to_string();
+        if t.is_empty() || t.contains(char::is_whitespace) {
+            return Err(format!(
+                "{}: the file must hold one token, an NKey seed or a NATS credentials file",
+                p.display()
+            ));
+        }
+        if t.len() == 58 && t.starts_with("SU") {
+            return Ok(Secret::NKeySeed(t));
+        }
+        Ok(Secret::Token(t))
+    }
+}
+
 /// Where the credentials and trust come from (paths; any may be absent).
 #[derive(Debug, Clone, Default)]
 pub struct AuthFiles<'a> {
+    /// Whether the feed is NATS (an NKey seed or a credentials file is for NATS only).
+    pub nats: bool,
     pub token_file: Option<&'a Path>,
     pub ca: Option<&'a Path>,
     pub client_cert: Option<&'a Path>,
@@ -50,19 +84,18 @@ impl FeedAuth {
     /// Loads what `files` name; an error says which file and what was wrong with it.
     pub fn load(files: &AuthFiles<'_>) -> Result<FeedAuth, String> {
         let token = match files.token_file {
-            Some(p) => {
-                let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let t = t.trim().to_string();
-                if t.is_empty() || t.contains(char::is_whitespace) {
-                    return Err(format!(
-                        "{}: the token file must hold one token",
-                        p.display()
-                    ));
-                }
-                Some(t)
-            }
+            Some(p) => Some(Secret::read(p)?),
             None => None,
         };
+        if !files.nats && matches!(token, Some(Secret::NKeySeed(_) | Secret::Creds(_))) {
+            return Err(format!(
+                "{}: an NKey seed or NATS credentials file, but the feed is not nats://",
+                files
+                    .token_file
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
         let own_tls = files.ca.is_some() || files.client_cert.is_some();
         if files.client_cert.is_some() != files.client_key.is_some() {
             return Err("--feed-client-cert and --feed-client-key go together".into());
@@ -103,8 +136,26 @@ impl FeedAuth {
     }
 
     /// The bearer token, when one was given.
-    pub(crate) fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    fn token(&self) -> Option<&str> {
+        match &self.token {
+            Some(Secret::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A NATS client's options with these credentials and TLS settings.
+    pub async fn nats_options(&self) -> Result<async_nats::ConnectOptions, String> {
+        let mut opts = match &self.token {
+            Some(Secret::Token(t)) => async_nats::ConnectOptions::with_token(t.clone()),
+            Some(Secret::NKeySeed(seed)) => async_nats::ConnectOptions::with_nkey(seed.clone()),
+            Some(Secret::Creds(c)) => async_nats::ConnectOptions::with_credentials(c)
+                .map_err(|e| format!("the NATS credentials file: {e}"))?,
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(tls) = self.tls() {
+            opts = opts.require_tls(true).tls_client_config(tls.clone());
+        }
+        Ok(opts)
     }
 
     /// The feed's own TLS settings (CA, client certificate), when given.
@@ -118,7 +169,7 @@ impl FeedAuth {
             Some(a) => a.post(url),
             None => ureq::post(url),
         };
-        match &self.token {
+        match self.token() {
             Some(t) => r.set("Authorization", &format!("Bearer {t}")),
             None => r,
         }

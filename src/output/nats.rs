@@ -62,20 +62,17 @@ fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the NATS sender: {e}"))?;
-    let mut opts = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(10)))
-        .max_reconnects(Some(1));
-    if let Some(t) = auth.token() {
-        opts = opts.token(t.to_string());
-    }
-    if let Some(tls) = auth.tls() {
-        opts = opts.require_tls(true).tls_client_config(tls.clone());
-    }
     let addr = url.to_string();
-    let client = rt
-        .block_on(opts.connect(addr.as_str()))
-        .map_err(|e| format!("NATS {addr}: {e}"))?;
+    let client = rt.block_on(async {
+        auth.nats_options()
+            .await?
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(10)))
+            .max_reconnects(Some(1))
+            .connect(addr.as_str())
+            .await
+            .map_err(|e| format!("NATS {}: {e}", super::redact(&addr)))
+    })?;
     // The JetStream context starts its work on the runtime it is made in.
     let js = {
         let _inside = rt.enter();

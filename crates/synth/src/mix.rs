@@ -105,11 +105,17 @@ fn readdress(frame: &mut [u8], copy: u32) {
 /// A classic pcap of roughly `target_bytes`, made of template copies with fresh addresses,
 /// copy `n` starting `n` seconds after the first.
 pub fn big_capture(target_bytes: usize) -> Vec<u8> {
+    big_capture_from(0, target_bytes)
+}
+
+/// As `big_capture`, its copies numbered from `first` (another tap's capture: other addresses,
+/// other times; copies are told apart up to 8,192).
+pub fn big_capture_from(first: usize, target_bytes: usize) -> Vec<u8> {
     let t = template(1_772_439_204_000_000_000);
     let per_copy: usize = t.iter().map(|f| f.data.len() + 16).sum();
     let copies = (target_bytes / per_copy).max(1);
     let mut frames = Vec::with_capacity(t.len() * copies);
-    for c in 0..copies {
+    for c in first..first + copies {
         for f in &t {
             let mut g = f.clone();
             g.ts_ns += c as u64 * 1_000_000_000;
@@ -117,5 +123,30 @@ pub fn big_capture(target_bytes: usize) -> Vec<u8> {
             frames.push(g);
         }
     }
+    Format::Pcap.write(&frames)
+}
+
+/// `miners` Stratum sessions to one pool, each from its own address, numbered from `first`
+/// (another tap's miners: other addresses, other times), starting a second apart (so that they
+/// end all along the capture), written in time order as classic pcap: one mining event each.
+pub fn many_miners(first: u32, miners: u32) -> Vec<u8> {
+    let start = 1_772_439_204_000_000_000u64;
+    let mut frames = Vec::new();
+    for n in first..first + miners {
+        let client = format!(
+            "10.{}.{}.{}:40000",
+            1 + n / 65_536 % 200,
+            n / 256 % 256,
+            n % 256
+        );
+        frames.extend(stratum_session(
+            &client,
+            "10.250.0.1:3333",
+            start + u64::from(n) * 1_000_000_000,
+            L2::Ethernet,
+            &Script::default(),
+        ));
+    }
+    frames.sort_by_key(|f| f.ts_ns);
     Format::Pcap.write(&frames)
 }
