@@ -76,28 +76,6 @@ fn stop(port: u16, server: JoinHandle<()>) {
     server.join().unwrap();
 }
 
-fn spooled(spool: &std::path::Path) -> usize {
-    std::fs::read_dir(spool)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "batch"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Waits up to 60 s for `cond`.
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < until,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 fn events_in(got: &[(u64, String, String)]) -> Vec<Value> {
     got.iter()
         .flat_map(|(_, b, _)| {
@@ -258,14 +236,14 @@ fn the_platform_goes_away_mid_run_and_every_event_arrives_once_it_is_back() {
     // Part 1: its events arrive.
     stdin.write_all(&bytes[..third]).unwrap();
     stdin.flush().unwrap();
-    wait_for("the first events", || !got.lock().unwrap().is_empty());
+    wait_until("the first events", 60, || !got.lock().unwrap().is_empty());
     // The platform goes away.
     stop(port, server);
     let before = events_in(&got.lock().unwrap()).len();
     // Part 2: the run goes on; its events are spooled.
     stdin.write_all(&bytes[third..2 * third]).unwrap();
     stdin.flush().unwrap();
-    wait_for("batches in the spool", || spooled(&spool) >= 2);
+    wait_until("batches in the spool", 60, || spooled(&spool) >= 2);
     assert_eq!(events_in(&got.lock().unwrap()).len(), before);
     // The platform is back (same address); part 3, and the end of the input.
     let server = platform(

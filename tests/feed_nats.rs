@@ -6,27 +6,13 @@
 //! `nats-server` (Debian's package; `.ci/run` installs it); SKIPPED, with the reason, without.
 
 mod common;
+#[path = "common/servers.rs"]
+mod servers;
 
 use common::*;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use servers::Nats;
+use std::process::Command;
+use std::time::Duration;
 
 /// The stream's messages: (subject, Nats-Msg-Id, payload).
 fn stream_messages(url: &str) -> Vec<(String, String, serde_json::Value)> {
@@ -59,19 +45,14 @@ fn stream_messages(url: &str) -> Vec<(String, String, serde_json::Value)> {
 
 #[test]
 fn events_wait_in_the_spool_then_reach_jetstream_once_each() {
-    // Debian puts it in /usr/sbin, which a user's PATH may not hold.
-    let Some(nats_server) = ["nats-server", "/usr/sbin/nats-server"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-    else {
-        eprintln!(
-            "SKIPPED NATS feed test: nats-server is not installed (apt-get install nats-server)"
-        );
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
+    // The broker's address is known, the broker is down.
+    let mut nats = match Nats::start(&dir.path().join("js")) {
+        Ok(n) => n,
+        Err(why) => return eprintln!("SKIPPED NATS feed test: {why}"),
+    };
+    nats.kill();
+    let url = nats.url();
     let spool = dir.path().join("spool");
     // The broker is down: the scan ends, its events wait on disk.
     let out = run(&[
@@ -117,21 +98,7 @@ fn events_wait_in_the_spool_then_reach_jetstream_once_each() {
     assert!(cp.success());
 
     // The broker comes up with a stream over the project's subjects.
-    let store = dir.path().join("js");
-    let server = Server(
-        Command::new(nats_server)
-            .args(["-js", "-sd", store.to_str().unwrap(), "-a", "127.0.0.1"])
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    nats.up();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -229,29 +196,20 @@ fn events_wait_in_the_spool_then_reach_jetstream_once_each() {
         "{said}"
     );
     // The week's inventory from the store is the inventory of the events themselves.
-    let inv = |args: &[&str], out_dir: &std::path::Path| -> serde_json::Value {
-        let mut a = vec!["inventory", "--out", out_dir.to_str().unwrap()];
-        a.extend(args);
-        let out = run(&a);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("inventory.json")).unwrap())
-            .unwrap()
-    };
     let ev_file = dir.path().join("events.jsonl");
     let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     std::fs::write(&ev_file, lines.join("\n") + "\n").unwrap();
-    let from_file = inv(&[ev_file.to_str().unwrap()], &dir.path().join("inv1"));
+    let from_file = inventory_json(&[ev_file.to_str().unwrap()], &dir.path().join("inv1"));
     // The samples were captured on 2026-03-02, in ISO week 2026-W10.
-    let from_store = inv(
+    let from_store = inventory_json(
         &["--store", db.to_str().unwrap(), "--week", "2026-W10"],
         &dir.path().join("inv2"),
     );
     assert_eq!(from_store, from_file);
     assert_eq!(from_store.as_array().unwrap().len(), 2);
-    let other_week = inv(
+    let other_week = inventory_json(
         &["--store", db.to_str().unwrap(), "--week", "2026-W48"],
         &dir.path().join("inv3"),
     );
     assert_eq!(other_week, serde_json::json!([]));
-    drop(server);
 }

@@ -21,24 +21,6 @@ use std::time::{Duration, Instant};
 
 const INGEST_PW: &str = "ingest-s3cret-pw";
 
-fn wait_until(what: &str, secs: u64, cond: impl Fn() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn spooled(spool: &Path) -> usize {
-    std::fs::read_dir(spool)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "batch"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// A sensor reading its capture from stdin, publishing through its spool.
 fn sensor(nats: &str, id: &str, spool: &Path, events: &Path) -> (Child, ChildStdin) {
     let mut child = bin()
@@ -72,14 +54,6 @@ fn rows(pg: &Postgres, sql: &str) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
-}
-
-fn inventory(args: &[&str], out: &Path) -> serde_json::Value {
-    let mut a = vec!["inventory", "--out", out.to_str().unwrap()];
-    a.extend(args);
-    let o = run(&a);
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_str(&std::fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -275,11 +249,11 @@ fn two_sensors_a_killed_broker_a_killed_ingest_a_restarted_database_every_event_
     assert_eq!(rows(&pg, "SELECT count(*) FROM dead_letters"), 0);
 
     // The week's inventory from the store is the inventory of the sensors' files.
-    let from_files = inventory(
+    let from_files = inventory_json(
         &[files[0].to_str().unwrap(), files[1].to_str().unwrap()],
         &dir.path().join("inv-files"),
     );
-    let from_store = inventory(
+    let from_store = inventory_json(
         &["--store", &store, "--week", "2026-W10"],
         &dir.path().join("inv-store"),
     );

@@ -12,6 +12,7 @@
 use super::CliError;
 use crate::inventory::store::{self, Message, Store, Stored};
 use crate::output::feed_auth::FeedAuth;
+use crate::output::redact;
 use clap::Args;
 use futures_util::StreamExt;
 use std::path::PathBuf;
@@ -71,14 +72,11 @@ struct Counts {
 pub fn migrate(a: MigrateArgs) -> i32 {
     match store::block_on(Store::migrate(&a.store)) {
         Ok((from, to)) if from == to => {
-            out!(
-                "{}: schema version {to}, up to date",
-                store::redact(&a.store)
-            );
+            out!("{}: schema version {to}, up to date", redact(&a.store));
             0
         }
         Ok((from, to)) => {
-            out!("{}: schema version {from} -> {to}", store::redact(&a.store));
+            out!("{}: schema version {from} -> {to}", redact(&a.store));
             0
         }
         Err(e) => {
@@ -108,7 +106,7 @@ pub fn run(a: IngestArgs) -> Result<i32, CliError> {
         .map_err(CliError::Output)?;
     out!(
         "{}: {} event(s) stored, {} repeat(s) ignored, {} dead letter(s); the store holds {rows} event(s), {dead_rows} dead letter(s)",
-        store::redact(&a.store),
+        redact(&a.store),
         counts.events,
         counts.repeats,
         counts.dead
@@ -132,10 +130,9 @@ async fn connect(
     use async_nats::ConnectErrorKind::{Io, TimedOut};
     let opts = auth
         .nats_options()
-        .await
         .map_err(|e| (false, e))?
         .connection_timeout(Duration::from_secs(5));
-    let shown = store::redact(&a.nats);
+    let shown = redact(&a.nats);
     let client = opts.connect(a.nats.as_str()).await.map_err(|e| {
         let again = matches!(e.kind(), Io | TimedOut);
         (again, format!("NATS {shown}: {e}"))

@@ -144,7 +144,7 @@ impl FeedAuth {
     }
 
     /// A NATS client's options with these credentials and TLS settings.
-    pub async fn nats_options(&self) -> Result<async_nats::ConnectOptions, String> {
+    pub fn nats_options(&self) -> Result<async_nats::ConnectOptions, String> {
         let mut opts = match &self.token {
             Some(Secret::Token(t)) => async_nats::ConnectOptions::with_token(t.clone()),
             Some(Secret::NKeySeed(seed)) => async_nats::ConnectOptions::with_nkey(seed.clone()),

@@ -63,16 +63,14 @@ fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
         .build()
         .map_err(|e| format!("cannot start the NATS sender: {e}"))?;
     let addr = url.to_string();
-    let client = rt.block_on(async {
-        auth.nats_options()
-            .await?
-            .connection_timeout(Duration::from_secs(5))
-            .request_timeout(Some(Duration::from_secs(10)))
-            .max_reconnects(Some(1))
-            .connect(addr.as_str())
-            .await
-            .map_err(|e| format!("NATS {}: {e}", super::redact(&addr)))
-    })?;
+    let opts = auth
+        .nats_options()?
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(Duration::from_secs(10)))
+        .max_reconnects(Some(1));
+    let client = rt
+        .block_on(opts.connect(addr.as_str()))
+        .map_err(|e| format!("NATS {}: {e}", super::redact(&addr)))?;
     // The JetStream context starts its work on the runtime it is made in.
     let js = {
         let _inside = rt.enter();

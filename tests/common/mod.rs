@@ -123,3 +123,35 @@ pub fn subscribers_lookup(db: &Path, ip: &str, at: &str, extra: &[&str]) -> Valu
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("the answer is JSON")
 }
+
+/// Closed batches waiting in a feed spool.
+pub fn spooled(spool: &Path) -> usize {
+    std::fs::read_dir(spool)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "batch"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits up to `secs` seconds for `cond`.
+pub fn wait_until(what: &str, secs: u64, cond: impl Fn() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `minetap inventory --out OUT ARGS…` (must succeed); its `inventory.json`.
+pub fn inventory_json(args: &[&str], out: &Path) -> Value {
+    let mut a = vec!["inventory", "--out", out.to_str().unwrap()];
+    a.extend(args);
+    let o = run(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap()
+}

@@ -105,17 +105,11 @@ fn readdress(frame: &mut [u8], copy: u32) {
 /// A classic pcap of roughly `target_bytes`, made of template copies with fresh addresses,
 /// copy `n` starting `n` seconds after the first.
 pub fn big_capture(target_bytes: usize) -> Vec<u8> {
-    big_capture_from(0, target_bytes)
-}
-
-/// As `big_capture`, its copies numbered from `first` (another tap's capture: other addresses,
-/// other times; copies are told apart up to 8,192).
-pub fn big_capture_from(first: usize, target_bytes: usize) -> Vec<u8> {
     let t = template(1_772_439_204_000_000_000);
     let per_copy: usize = t.iter().map(|f| f.data.len() + 16).sum();
     let copies = (target_bytes / per_copy).max(1);
     let mut frames = Vec::with_capacity(t.len() * copies);
-    for c in first..first + copies {
+    for c in 0..copies {
         for f in &t {
             let mut g = f.clone();
             g.ts_ns += c as u64 * 1_000_000_000;

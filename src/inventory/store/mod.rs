@@ -12,7 +12,6 @@
 mod postgres;
 mod sqlite;
 
-pub use crate::output::redact;
 use serde_json::Value;
 
 /// One message as it came off the bus.

@@ -4,7 +4,8 @@
 //! race); `platform ingest` and `inventory --store` check that the schema is current and need
 //! nothing but INSERT and SELECT. Passwords never appear in a message (`super::redact`).
 
-use super::{classify, redact, Message, Stored};
+use super::{classify, Message, Stored};
+use crate::output::redact;
 use tokio_postgres::{Client, NoTls};
 
 /// The schema, one migration per version, applied in order. Text columns compare bytewise
