@@ -407,3 +407,229 @@ fn the_deployed_nats_configurations_are_valid() {
         assert!(said.contains("is valid"), "{}: {said}", f.display());
     }
 }
+
+/// NATS over TLS with client certificates (`verify: true`), under a province's own subject
+/// prefix: a sensor with the platform's CA and its certificate publishes, the ingest with its
+/// own stores; a sensor trusting another CA is refused and keeps its events; an ingest trusting
+/// another CA stops with the reason instead of waiting for a server that is there.
+#[test]
+fn nats_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let w = |n: &str, t: &str| std::fs::write(d.join(n), t).unwrap();
+    for (name, file) in [("127.0.0.1", "srv"), ("tap-a", "cli")] {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        w(&format!("{file}.pem"), &cert.pem());
+        w(&format!("{file}.key"), &key.serialize_pem());
+    }
+    w("ca.pem", &ca.pem());
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let other = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&other_key)
+        .unwrap();
+    w("other.pem", &other.pem());
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let conf = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify: true }}\n",
+        p("srv.pem"),
+        p("srv.key"),
+        p("ca.pem")
+    );
+    let nats = match Nats::start_with(&d.join("js"), Some(&conf)) {
+        Ok(n) => n,
+        Err(why) => return eprintln!("SKIPPED NATS TLS test: {why}"),
+    };
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    let db = p("platform.sqlite");
+    let (cli, cli_key) = (p("cli.pem"), p("cli.key"));
+    let ingest = |ca: &str| {
+        run(&[
+            "platform",
+            "ingest",
+            "--nats",
+            &url,
+            "--store",
+            &db,
+            "--idle-exit",
+            "1",
+            "--ca",
+            ca,
+            "--client-cert",
+            &cli,
+            "--client-key",
+            &cli_key,
+            "--subject-prefix",
+            "gd.minetap",
+            "--stream",
+            "GD",
+        ])
+    };
+    let out = ingest(&p("other.pem"));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("invalid peer certificate"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ingest(&p("ca.pem"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scan = |ca: &str, spool: &str| {
+        run(&[
+            "scan",
+            "-q",
+            "--feed-url",
+            &url,
+            "--feed-spool",
+            &p(spool),
+            "--feed-ca",
+            ca,
+            "--feed-client-cert",
+            &cli,
+            "--feed-client-key",
+            &cli_key,
+            "--feed-drain-secs",
+            "3",
+            "--feed-subject-prefix",
+            "gd.minetap",
+            "--sensor-id",
+            "tap-a",
+            pcap("stratum-v1.pcap").to_str().unwrap(),
+        ])
+    };
+    let out = scan(&p("other.pem"), "spool-other");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("they stay in the feed spool"),
+        "{}",
+        stderr(&out)
+    );
+    let out = scan(&p("ca.pem"), "spool");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("stay in the feed spool"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ingest(&p("ca.pem"));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("1 event(s) stored"), "{said}{}", stderr(&out));
+    // The sensor is read from `gd.minetap.events.tap-a`.
+    let store = rusqlite::Connection::open(&db).unwrap();
+    let sensor: String = store
+        .query_row("SELECT sensor FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sensor, "tap-a");
+    // A prefix with a wildcard is refused before anything is sent.
+    let out = run(&[
+        "scan",
+        "-q",
+        "--feed-url",
+        &url,
+        "--feed-spool",
+        &p("spool-bad"),
+        "--feed-subject-prefix",
+        "gd.*",
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("subject prefix 'gd.*'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Three JetStream servers in a cluster, the stream at three replicas: one node is killed
+/// (SIGKILL) and the sensors, publishing through the other two, lose nothing.
+#[test]
+fn a_three_node_cluster_loses_nothing_when_a_node_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes: Vec<u16> = (0..3).map(|_| servers::free_port()).collect();
+    let conf = |i: usize| {
+        let all: Vec<String> = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect();
+        format!(
+            "server_name: n{i}\ncluster {{ name: t, listen: \"127.0.0.1:{}\", routes: [{}] }}\n",
+            routes[i],
+            all.join(", ")
+        )
+    };
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        match Nats::start_with(&dir.path().join(format!("n{i}")), Some(&conf(i))) {
+            Ok(n) => nodes.push(n),
+            Err(why) => return eprintln!("SKIPPED NATS cluster test: {why}"),
+        }
+    }
+    let db = dir.path().join("platform.sqlite");
+    let ingest = |node: &Nats| {
+        run(&[
+            "platform",
+            "ingest",
+            "--nats",
+            &node.url(),
+            "--store",
+            db.to_str().unwrap(),
+            "--replicas",
+            "3",
+            "--idle-exit",
+            "1",
+        ])
+    };
+    // The cluster elects its leaders first; until then the stream cannot be made.
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = ingest(&nodes[0]);
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < until, "{}", stderr(&out));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let publish = |node: &Nats, i: u32| {
+        let f = dir.path().join(format!("cap{i}.pcap"));
+        std::fs::write(&f, synth::mix::many_miners(i * 4000, 200)).unwrap();
+        let out = run(&[
+            "scan",
+            "-q",
+            "--feed-url",
+            &node.url(),
+            "--sensor-id",
+            &format!("s{i}"),
+            "--feed-spool",
+            dir.path().join(format!("spool{i}")).to_str().unwrap(),
+            "--feed-drain-secs",
+            "30",
+            f.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("stay in the feed spool"),
+            "{}",
+            stderr(&out)
+        );
+        events(&out).len()
+    };
+    let first = publish(&nodes[1], 0);
+    nodes[2].kill();
+    let second = publish(&nodes[1], 1);
+    assert!(first >= 150 && second >= 150, "{first} and {second} events");
+    let out = ingest(&nodes[0]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        said.contains(&format!("the store holds {} event(s)", first + second)),
+        "{said}"
+    );
+}

@@ -9,6 +9,7 @@ macro_rules! out {
     };
 }
 
+mod defaults;
 mod error;
 mod inventory;
 mod learn;
@@ -116,7 +117,7 @@ enum EvidenceCommand {
 enum PlatformCommand {
     /// Store every sensor's events from the stream (a durable consumer; acknowledged once
     /// committed; idempotent on sensor and message id; bad messages kept as dead letters).
-    Ingest(platform::IngestArgs),
+    Ingest(Box<platform::IngestArgs>),
     /// Bring the store's schema up to date (PostgreSQL: run as the database's owner; the
     /// ingest's role then needs only INSERT and SELECT).
     Migrate(platform::MigrateArgs),
@@ -138,6 +139,9 @@ enum FeedCommand {
         /// The sensor id sent with the batches [default: the one the spool was written by].
         #[arg(long, value_name = "NAME")]
         sensor_id: Option<String>,
+        /// NATS: the subjects' prefix.
+        #[arg(long, value_name = "PREFIX", default_value = defaults::FEED_SUBJECT_PREFIX)]
+        subject_prefix: String,
         /// A file holding the platform's bearer token.
         #[arg(long, value_name = "FILE")]
         feed_token_file: Option<std::path::PathBuf>,
@@ -218,7 +222,7 @@ pub fn main() -> i32 {
         Command::Config(ConfigCommand::Check { file }) => return settings::check(&file),
         Command::Subscribers(c) => return subscribers::run(c),
         Command::Inventory(a) => return inventory::run(a),
-        Command::Platform(PlatformCommand::Ingest(a)) => platform::run(a),
+        Command::Platform(PlatformCommand::Ingest(a)) => platform::run(*a),
         Command::Platform(PlatformCommand::Migrate(a)) => return platform::migrate(a),
         Command::Probe(a) => return probe::run(a),
         Command::Completions { shell } => {
@@ -240,6 +244,7 @@ pub fn main() -> i32 {
             url,
             drain_secs,
             sensor_id,
+            subject_prefix,
             feed_token_file,
             feed_ca,
             feed_client_cert,
@@ -253,7 +258,7 @@ pub fn main() -> i32 {
                 feed_client_key.as_deref(),
             ],
         )
-        .and_then(|auth| feed_send(spool, url, drain_secs, sensor_id, auth)),
+        .and_then(|auth| feed_send(spool, url, drain_secs, sensor_id, subject_prefix, auth)),
         Command::Keygen { key } => crate::evidence::keygen(&key)
             .map(|public| {
                 out!(
@@ -312,14 +317,16 @@ impl settings::Settings {
                     .map_err(CliError::Usage)?,
                 spool,
                 sensor,
-                batch: self
-                    .feed_batch
-                    .unwrap_or(settings::defaults::FEED_BATCH)
-                    .max(1),
+                subjects: crate::output::nats::subject_prefix(
+                    self.feed_subject_prefix
+                        .as_deref()
+                        .unwrap_or(defaults::FEED_SUBJECT_PREFIX),
+                )
+                .map_err(CliError::Usage)?,
+                batch: self.feed_batch.unwrap_or(defaults::FEED_BATCH).max(1),
                 linger: std::time::Duration::from_secs(1),
                 drain: std::time::Duration::from_secs(
-                    self.feed_drain_secs
-                        .unwrap_or(settings::defaults::FEED_DRAIN_S),
+                    self.feed_drain_secs.unwrap_or(defaults::FEED_DRAIN_S),
                 ),
                 auth: feed_auth(
                     self.feed_url.as_deref().unwrap_or_default(),
@@ -343,9 +350,11 @@ fn feed_send(
     url: String,
     drain_secs: u64,
     sensor_id: Option<String>,
+    subjects: String,
     auth: crate::output::feed_auth::FeedAuth,
 ) -> Result<i32, CliError> {
     crate::output::feed::check_url(&url).map_err(CliError::Usage)?;
+    let subjects = crate::output::nats::subject_prefix(&subjects).map_err(CliError::Usage)?;
     if !spool.is_dir() {
         return Err(CliError::Usage(format!(
             "{}: no such spool folder",
@@ -364,7 +373,8 @@ fn feed_send(
         url,
         spool: spool.clone(),
         sensor,
-        batch: settings::defaults::FEED_BATCH,
+        subjects,
+        batch: defaults::FEED_BATCH,
         linger: std::time::Duration::from_secs(1),
         drain: std::time::Duration::from_secs(drain_secs),
         auth,

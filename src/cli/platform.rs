@@ -3,8 +3,8 @@
 //! stream; each fetched batch is stored in one transaction, and only then are its messages
 //! acknowledged, so a crash between the two redelivers them and the store, keyed on (sensor,
 //! message id), keeps one row. A message that is not an event goes to the `dead_letters` table
-//! with its reason and is published on `minetap-dead.<sensor>` (outside the stream's
-//! `minetap.>`), then acknowledged: never silently dropped. Several ingest processes may share
+//! with its reason and is published on `<prefix>-dead.<sensor>` (outside the stream's
+//! `<prefix>.>`; the prefix is `minetap` unless given), then acknowledged: never silently dropped. Several ingest processes may share
 //! the consumer. A broker or a database that goes away is waited for, not a reason to stop:
 //! what was fetched and not stored is stored again once the database is back, or redelivered.
 //! `minetap platform migrate`: the store's schema, brought up to date.
@@ -28,8 +28,12 @@ pub struct IngestArgs {
     /// (its schema made by `platform migrate`).
     #[arg(long, value_name = "FILE|URL", required = true)]
     store: String,
-    /// The JetStream stream the sensors publish into (made, over `minetap.>` with a two-minute
-    /// duplicate window, when absent).
+    /// The sensors' subject prefix (`--feed-subject-prefix`): the stream holds `<prefix>.>`,
+    /// dead letters go to `<prefix>-dead.<sensor>`.
+    #[arg(long, value_name = "PREFIX", default_value = super::defaults::FEED_SUBJECT_PREFIX)]
+    subject_prefix: String,
+    /// The JetStream stream the sensors publish into (made, over `<prefix>.>` with a
+    /// two-minute duplicate window, when absent).
     #[arg(long, value_name = "NAME", default_value = "MINETAP")]
     stream: String,
     /// Replicas of the stream when this run makes it (3 on a three-node cluster).
@@ -45,6 +49,12 @@ pub struct IngestArgs {
     /// The server's CA certificate(s), PEM (for tls:// servers with their own CA).
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
+    /// A client certificate (PEM) for servers that ask for one; with --client-key.
+    #[arg(long, value_name = "FILE")]
+    client_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE")]
+    client_key: Option<PathBuf>,
     /// Messages fetched, stored and acknowledged at a time.
     #[arg(long, value_name = "N", default_value_t = 200)]
     batch: usize,
@@ -87,10 +97,16 @@ pub fn migrate(a: MigrateArgs) -> i32 {
 }
 
 pub fn run(a: IngestArgs) -> Result<i32, CliError> {
+    crate::output::nats::subject_prefix(&a.subject_prefix).map_err(CliError::Usage)?;
     let stop = super::signal_flag(&[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
     let auth = super::feed_auth(
         &a.nats,
-        [a.token_file.as_deref(), a.ca.as_deref(), None, None],
+        [
+            a.token_file.as_deref(),
+            a.ca.as_deref(),
+            a.client_cert.as_deref(),
+            a.client_key.as_deref(),
+        ],
     )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -120,6 +136,23 @@ const ACK_WAIT: Duration = Duration::from_secs(10);
 type Consumer =
     async_nats::jetstream::consumer::Consumer<async_nats::jetstream::consumer::pull::Config>;
 
+/// Whether a failed connection is worth trying again: the server is not there (yet), or did
+/// not answer in time. A TLS handshake the client refuses (a certificate that does not verify)
+/// comes back as an I/O error too, of kind `InvalidData`: that is a setting to fix, not a wait.
+fn server_away(e: &async_nats::ConnectError) -> bool {
+    use async_nats::ConnectErrorKind::{Io, TimedOut};
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return false;
+            }
+        }
+        src = inner.source();
+    }
+    matches!(e.kind(), Io | TimedOut)
+}
+
 /// Connects and finds (or makes) the stream and the consumer. `Err((true, _))`: the server is
 /// not there (yet), worth another try; `Err((false, _))`: a setting is wrong.
 async fn connect(
@@ -127,22 +160,21 @@ async fn connect(
     auth: &FeedAuth,
 ) -> Result<(async_nats::Client, Consumer), (bool, String)> {
     use async_nats::jetstream::consumer::{pull, AckPolicy};
-    use async_nats::ConnectErrorKind::{Io, TimedOut};
     let opts = auth
         .nats_options()
         .map_err(|e| (false, e))?
         .connection_timeout(Duration::from_secs(5));
     let shown = redact(&a.nats);
-    let client = opts.connect(a.nats.as_str()).await.map_err(|e| {
-        let again = matches!(e.kind(), Io | TimedOut);
-        (again, format!("NATS {shown}: {e}"))
-    })?;
+    let client = opts
+        .connect(a.nats.as_str())
+        .await
+        .map_err(|e| (server_away(&e), format!("NATS {shown}: {e}")))?;
     let js = async_nats::jetstream::new(client.clone());
     // The platform owns the stream: made here when it is not there yet.
     let stream = js
         .get_or_create_stream(async_nats::jetstream::stream::Config {
             name: a.stream.clone(),
-            subjects: vec!["minetap.>".into()],
+            subjects: vec![format!("{}.>", a.subject_prefix)],
             duplicate_window: Duration::from_secs(120),
             num_replicas: a.replicas.max(1),
             ..Default::default()
@@ -252,7 +284,13 @@ async fn store_batch(
 
 /// The sensor (the subject's third token) and the message id of a message.
 fn sensor_and_id(m: &async_nats::jetstream::Message) -> (String, String) {
-    let sensor = m.subject.split('.').nth(2).unwrap_or("unknown").to_string();
+    // `<prefix>.<events|profiles>.<sensor>`: the sensor is the last token.
+    let sensor = m
+        .subject
+        .rsplit('.')
+        .next()
+        .unwrap_or("unknown")
+        .to_string();
     let id = m
         .headers
         .as_ref()
@@ -329,7 +367,7 @@ async fn ingest(
                     counts.dead += 1;
                     let mut h = async_nats::HeaderMap::new();
                     h.insert("Minetap-Reason", why.as_str());
-                    let subject = format!("minetap-dead.{sensor}");
+                    let subject = format!("{}-dead.{sensor}", a.subject_prefix);
                     if let Err(e) = client
                         .publish_with_headers(subject, h, m.payload.clone())
                         .await

@@ -13,21 +13,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Defaults of the settings that no stage's own `Default` holds.
-pub mod defaults {
-    use crate::verdict::Level;
-    pub const MIN_LEVEL: Level = Level::Suspect;
-    pub const SUBSCRIBER_MIN_LEVEL: Level = Level::Likely;
-    pub const EVIDENCE_MIN_LEVEL: Level = Level::Likely;
-    pub const ATTRIBUTION_TOLERANCE_S: i64 = 60;
-    pub const EVIDENCE_PACKETS: usize = 1000;
-    pub const EVIDENCE_MEMORY_MB: usize = 512;
-    /// Messages kept per flow for an evidence transcript.
-    pub const TRANSCRIPT: usize = 256;
-    pub const FEED_BATCH: usize = 100;
-    pub const FEED_DRAIN_S: u64 = 10;
-    pub const STATS_INTERVAL_S: u64 = 60;
-}
+use super::defaults;
 
 /// Declares the settings structs: every field an `Option`, so that "not given" differs from
 /// any value; each struct is clap `Args` (the flags), and [`ConfigFile`] holds every field of
@@ -149,7 +135,8 @@ settings! {
         /// The feed's on-disk spool: events wait there until the platform has taken them.
         #[arg(long, value_name = "DIR")]
         feed_spool: PathBuf,
-        /// A file holding the platform's bearer token (never on the command line).
+        /// A file holding the platform's bearer token (NATS: a token, an NKey seed or a
+        /// credentials file); never on the command line.
         #[arg(long, value_name = "FILE")]
         feed_token_file: PathBuf,
         /// The platform's CA certificate(s), PEM [default: the bundled Mozilla roots].
@@ -161,6 +148,9 @@ settings! {
         /// The client certificate's private key (PEM).
         #[arg(long, value_name = "FILE")]
         feed_client_key: PathBuf,
+        /// NATS feeds: the subjects' prefix, one or more dot-separated tokens [default: minetap].
+        #[arg(long, value_name = "PREFIX")]
+        feed_subject_prefix: String,
         /// Events per feed batch [default: 100].
         #[arg(long, value_name = "N")]
         feed_batch: usize,

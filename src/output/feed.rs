@@ -48,6 +48,8 @@ pub struct FeedConfig {
     pub url: String,
     pub spool: PathBuf,
     pub sensor: String,
+    /// NATS: the subjects' prefix (`<prefix>.events.<sensor>`).
+    pub subjects: String,
     /// Events per batch.
     pub batch: usize,
     /// Longest an event waits in the open segment.
@@ -104,7 +106,7 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
 /// the platform did not take it.
 fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
     if super::nats::is_nats(&cfg.url) {
-        return super::nats::publish((&cfg.url, &cfg.sensor, &cfg.auth), seq, body);
+        return super::nats::publish((&cfg.url, &cfg.subjects, &cfg.sensor, &cfg.auth), seq, body);
     }
     let r = cfg
         .auth

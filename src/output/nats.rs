@@ -1,6 +1,6 @@
 //! The feed to NATS JetStream (`--feed-url nats://HOST:PORT`): each closed batch of the spool is
-//! published event by event, events on `minetap.events.<sensor>` and site profiles on
-//! `minetap.profiles.<sensor>`, each with a `Nats-Msg-Id` unique to the event (sensor, batch,
+//! published event by event, events on `<prefix>.events.<sensor>` and site profiles on
+//! `<prefix>.profiles.<sensor>` (the prefix `minetap` unless the feed names another), each with a `Nats-Msg-Id` unique to the event (sensor, batch,
 //! line), so that a resend after a lost acknowledgement is dropped by the stream's duplicate
 //! window. The batch leaves the spool only when the stream has acknowledged every event; a
 //! broker that is down or slow leaves the batches on disk, never in memory. A small
@@ -39,8 +39,25 @@ fn token(s: &str) -> String {
         .collect()
 }
 
+/// A subject prefix as given (`--feed-subject-prefix`, `--subject-prefix`), checked: one or
+/// more dot-separated tokens of letters, digits, `-` and `_` (no wildcard, no empty token).
+pub fn subject_prefix(p: &str) -> Result<String, String> {
+    let ok = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if p.split('.').all(ok) {
+        Ok(p.to_string())
+    } else {
+        Err(format!(
+            "subject prefix '{p}': expected dot-separated tokens of letters, digits, '-' and '_'"
+        ))
+    }
+}
+
 /// The subject an event line goes to: profiles apart from flow events.
-fn subject(line: &[u8], sensor: &str) -> String {
+fn subject(line: &[u8], prefix: &str, sensor: &str) -> String {
     #[derive(serde::Deserialize)]
     struct Kind<'a> {
         #[serde(borrow)]
@@ -54,7 +71,7 @@ fn subject(line: &[u8], sensor: &str) -> String {
     } else {
         "events"
     };
-    format!("minetap.{family}.{sensor}")
+    format!("{prefix}.{family}.{sensor}")
 }
 
 fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
@@ -81,6 +98,7 @@ fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
 
 async fn send(
     js: &async_nats::jetstream::Context,
+    prefix: &str,
     sensor: &str,
     seq: u64,
     body: &[u8],
@@ -93,7 +111,11 @@ async fn send(
         headers.insert("Nats-Msg-Id", format!("{sensor}-{seq}-{i}").as_str());
         headers.insert("Minetap-Schema", super::SCHEMA);
         let ack = js
-            .publish_with_headers(subject(line, &sensor), headers, line.to_vec().into())
+            .publish_with_headers(
+                subject(line, prefix, &sensor),
+                headers,
+                line.to_vec().into(),
+            )
             .await
             .map_err(|e| format!("publish: {e}"))?;
         acks.push(ack);
@@ -107,9 +129,10 @@ async fn send(
 
 /// Publishes one batch (event lines); `Err` says why the stream did not take it all, and the
 /// connection is made again for the next try.
-/// `sensor` names the subjects and message ids; `auth` gives the token and TLS settings.
+/// `prefix` and `sensor` name the subjects, `sensor` the message ids; `auth` gives the
+/// credentials and TLS settings.
 pub fn publish(
-    (url, sensor, auth): (&str, &str, &FeedAuth),
+    (url, prefix, sensor, auth): (&str, &str, &str, &FeedAuth),
     seq: u64,
     body: &[u8],
 ) -> Result<(), String> {
@@ -121,7 +144,7 @@ pub fn publish(
         let Some(conn) = slot.as_ref() else {
             return Err("no NATS connection".into());
         };
-        let r = conn.rt.block_on(send(&conn.js, sensor, seq, body));
+        let r = conn.rt.block_on(send(&conn.js, prefix, sensor, seq, body));
         if r.is_err() {
             *slot = None;
         }
@@ -137,13 +160,17 @@ mod tests {
     fn subjects_keep_profiles_apart_and_sensor_ids_are_one_token() {
         assert_eq!(token("tap east.1*>"), "tap_east_1__");
         assert_eq!(
-            subject(br#"{"event_type":"site_profile","x":1}"#, "s1"),
+            subject(br#"{"event_type":"site_profile","x":1}"#, "minetap", "s1"),
             "minetap.profiles.s1"
         );
         assert_eq!(
-            subject(br#"{"event_type":"mining"}"#, "s1"),
-            "minetap.events.s1"
+            subject(br#"{"event_type":"mining"}"#, "gd.minetap", "s1"),
+            "gd.minetap.events.s1"
         );
-        assert_eq!(subject(b"not json", "s1"), "minetap.events.s1");
+        assert_eq!(subject(b"not json", "minetap", "s1"), "minetap.events.s1");
+        assert!(subject_prefix("gd.minetap").is_ok());
+        for bad in ["", "a..b", "a.>", "a.*", "a b", "a."] {
+            assert!(subject_prefix(bad).is_err(), "{bad}");
+        }
     }
 }
