@@ -482,7 +482,7 @@ fn nats_over_mutual_tls() {
     );
     let out = ingest(&p("ca.pem"));
     assert!(out.status.success(), "{}", stderr(&out));
-    let scan = |ca: &str, spool: &str| {
+    let scan = |ca: &str, spool: &str, stream: &str| {
         run(&[
             "scan",
             "-q",
@@ -502,17 +502,27 @@ fn nats_over_mutual_tls() {
             "gd.minetap",
             "--sensor-id",
             "tap-a",
+            "--feed-stream",
+            stream,
             pcap("stratum-v1.pcap").to_str().unwrap(),
         ])
     };
-    let out = scan(&p("other.pem"), "spool-other");
+    let out = scan(&p("other.pem"), "spool-other", "GD");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("they stay in the feed spool"),
         "{}",
         stderr(&out)
     );
-    let out = scan(&p("ca.pem"), "spool");
+    // A stream named that does not hold the subjects: the server refuses, the events wait.
+    let out = scan(&p("ca.pem"), "spool-stream", "ELSEWHERE");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("they stay in the feed spool"),
+        "{}",
+        stderr(&out)
+    );
+    let out = scan(&p("ca.pem"), "spool", "GD");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         !stderr(&out).contains("stay in the feed spool"),

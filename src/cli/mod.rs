@@ -142,6 +142,9 @@ enum FeedCommand {
         /// NATS: the subjects' prefix.
         #[arg(long, value_name = "PREFIX", default_value = defaults::FEED_SUBJECT_PREFIX)]
         subject_prefix: String,
+        /// NATS: the stream that must take the events.
+        #[arg(long, value_name = "NAME")]
+        stream: Option<String>,
         /// A file holding the platform's bearer token.
         #[arg(long, value_name = "FILE")]
         feed_token_file: Option<std::path::PathBuf>,
@@ -245,6 +248,7 @@ pub fn main() -> i32 {
             drain_secs,
             sensor_id,
             subject_prefix,
+            stream,
             feed_token_file,
             feed_ca,
             feed_client_cert,
@@ -258,7 +262,16 @@ pub fn main() -> i32 {
                 feed_client_key.as_deref(),
             ],
         )
-        .and_then(|auth| feed_send(spool, url, drain_secs, sensor_id, subject_prefix, auth)),
+        .and_then(|auth| {
+            feed_send(
+                spool,
+                url,
+                drain_secs,
+                sensor_id,
+                (subject_prefix, stream),
+                auth,
+            )
+        }),
         Command::Keygen { key } => crate::evidence::keygen(&key)
             .map(|public| {
                 out!(
@@ -323,6 +336,7 @@ impl settings::Settings {
                         .unwrap_or(defaults::FEED_SUBJECT_PREFIX),
                 )
                 .map_err(CliError::Usage)?,
+                stream: self.feed_stream.clone(),
                 batch: self.feed_batch.unwrap_or(defaults::FEED_BATCH).max(1),
                 linger: std::time::Duration::from_secs(1),
                 drain: std::time::Duration::from_secs(
@@ -350,7 +364,7 @@ fn feed_send(
     url: String,
     drain_secs: u64,
     sensor_id: Option<String>,
-    subjects: String,
+    (subjects, stream): (String, Option<String>),
     auth: crate::output::feed_auth::FeedAuth,
 ) -> Result<i32, CliError> {
     crate::output::feed::check_url(&url).map_err(CliError::Usage)?;
@@ -374,6 +388,7 @@ fn feed_send(
         spool: spool.clone(),
         sensor,
         subjects,
+        stream,
         batch: defaults::FEED_BATCH,
         linger: std::time::Duration::from_secs(1),
         drain: std::time::Duration::from_secs(drain_secs),

@@ -151,6 +151,9 @@ settings! {
         /// NATS feeds: the subjects' prefix, one or more dot-separated tokens [default: minetap].
         #[arg(long, value_name = "PREFIX")]
         feed_subject_prefix: String,
+        /// NATS feeds: the stream that must take the events (others holding the subjects refuse).
+        #[arg(long, value_name = "NAME")]
+        feed_stream: String,
         /// Events per feed batch [default: 100].
         #[arg(long, value_name = "N")]
         feed_batch: usize,

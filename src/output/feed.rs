@@ -50,6 +50,8 @@ pub struct FeedConfig {
     pub sensor: String,
     /// NATS: the subjects' prefix (`<prefix>.events.<sensor>`).
     pub subjects: String,
+    /// NATS: the stream that must take the events, when named.
+    pub stream: Option<String>,
     /// Events per batch.
     pub batch: usize,
     /// Longest an event waits in the open segment.
@@ -106,7 +108,14 @@ fn batches(spool: &Path) -> Vec<(u64, PathBuf)> {
 /// the platform did not take it.
 fn post(cfg: &FeedConfig, seq: u64, body: &[u8]) -> Result<(), String> {
     if super::nats::is_nats(&cfg.url) {
-        return super::nats::publish((&cfg.url, &cfg.subjects, &cfg.sensor, &cfg.auth), seq, body);
+        let to = super::nats::Target {
+            url: &cfg.url,
+            prefix: &cfg.subjects,
+            stream: cfg.stream.as_deref(),
+            sensor: &cfg.sensor,
+            auth: &cfg.auth,
+        };
+        return super::nats::publish(&to, seq, body);
     }
     let r = cfg
         .auth

@@ -1,7 +1,7 @@
 //! The feed to NATS JetStream (`--feed-url nats://HOST:PORT`): each closed batch of the spool is
 //! published event by event, events on `<prefix>.events.<sensor>` and site profiles on
-//! `<prefix>.profiles.<sensor>` (the prefix `minetap` unless the feed names another), each with a `Nats-Msg-Id` unique to the event (sensor, batch,
-//! line), so that a resend after a lost acknowledgement is dropped by the stream's duplicate
+//! `<prefix>.profiles.<sensor>` (the prefix `minetap` unless the feed names another), each
+//! with a `Nats-Msg-Id` unique to the event (sensor, batch, line), so that a resend after a lost acknowledgement is dropped by the stream's duplicate
 //! window. The batch leaves the spool only when the stream has acknowledged every event; a
 //! broker that is down or slow leaves the batches on disk, never in memory. A small
 //! current-thread runtime lives on the feed's sender thread only; the packet path never sees it.
@@ -96,23 +96,39 @@ fn connect(url: &str, auth: &FeedAuth) -> Result<Conn, String> {
     Ok(Conn { url: addr, rt, js })
 }
 
+/// Where a batch goes.
+pub struct Target<'a> {
+    pub url: &'a str,
+    /// The subjects' prefix.
+    pub prefix: &'a str,
+    /// The stream that must take the messages (`Nats-Expected-Stream`), when named: a subject
+    /// some other stream holds is then refused instead of stored there.
+    pub stream: Option<&'a str>,
+    /// Names the subjects and the message ids.
+    pub sensor: &'a str,
+    /// The credentials and TLS settings.
+    pub auth: &'a FeedAuth,
+}
+
 async fn send(
     js: &async_nats::jetstream::Context,
-    prefix: &str,
-    sensor: &str,
+    to: &Target<'_>,
     seq: u64,
     body: &[u8],
 ) -> Result<(), String> {
-    let sensor = token(sensor);
+    let sensor = token(to.sensor);
     let mut acks = Vec::new();
     let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     for (i, line) in lines.enumerate() {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", format!("{sensor}-{seq}-{i}").as_str());
         headers.insert("Minetap-Schema", super::SCHEMA);
+        if let Some(stream) = to.stream {
+            headers.insert("Nats-Expected-Stream", stream);
+        }
         let ack = js
             .publish_with_headers(
-                subject(line, prefix, &sensor),
+                subject(line, to.prefix, &sensor),
                 headers,
                 line.to_vec().into(),
             )
@@ -129,22 +145,16 @@ async fn send(
 
 /// Publishes one batch (event lines); `Err` says why the stream did not take it all, and the
 /// connection is made again for the next try.
-/// `prefix` and `sensor` name the subjects, `sensor` the message ids; `auth` gives the
-/// credentials and TLS settings.
-pub fn publish(
-    (url, prefix, sensor, auth): (&str, &str, &str, &FeedAuth),
-    seq: u64,
-    body: &[u8],
-) -> Result<(), String> {
+pub fn publish(to: &Target<'_>, seq: u64, body: &[u8]) -> Result<(), String> {
     CONN.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|c| c.url != url) {
-            *slot = Some(connect(url, auth)?);
+        if slot.as_ref().is_none_or(|c| c.url != to.url) {
+            *slot = Some(connect(to.url, to.auth)?);
         }
         let Some(conn) = slot.as_ref() else {
             return Err("no NATS connection".into());
         };
-        let r = conn.rt.block_on(send(&conn.js, prefix, sensor, seq, body));
+        let r = conn.rt.block_on(send(&conn.js, to, seq, body));
         if r.is_err() {
             *slot = None;
         }
