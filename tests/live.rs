@@ -197,6 +197,20 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     assert!(last["packets"].as_u64().unwrap() >= 500, "{last}");
     assert_eq!(last["kernel_drops"], 0);
     assert!(last["latency_ns"]["packet"]["p99"].as_u64().unwrap() > 0);
+    // The platform gets them too, through the feed's spool (it was down: they wait there),
+    // the last one as the statistics file has it.
+    let mut spooled = String::new();
+    for e in std::fs::read_dir(&spool).unwrap().flatten() {
+        if e.path().is_file() {
+            spooled.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    let stats_lines: Vec<&str> = spooled
+        .lines()
+        .filter(|l| l.contains(r#""event_type":"stats""#))
+        .collect();
+    assert!(stats_lines.len() >= 2, "{spooled}");
+    assert!(stats_lines.contains(&st.lines().last().unwrap()));
 }
 
 /// The libpcap back-end with a BPF filter: only the filtered flow is seen. Built and run with

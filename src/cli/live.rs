@@ -5,6 +5,7 @@
 use super::error::CliError;
 use super::settings::{LiveSettings, SettingsArgs};
 use crate::output::time::rfc3339_micros;
+use crate::output::writer::EventWriter;
 use crate::pipeline::{self, ReaderJob, Rules, Shared};
 use crate::rules::Choice;
 use crate::source::capture::LiveOptions;
@@ -151,12 +152,24 @@ fn stats_output(
         })
 }
 
+/// The run's last statistics line: to the statistics file (or stderr) and to the feed.
+fn last_stats(
+    path: Option<&std::path::Path>,
+    (shared, started): (&Shared, Instant),
+    writer: &EventWriter,
+) {
+    let mut out = stats_output(path, true).unwrap_or_else(|_| Box::new(std::io::stderr()));
+    let last = stats_line(shared, started);
+    let _ = writeln!(out, "{last}");
+    writer.feed_stats(&last);
+}
+
 /// Called every 100 ms while the run goes on: stop and reload requests, statistics lines.
 fn ticker<'a>(
     (stop, hup): (Arc<AtomicBool>, Arc<AtomicBool>),
     rules: Choice,
     (mut out, interval): (Box<dyn Write + Send>, Duration),
-    started: Instant,
+    (started, writer): (Instant, &'a EventWriter),
 ) -> impl FnMut(&Shared) + Send + 'a {
     let mut next_stats = Instant::now() + interval;
     move |shared: &Shared| {
@@ -180,8 +193,10 @@ fn ticker<'a>(
             }
         }
         if Instant::now() >= next_stats {
-            let _ = writeln!(out, "{}", stats_line(shared, started));
+            let line = stats_line(shared, started);
+            let _ = writeln!(out, "{line}");
             let _ = out.flush();
+            writer.feed_stats(&line);
             next_stats += interval;
         }
     }
@@ -259,7 +274,7 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         flags,
         eff.rules.clone(),
         (stats_out, l.stats_interval()),
-        started,
+        (started, &writer),
     );
     let metrics = l
         .metrics_listen
@@ -305,11 +320,10 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         }
         p.finish();
     }
+    drop(tick);
+    last_stats(l.stats.as_deref(), (&shared, started), &writer);
     let mut status = writer.finish();
     crate::cli::summary::warn_evidence_budget(&stats);
-    let mut out =
-        stats_output(l.stats.as_deref(), true).unwrap_or_else(|_| Box::new(std::io::stderr()));
-    let _ = writeln!(out, "{}", stats_line(&shared, started));
     for e in capture_errors.into_inner().unwrap_or_default() {
         eprintln!("minetap: error: {e}");
         status = status.max(1);

@@ -154,7 +154,8 @@ fn server_away(e: &async_nats::ConnectError) -> bool {
 }
 
 /// Connects and finds (or makes) the stream and the consumer. `Err((true, _))`: the server is
-/// not there (yet), worth another try; `Err((false, _))`: a setting is wrong.
+/// not there (yet) or did not answer in time, worth another try; `Err((false, _))`: a setting
+/// is wrong.
 async fn connect(
     a: &IngestArgs,
     auth: &FeedAuth,
@@ -180,7 +181,12 @@ async fn connect(
             ..Default::default()
         })
         .await
-        .map_err(|e| (false, format!("stream {}: {e}", a.stream)))?;
+        .map_err(|e| {
+            // A cluster electing its leaders answers late: worth another try.
+            use async_nats::jetstream::context::CreateStreamErrorKind as K;
+            let again = matches!(e.kind(), K::TimedOut | K::JetStreamUnavailable);
+            (again, format!("stream {}: {e}", a.stream))
+        })?;
     let consumer = stream
         .get_or_create_consumer(
             &a.consumer,
@@ -193,7 +199,11 @@ async fn connect(
             },
         )
         .await
-        .map_err(|e| (false, format!("consumer {}: {e}", a.consumer)))?;
+        .map_err(|e| {
+            use async_nats::jetstream::stream::ConsumerErrorKind as K;
+            let again = matches!(e.kind(), K::TimedOut);
+            (again, format!("consumer {}: {e}", a.consumer))
+        })?;
     Ok((client, consumer))
 }
 

@@ -1,6 +1,7 @@
 //! The feed to NATS JetStream (`--feed-url nats://HOST:PORT`): each closed batch of the spool is
 //! published event by event, events on `<prefix>.events.<sensor>` and site profiles on
-//! `<prefix>.profiles.<sensor>` (the prefix `minetap` unless the feed names another), each
+//! `<prefix>.profiles.<sensor>`, statistics on `<prefix>.stats.<sensor>` (the prefix
+//! `minetap` unless the feed names another), each
 //! with a `Nats-Msg-Id` unique to the event (sensor, batch, line), so that a resend after a lost acknowledgement is dropped by the stream's duplicate
 //! window. The batch leaves the spool only when the stream has acknowledged every event; a
 //! broker that is down or slow leaves the batches on disk, never in memory. A small
@@ -66,10 +67,10 @@ fn subject(line: &[u8], prefix: &str, sensor: &str) -> String {
     let kind = serde_json::from_slice::<Kind<'_>>(line)
         .ok()
         .and_then(|k| k.event_type);
-    let family = if kind == Some("site_profile") {
-        "profiles"
-    } else {
-        "events"
+    let family = match kind {
+        Some("site_profile") => "profiles",
+        Some("stats") => "stats",
+        _ => "events",
     };
     format!("{prefix}.{family}.{sensor}")
 }
@@ -178,6 +179,10 @@ mod tests {
             "gd.minetap.events.s1"
         );
         assert_eq!(subject(b"not json", "minetap", "s1"), "minetap.events.s1");
+        assert_eq!(
+            subject(br#"{"event_type":"stats"}"#, "minetap", "s1"),
+            "minetap.stats.s1"
+        );
         assert!(subject_prefix("gd.minetap").is_ok());
         for bad in ["", "a..b", "a.>", "a.*", "a b", "a."] {
             assert!(subject_prefix(bad).is_err(), "{bad}");

@@ -325,9 +325,8 @@ impl EventWriter {
         }
     }
 
-    /// Writes one event line to the feed's spool and the events file; `kind` indexes the
-    /// written counters.
-    fn write_line(&self, line: &str, kind: usize) {
+    /// Puts a line into the feed's spool, when there is a feed.
+    fn to_feed(&self, line: &str) {
         if let Some(feed) = &self.feed {
             if let Err(e) = feed.push(line) {
                 if self.spool_errors.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -335,6 +334,18 @@ impl EventWriter {
                 }
             }
         }
+    }
+
+    /// Sends a statistics line to the platform through the feed (NATS: on
+    /// `<prefix>.stats.<sensor>`); the events file does not hold it, the statistics file does.
+    pub fn feed_stats(&self, line: &str) {
+        self.to_feed(line);
+    }
+
+    /// Writes one event line to the feed's spool and the events file; `kind` indexes the
+    /// written counters.
+    fn write_line(&self, line: &str, kind: usize) {
+        self.to_feed(line);
         let mut err = self.error.lock().unwrap_or_else(|e| e.into_inner());
         if err.is_none() {
             let mut w = self.out.lock().unwrap_or_else(|e| e.into_inner());
