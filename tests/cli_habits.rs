@@ -18,7 +18,7 @@ fn version_names_the_built_in_rules_digest() {
     );
     let rules = lines.next().unwrap();
     let digest = rules
-        .strip_prefix("built-in rules: 6 files, digest ")
+        .strip_prefix("built-in rules: 7 files, digest ")
         .unwrap();
     let check = String::from_utf8(run(&["rules", "check"]).stdout).unwrap();
     assert!(
@@ -43,7 +43,7 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
         "{man}"
     );
     assert!(
-        man.contains("built\\-in rules: 6 files"),
+        man.contains("built\\-in rules: 7 files"),
         "the version section: {man}"
     );
     let bad = run(&["completions", "tcsh"]);

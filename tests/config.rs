@@ -108,7 +108,7 @@ fn paths_in_a_config_file_are_relative_to_it_from_any_folder() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("rules: built-in (6 files) (32 domains, 0 address ranges, 15 ports)"),
+        text.contains("rules: built-in (7 files) (32 domains, 0 address ranges, 15 ports)"),
         "{text}"
     );
 }

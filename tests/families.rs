@@ -66,6 +66,15 @@ fn ethproxy_over_tcp() {
     assert_eq!(m["shares"]["accepted"], 1);
     assert!(has_signal(&e, "ethproxy:eth_submitWork"));
     assert!(has_signal(&e, "ethproxy:work push"));
+    // The seed hash is the 794th Keccak-256 of zeros: blocks from 23,820,000, an Ethereum
+    // Classic epoch of 60,000 blocks (ECIP-1099) in 2026; the pushed height 23,850,320 lies in
+    // its second half, where a 30,000-block epoch (EthereumPoW) would have a new seed.
+    let c = &m["chain"];
+    assert_eq!(c["names"], serde_json::json!(["ETC"]));
+    assert_eq!(c["seed_epoch"], 794);
+    assert_eq!(c["height"], 23_850_320);
+    assert_eq!(m["coin"], "ETC");
+    assert_eq!(m["coin_basis"], "job");
 }
 
 #[test]
@@ -122,6 +131,20 @@ fn legacy_getwork_over_http() {
     assert_eq!(m["protocol"], "getwork");
     assert_eq!(m["agent"], "cgminer 3.7.2");
     assert_eq!(m["jobs"], 1);
+    // getwork has no height: block 125,552's nbits 0x1a44b9f2 (difficulty 244,112.49) at its
+    // time, 2011-05-21, is Bitcoin's difficulty then (difficulty.table), so the job decides
+    // sha256d where the agent (cgminer 3.7.2 mines scrypt too) could not.
+    let c = &m["chain"];
+    assert_eq!(c["names"], serde_json::json!(["BTC"]));
+    assert!(c.get("height").is_none(), "{c}");
+    assert_eq!(c["job_time"], 1_305_998_791);
+    assert!((c["network_difficulty"].as_f64().unwrap() - 244_112.49).abs() < 0.01);
+    assert!(c["rows"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("difficulty.table:"));
+    assert_eq!(m["algorithm"], "sha256d");
+    assert_eq!(m["algorithm_basis"], "job");
 }
 
 #[test]

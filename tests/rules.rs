@@ -11,8 +11,14 @@ fn the_built_in_rules_check_out() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with(
-            "built-in (6 files): 2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 8 efficiency rows; behaviour test on (window 60s); digest "
+            "built-in (7 files): 2 file(s), 32 domains, 0 address ranges, 15 ports; 6 algorithms, 8 efficiency rows; behaviour test on (window 60s); digest "
         ),
+        "{text}"
+    );
+    // The chains, and how far the dated difficulty rows reach: after that day, an operator
+    // adds rows (--rules) for the difficulty to keep telling chains apart.
+    assert!(
+        text.contains("\nchains: BTC, BCH, LTC, DOGE, XMR, ETH, ETC, ETHW (10 rows); network difficulty known until: BTC 2025-01-12, BCH 2020-11-15, LTC 2023-04-26\n"),
         "{text}"
     );
 }

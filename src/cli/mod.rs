@@ -453,6 +453,28 @@ fn rules_check(choice: crate::rules::Choice) -> Result<i32, CliError> {
         t.efficiency.len(),
         i.digest_hex()
     );
+    let mut chains: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
+    chains.dedup();
+    let until: Vec<String> = t
+        .difficulty_until()
+        .iter()
+        .map(|(chain, at)| {
+            let day = jiff::Timestamp::from_second(*at)
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_else(|_| at.to_string());
+            format!("{chain} {day}")
+        })
+        .collect();
+    out!(
+        "chains: {} ({} rows); network difficulty known until: {}",
+        chains.join(", "),
+        t.chains.len(),
+        if until.is_empty() {
+            "none".into()
+        } else {
+            until.join(", ")
+        }
+    );
     Ok(0)
 }
 

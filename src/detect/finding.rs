@@ -105,6 +105,9 @@ pub struct Job {
     pub ntime: Option<u32>,
     /// The block's major version (CryptoNote: the hard-fork version the pool mines under).
     pub major_version: Option<u8>,
+    /// How many times Keccak-256 was applied to 32 zero bytes to reach the job's Ethash seed
+    /// hash: the block is at or after `seed_rounds * 30000`.
+    pub seed_rounds: Option<u32>,
     /// The kind of block the job is for.
     pub form: JobForm,
 }
@@ -118,6 +121,8 @@ pub enum JobForm {
     Bitcoin,
     /// A CryptoNote block blob: Monero and its kin.
     CryptoNote,
+    /// An Ethash work package (EthProxy): Ethereum, Ethereum Classic, EthereumPoW.
+    Ethash,
 }
 
 impl JobForm {
@@ -126,6 +131,7 @@ impl JobForm {
         match self {
             JobForm::Bitcoin => "bitcoin",
             JobForm::CryptoNote => "cryptonote",
+            JobForm::Ethash => "ethash",
         }
     }
 }
@@ -133,14 +139,36 @@ impl JobForm {
 impl Job {
     /// The network difficulty `nbits` stands for: the difficulty-1 target (0x1d00ffff) over it.
     pub fn network_difficulty(&self) -> Option<f64> {
-        let bits = self.nbits?;
-        let (exp, mant) = ((bits >> 24) as i32, f64::from(bits & 0x00ff_ffff));
-        if mant == 0.0 || bits & 0x0080_0000 != 0 {
-            return None;
-        }
-        // target = mant * 256^(exp-3); diff1 = 0xffff * 256^(0x1d-3).
-        Some(f64::from(0xffff_u32) / mant * 256f64.powi(0x1d - exp))
+        crate::rules::chains::compact_difficulty(self.nbits?)
     }
+}
+
+/// How many rounds of Keccak-256 from 32 zero bytes give an Ethash seed hash (`0x`-hex, as
+/// work packages carry it): the job's block is at or after `rounds * 30000`. `None` for a seed
+/// of none of the first 4,096 epochs (block 122,880,000 on).
+pub fn seed_rounds(seed: &str) -> Option<u32> {
+    static SEEDS: std::sync::OnceLock<hashbrown::HashMap<[u8; 32], u32>> =
+        std::sync::OnceLock::new();
+    let hex = seed.strip_prefix("0x").unwrap_or(seed);
+    let mut want = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, b) in want.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    let seeds = SEEDS.get_or_init(|| {
+        use sha3::Digest;
+        let mut s = [0u8; 32];
+        (0..4096u32)
+            .map(|k| {
+                let here = (s, k);
+                s = sha3::Keccak256::digest(s).into();
+                here
+            })
+            .collect()
+    });
+    seeds.get(&want).copied()
 }
 
 /// The height a BIP 34 coinbase names: `coinb1` (hex) is the coinbase transaction up to the
@@ -328,5 +356,21 @@ impl Finding {
             Detail::Dns(l) => Some(l),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_ethash_seed_names_its_rounds_of_keccak() {
+        // ethashjs's test vectors: the seeds of blocks 30,000 and 60,000.
+        let one = "0x290decd9548b62a8d60345a988386fc84ba6bc95484008f6362f93160ef3e563";
+        let two = "510e4e770828ddbf7f7b00ab00a9f6adaf81c0dc9cc85f1f8249c256942d61d9";
+        assert_eq!(super::seed_rounds(one), Some(1));
+        assert_eq!(super::seed_rounds(two), Some(2));
+        assert_eq!(super::seed_rounds(&"0".repeat(64)), Some(0));
+        assert_eq!(super::seed_rounds(&"f".repeat(64)), None);
+        assert_eq!(super::seed_rounds("0x1234"), None);
+        assert_eq!(super::seed_rounds(&"zz".repeat(32)), None);
     }
 }

@@ -20,8 +20,8 @@ use observe::{dns, tls};
 use crate::flow::Dir;
 
 pub use finding::{
-    coinbase_height, Coverage, Detail, Finding, Job, JobForm, Kind, Lookups, Session, ShareValue,
-    Shares, Transcript, Work, WorkSum, TRANSCRIPT_MESSAGE,
+    coinbase_height, seed_rounds, Coverage, Detail, Finding, Job, JobForm, Kind, Lookups, Session,
+    ShareValue, Shares, Transcript, Work, WorkSum, TRANSCRIPT_MESSAGE,
 };
 pub use inspect::{Detectors, FlowRecord, Table};
 

@@ -6,6 +6,7 @@
 //! from out, or an error naming the file and line. It imports nothing of the crate.
 
 pub mod behaviour;
+pub mod chains;
 pub mod intel;
 pub mod tables;
 
@@ -23,6 +24,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("power.table", include_str!("../../rules/power.table")),
     ("chains.table", include_str!("../../rules/chains.table")),
+    (
+        "difficulty.table",
+        include_str!("../../rules/difficulty.table"),
+    ),
     (
         "behaviour.table",
         include_str!("../../rules/behaviour.table"),

@@ -2,6 +2,7 @@
 //! how to recognise an algorithm) and `power.table` (energy per hash). Each row carries its
 //! source; a bad row is an error naming file and line.
 
+use super::chains::{chain_row, difficulty_row, Chain, DifficultyPoint};
 use super::intel::RuleError;
 use std::path::Path;
 
@@ -65,41 +66,6 @@ pub enum AgentSays<'a> {
     Several(Vec<&'a Algorithm>, Vec<&'a str>),
 }
 
-/// A chain, as far as a job's height at the job's time tells it from others.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Chain {
-    pub name: String,
-    pub algorithm: String,
-    /// A block of known height and its time (seconds since the epoch): the genesis block, or
-    /// the first block of the current spacing.
-    pub anchor: (u64, i64),
-    /// Target seconds between blocks.
-    pub spacing: f64,
-    /// Heights the row holds for, `from` included, `until` not (the chain mined another
-    /// algorithm before or after).
-    pub heights: (u64, u64),
-    /// The form of its jobs' blocks (`bitcoin`, `cryptonote`): only jobs of that form are
-    /// matched against it.
-    pub job: String,
-    /// Allowed distance of a height from the expected one, as a fraction of it.
-    pub within: f64,
-    pub source: String,
-    /// file:line
-    pub row: String,
-}
-
-impl Chain {
-    /// Whether a block at `height` fits this chain at time `t`: the height is within the
-    /// row's range and near the one the anchor and the spacing give for that time.
-    pub fn fits(&self, height: u64, t: i64) -> bool {
-        let (h0, t0) = self.anchor;
-        let expected = h0 as f64 + (t - t0) as f64 / self.spacing;
-        (self.heights.0..self.heights.1).contains(&height)
-            && expected > 0.0
-            && (height as f64 - expected).abs() <= self.within * expected
-    }
-}
-
 /// Mining software that runs on one class of hardware: its agent string says the class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hardware {
@@ -128,13 +94,15 @@ pub struct Tables {
     pub efficiency: Vec<Efficiency>,
     pub multi_agents: Vec<MultiAgent>,
     pub chains: Vec<Chain>,
+    /// `difficulty` rows: a chain's network difficulty at dated blocks.
+    pub difficulty: Vec<DifficultyPoint>,
     pub hardware: Vec<Hardware>,
     /// `behaviour` rows, in the order read.
     pub behaviour: Vec<super::behaviour::Row>,
 }
 
 /// Splits a line into `key=value` pairs (values may be double-quoted) after a leading word.
-fn fields(line: &str) -> Result<(String, Vec<(String, String)>), String> {
+pub(super) fn fields(line: &str) -> Result<(String, Vec<(String, String)>), String> {
     let mut out = Vec::new();
     let mut rest = line.trim();
     let (head, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -206,58 +174,6 @@ fn list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.to_ascii_lowercase())
         .collect()
-}
-
-/// A `chain NAME algorithm=... genesis=TIME|anchor=HEIGHT@TIME spacing=... within=...
-/// [from=HEIGHT] [until=HEIGHT]` row.
-fn chain_row(
-    name: &str,
-    kv: &[(String, String)],
-    source: String,
-    row: String,
-) -> Result<Chain, String> {
-    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let num = |k: &str| {
-        get(k)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
-            .ok_or_else(|| format!("'{k}' must be a positive number"))
-    };
-    Ok(Chain {
-        name: name.to_ascii_uppercase(),
-        algorithm: get("algorithm")
-            .ok_or("a chain row names its algorithm=")?
-            .to_ascii_lowercase(),
-        anchor: match (get("genesis"), get("anchor")) {
-            (Some(_), None) => (0, num("genesis")? as i64),
-            (None, Some(a)) => a
-                .split_once('@')
-                .and_then(|(h, t)| Some((h.parse().ok()?, t.parse().ok()?)))
-                .ok_or("'anchor' must be HEIGHT@UNIX_TIME")?,
-            _ => return Err("a chain row gives genesis=TIME or anchor=HEIGHT@TIME".into()),
-        },
-        spacing: num("spacing")?,
-        heights: {
-            let height = |k: &str, none: u64| match get(k) {
-                None => Ok(none),
-                Some(v) => v
-                    .parse::<u64>()
-                    .map_err(|_| format!("'{k}' must be a height")),
-            };
-            (height("from", 0)?, height("until", u64::MAX)?)
-        },
-        job: match get("job").unwrap_or("bitcoin") {
-            j @ ("bitcoin" | "cryptonote") => j.to_string(),
-            other => {
-                return Err(format!(
-                    "'job' must be bitcoin or cryptonote, not '{other}'"
-                ))
-            }
-        },
-        within: num("within")?,
-        source,
-        row,
-    })
 }
 
 /// An `efficiency NAME per=UNIT low=J typical=J high=J year=YYYY` row.
@@ -375,6 +291,10 @@ impl Tables {
                 Some(("chain", name)) => {
                     self.chains.push(chain_row(name, &kv, source, row).map_err(err)?);
                 }
+                Some(("difficulty", name)) => {
+                    self.difficulty
+                        .push(difficulty_row(name, &kv, source, row).map_err(err)?);
+                }
                 Some(("hardware", class)) if CLASSES.contains(&class) => {
                     self.hardware.push(Hardware {
                         class: class.to_string(),
@@ -389,21 +309,12 @@ impl Tables {
                 }
                 _ => {
                     return Err(err(format!(
-                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...', 'hardware asic|gpu|cpu ...', 'chain NAME ...' or 'behaviour NAME ...', got '{line}'"
+                        "expected 'algorithm NAME ...', 'agent NAME ...', 'efficiency NAME ...', 'hardware asic|gpu|cpu ...', 'chain NAME ...', 'difficulty CHAIN ...' or 'behaviour NAME ...', got '{line}'"
                     )))
                 }
             }
         }
         Ok(())
-    }
-
-    /// The chains whose jobs take the form `form` (`bitcoin`, `cryptonote`) that a job at
-    /// `height` and time `t` fits.
-    pub fn chains_at(&self, form: &str, height: u64, t: i64) -> Vec<&Chain> {
-        self.chains
-            .iter()
-            .filter(|c| c.job == form && c.fits(height, t))
-            .collect()
     }
 
     /// The algorithm a protocol's name for it (or its own name) stands for.
@@ -554,6 +465,35 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_gpu_miners_run_several_algorithms_and_cgminer_4_one() {
+        let t = crate::rules::load(&crate::rules::Choice {
+            builtin: true,
+            extra: None,
+        })
+        .unwrap()
+        .tables;
+        let several = |agent: &str| match t.by_agent(agent) {
+            Some(AgentSays::Several(v, others)) => v.len() + others.len(),
+            other => panic!("{agent}: {other:?}"),
+        };
+        for agent in [
+            "GMiner/3.44",
+            "lolMiner 1.76",
+            "T-Rex/0.26.8",
+            "sgminer 5.6.1",
+        ] {
+            assert!(several(agent) >= 4, "{agent}");
+        }
+        // "gminer" is inside "cgminer": the longer pattern wins.
+        assert!(
+            matches!(t.by_agent("cgminer 4.10.0"), Some(AgentSays::One(a)) if a.name == "sha256d")
+        );
+        assert!(
+            matches!(t.by_agent("ethminer/0.19.0"), Some(AgentSays::One(a)) if a.name == "ethash")
+        );
+    }
+
+    #[test]
     fn software_that_runs_several_algorithms_names_none_of_them() {
         let mut t = Tables::default();
         let text = "algorithm sha256d unit=2^32 agents=bmminer source=\"s\"\nalgorithm scrypt unit=2^16 source=\"s\"\nagent cpuminer algorithms=scrypt,sha256d source=\"s\"\nagent cpuminer-bm algorithms=sha256d,x11 source=\"s\"\n";
@@ -580,72 +520,6 @@ mod tests {
             bad.to_string().starts_with("b.table:1: an agent row names"),
             "{bad}"
         );
-    }
-
-    #[test]
-    fn chain_rows_hold_for_their_heights_and_their_jobs_form_only() {
-        let t = crate::rules::load(&crate::rules::Choice {
-            builtin: true,
-            extra: None,
-        })
-        .unwrap()
-        .tables;
-        let names = |form: &str, h: u64, at: i64| -> Vec<(String, String)> {
-            t.chains_at(form, h, at)
-                .iter()
-                .map(|c| (c.name.clone(), c.algorithm.clone()))
-                .collect()
-        };
-        let pair = |n: &str, a: &str| (n.to_string(), a.to_string());
-        // Monero before and after RandomX (block 1,978,433, 2019-11-30).
-        assert_eq!(
-            names("cryptonote", 1_978_432, 1_575_072_000),
-            [pair("XMR", "cryptonight")]
-        );
-        assert_eq!(
-            names("cryptonote", 1_978_433, 1_575_072_000),
-            [pair("XMR", "randomx")]
-        );
-        // Litecoin's 2023 height is near Monero's then, but a Stratum job is not Monero's.
-        assert_eq!(
-            names("bitcoin", 2_520_000, 1_690_934_400),
-            [pair("LTC", "scrypt")]
-        );
-        assert!(names("cryptonote", 2_520_000, 1_690_934_400)
-            .iter()
-            .all(|(n, _)| n == "XMR"));
-    }
-
-    #[test]
-    fn a_chain_row_with_a_bad_anchor_or_form_says_what_is_wrong() {
-        for (row, want) in [
-            (
-                "chain X algorithm=a anchor=12 spacing=1 within=0.1",
-                "HEIGHT@UNIX_TIME",
-            ),
-            (
-                "chain X algorithm=a spacing=1 within=0.1",
-                "genesis=TIME or anchor",
-            ),
-            (
-                "chain X algorithm=a genesis=1 spacing=1 within=0.1 job=eth",
-                "'job' must be bitcoin or cryptonote",
-            ),
-            (
-                "chain X algorithm=a genesis=1 spacing=1 within=0.1 from=x",
-                "'from' must be a height",
-            ),
-        ] {
-            let mut t = super::Tables::default();
-            let e = t
-                .add_text(
-                    std::path::Path::new("c.table"),
-                    &format!("{row} source=\"t\"\n"),
-                )
-                .unwrap_err();
-            assert!(e.to_string().contains(want), "{row}: {e}");
-            assert!(e.to_string().contains("c.table:1"), "{e}");
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::Pool;
 use crate::detect::{Session, WorkSum};
+use crate::rules::chains::JobFacts;
 use crate::rules::tables::{AgentSays, Algorithm, Tables};
 use serde::Serialize;
 
@@ -85,42 +86,57 @@ pub struct Estimate {
     pub chain: Option<ChainSeen>,
 }
 
-/// The chain a job's block height at the job's time fits, and the values that decided it.
+/// The chains a job fits, and the values that decided it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChainSeen {
-    /// The chains it fits (several when they share heights, as Bitcoin and its forks do).
+    /// The chains it fits (several when neither height nor difficulty tells them apart).
     pub names: Vec<String>,
     /// Always `job`.
     pub basis: Basis,
-    /// The block height in the job's coinbase (BIP 34).
-    pub height: u64,
-    /// The job's block time, seconds since the epoch.
+    /// The block height in the job (a coinbase's BIP 34 push, a template's or CryptoNote
+    /// job's height, an Ethash work package's fourth field); absent from getwork.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// The job's block time, seconds since the epoch (Ethash work: when it was seen).
     pub job_time: u32,
     /// The network difficulty the job's `nbits` stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_difficulty: Option<f64>,
-    /// The chain table's rows (file:line).
+    /// Ethash: the epoch of the job's seed hash, in 30,000-block steps (Keccak-256 rounds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_epoch: Option<u32>,
+    /// The chain and difficulty table rows that decided it (file:line).
     pub rows: Vec<String>,
 }
 
 /// The chains a session's latest job fits, with what decided it.
 fn chain_seen(s: &Session, tables: &Tables) -> Option<(ChainSeen, Vec<String>)> {
-    let (height, t) = (s.job.height?, s.job.ntime?);
-    let fits = tables.chains_at(s.job.form.name(), height, i64::from(t));
-    if fits.is_empty() {
+    let t = s.job.ntime?;
+    let job = JobFacts {
+        form: s.job.form.name(),
+        height: s.job.height,
+        time: i64::from(t),
+        difficulty: s.job.network_difficulty(),
+        seed_rounds: s.job.seed_rounds.map(u64::from),
+    };
+    let fit = tables.chains_for(&job);
+    if fit.chains.is_empty() {
         return None;
     }
-    let mut algorithms: Vec<String> = fits.iter().map(|c| c.algorithm.clone()).collect();
+    let mut algorithms: Vec<String> = fit.chains.iter().map(|c| c.algorithm.clone()).collect();
     algorithms.sort();
     algorithms.dedup();
+    let mut names: Vec<String> = fit.chains.iter().map(|c| c.name.clone()).collect();
+    names.dedup();
     Some((
         ChainSeen {
-            names: fits.iter().map(|c| c.name.clone()).collect(),
+            names,
             basis: Basis::Job,
-            height,
+            height: s.job.height,
             job_time: t,
-            network_difficulty: s.job.network_difficulty(),
-            rows: fits.iter().map(|c| c.row.clone()).collect(),
+            network_difficulty: job.difficulty,
+            seed_epoch: s.job.seed_rounds,
+            rows: fit.rows,
         },
         algorithms,
     ))
@@ -378,14 +394,14 @@ pub fn estimate(
         Choice::One(a, _) => Some(*a),
         _ => None,
     };
-    let job_coin = seen
-        .as_ref()
-        .and_then(|x| <[String; 1]>::try_from(x.0.names.clone()).ok());
-    let (coin, coin_basis) = match (pool_coin, job_coin, algo.and_then(|a| a.coins.first())) {
+    // The job's chains: one names the coin; several leave it open (the algorithm's usual
+    // coin is no answer when the job says it may be another).
+    let job_chains = seen.as_ref().map(|x| x.0.names.as_slice());
+    let (coin, coin_basis) = match (pool_coin, job_chains, algo.and_then(|a| a.coins.first())) {
         (Some(c), _, _) => (Some(c.to_string()), Some(Basis::Pool)),
-        (None, Some([c]), _) => (Some(c), Some(Basis::Job)),
+        (None, Some([c]), _) => (Some(c.clone()), Some(Basis::Job)),
+        (None, Some(_), _) | (None, None, None) => (None, None),
         (None, None, Some(c)) => (Some(c.to_ascii_uppercase()), Some(Basis::Algorithm)),
-        (None, None, None) => (None, None),
     };
     let (algorithm, algorithm_basis) = match &choice {
         Choice::One(a, b) => (Algo::Known(a.name.clone()), Some(*b)),

@@ -95,11 +95,14 @@ pub fn cryptonote(client: &str, server: &str, start: u64, mid_stream: bool) -> V
 /// EthProxy over TCP: login, work packages, hashrate reports, a share.
 pub fn ethproxy(client: &str, server: &str, start: u64) -> Vec<Frame> {
     let mut s = session(client, server, start);
+    // The seed is Keccak-256 applied 794 times to 32 zero bytes: Ethereum Classic's epoch 397
+    // (blocks 23,820,000 to 23,879,999, early 2026); the pushed package adds the height.
+    let seed = "0x4139226437436da33c0f4dc4588f23f8667a471f3f4a09dd7425ae0baea6eb1f";
     let work = |n: u64| {
         format!(
-            r#"["0x{:064x}","0x{:064x}","0x00000000ffff0000000000000000000000000000000000000000000000000000"]"#,
+            r#"["0x{:064x}","{seed}","0x00000000ffff0000000000000000000000000000000000000000000000000000"{}]"#,
             0xd494_08f6_u64 + n,
-            0x71a5_6fef_u64
+            if n > 0 { r#","0x16bed50""# } else { "" }
         )
     };
     let script: Vec<(bool, String)> = vec![
@@ -205,6 +208,31 @@ pub fn getblocktemplate(client: &str, server: &str, start: u64) -> Vec<Frame> {
     s.frames
 }
 
+/// Bitcoin block 125,552's header (2011-05-21; the Bitcoin wiki's "Block hashing algorithm"
+/// example) as getwork sends it: the header and SHA-256 padding to 128 bytes, each 32-bit word
+/// byte-swapped.
+fn getwork_data() -> String {
+    let header = concat!(
+        "01000000",
+        "81cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000",
+        "e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122b",
+        "c7f5d74d",
+        "f2b9441a",
+        "42a14695",
+    );
+    let padded = format!("{header}80{}0280", "0".repeat(2 * (128 - 80 - 1 - 2)));
+    padded
+        .as_bytes()
+        .chunks(8)
+        .map(|w| {
+            w.chunks(2)
+                .rev()
+                .map(|b| std::str::from_utf8(b).unwrap_or_default())
+                .collect::<String>()
+        })
+        .collect()
+}
+
 /// Legacy getwork over HTTP.
 pub fn getwork(client: &str, server: &str, start: u64) -> Vec<Frame> {
     let mut s = session(client, server, start);
@@ -214,7 +242,10 @@ pub fn getwork(client: &str, server: &str, start: u64) -> Vec<Frame> {
         "/",
         hdr,
         r#"{"id": 0, "method": "getwork", "params": []}"#,
-        r#"{"result":{"data":"00000002a7c4c1e48d76c5a37902165a270156b7a8d72728a05400000000000000","target":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffff00000000"},"error":null,"id":0}"#,
+        &format!(
+            r#"{{"result":{{"data":"{}","target":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffff00000000"}},"error":null,"id":0}}"#,
+            getwork_data()
+        ),
         false,
     );
     s.close();

@@ -192,7 +192,9 @@ impl Script {
         let mut submit_no = 0;
         for j in 0..self.jobs {
             let job = format!("{:x}", 0x4f00 + j);
-            let ntime = format!("{:08x}", 0x65f1_2a00 + j * 30);
+            // 2026-03-02, the samples' own day: past the last dated difficulty row, so a job
+            // without a height names no chain.
+            let ntime = format!("{:08x}", 0x69a5_4600 + j * 30);
             let notify = if eq {
                 format!(
                     r#"{{"id":null,"method":"mining.notify","params":["{job}","04000000","{}","{}","{}","{ntime}","1d0ba8e3",{}]}}"#,

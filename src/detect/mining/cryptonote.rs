@@ -90,6 +90,7 @@ impl CryptoNoteDialect {
                 nbits: None,
                 ntime: u32::try_from(time).ok(),
                 major_version: u8::try_from(major).ok(),
+                seed_rounds: None,
                 form: crate::detect::JobForm::CryptoNote,
             };
         }

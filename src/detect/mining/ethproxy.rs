@@ -74,9 +74,24 @@ fn hex_f64(s: &str) -> Option<f64> {
 }
 
 impl EthProxy {
-    /// A work package: header hash (the job), seed hash, boundary (the share target).
-    fn take_work(&mut self, v: &Value) {
+    /// A work package: header hash (the job), seed hash, boundary (the share target), and
+    /// from some pools the block's height. The seed gives the epoch, which with the height
+    /// and the time it was seen (`ts_ns`) places the chain.
+    fn take_work(&mut self, v: &Value, ts_ns: u64) {
         let boundary = v.get(2).and_then(Value::as_str);
+        let seed = v.get(1).and_then(Value::as_str);
+        if let Some(rounds) = seed.and_then(crate::detect::seed_rounds) {
+            self.tally.session.job = crate::detect::Job {
+                height: v
+                    .get(3)
+                    .and_then(Value::as_str)
+                    .and_then(|h| u64::from_str_radix(h.strip_prefix("0x")?, 16).ok()),
+                ntime: u32::try_from(ts_ns / 1_000_000_000).ok(),
+                seed_rounds: Some(rounds),
+                form: crate::detect::JobForm::Ethash,
+                ..Default::default()
+            };
+        }
         let header = v.get(0).and_then(Value::as_str).unwrap_or_default();
         self.tally
             .new_job(header, boundary.and_then(hashes_for_target));
@@ -87,19 +102,19 @@ impl EthProxy {
 }
 
 impl Dialect for EthProxy {
-    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, _ts: u64) -> Seen {
+    fn on_message(&mut self, dir: Dir, msg: &Message<'_>, ts_ns: u64) -> Seen {
         let Some(method) = msg.method.as_deref() else {
             if let Some((m, _)) = self.tally.reply(dir, msg) {
                 if m == "eth_getWork" {
                     if let Some(v) = result_value(msg).filter(is_work) {
-                        self.take_work(&v);
+                        self.take_work(&v, ts_ns);
                     }
                 }
                 return Seen::Mine;
             }
             // Pools push new work as an unsolicited result.
             if let Some(v) = result_value(msg).filter(is_work) {
-                self.take_work(&v);
+                self.take_work(&v, ts_ns);
                 self.tally.seen(dir, "work push", Role::Pool, true);
                 return Seen::Mine;
             }

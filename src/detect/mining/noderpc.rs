@@ -52,7 +52,25 @@ fn template_job(r: Option<&Value>) -> crate::detect::Job {
             .and_then(Value::as_u64)
             .and_then(|t| u32::try_from(t).ok()),
         major_version: None,
+        seed_rounds: None,
         form: crate::detect::JobForm::Bitcoin,
+    }
+}
+
+/// The chain facts a getwork `data` carries: the block header (80 bytes, then padding) with
+/// each 32-bit word byte-swapped, so that reading a word's 8 hex digits as a big-endian number
+/// gives the header's little-endian field: `ntime` is word 17, `nbits` word 18. There is no
+/// height: the chain is placed by its difficulty at its time.
+fn getwork_job(data: Option<&str>) -> crate::detect::Job {
+    let word = |i: usize| {
+        data.filter(|d| d.len() >= 160)
+            .and_then(|d| d.get(8 * i..8 * i + 8))
+            .and_then(|w| u32::from_str_radix(w, 16).ok())
+    };
+    crate::detect::Job {
+        nbits: word(18),
+        ntime: word(17),
+        ..Default::default()
     }
 }
 
@@ -84,6 +102,8 @@ impl Dialect for NodeRpc {
                             });
                             self.tally
                                 .new_job("getwork", be.as_deref().and_then(hashes_for_target));
+                            let data = r.as_ref().and_then(|r| r.get("data"));
+                            self.tally.session.job = getwork_job(data.and_then(Value::as_str));
                         }
                         // null is success; a string names the rejection.
                         "submitblock" => self
@@ -149,5 +169,19 @@ impl Dialect for NodeRpc {
             f.protocol = "getblocktemplate";
         }
         Some(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn getwork_data_gives_the_headers_time_and_bits() {
+        // The getwork answer the Bitcoin wiki quotes (2011): words byte-swapped.
+        let data = "00000001d915b8fd2face61c6fe22ab76cad5f46c11cebab697dbd9e00000804000000008fe5f19cbdd55b40db93be7ef8ae249e0b21ec6e29c833b186404de0de205cc54e0022ac1a132185007d1adf000000800000000000000000000000000000000000000000000000000000000000000000000000000000000080020000";
+        let job = super::getwork_job(Some(data));
+        assert_eq!(job.ntime, Some(0x4e00_22ac)); // 2011-06-21
+        assert_eq!(job.nbits, Some(0x1a13_2185));
+        assert_eq!(job.height, None);
+        assert_eq!(super::getwork_job(Some("00000001")).nbits, None);
     }
 }

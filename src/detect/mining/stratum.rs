@@ -233,7 +233,7 @@ impl StratumV1 {
                 }
                 ok
             }
-            Method::Notify => self.notify(params),
+            Method::Notify => self.notify(params, ts),
             Method::SetDifficulty => {
                 let d = params.first().and_then(as_f64);
                 if let Some(d) = d {
@@ -285,7 +285,7 @@ impl StratumV1 {
     }
 
     /// `mining.notify`, in the form of its algorithm family; a new job.
-    fn notify(&mut self, params: &[Value]) -> bool {
+    fn notify(&mut self, params: &[Value], ts_ns: u64) -> bool {
         // SHA-256d: job, prevhash, coinb1, coinb2, merkle[], version, nbits, ntime,
         // clean. Equihash: job, version, prevhash, merkleroot, reserved, time, bits,
         // clean. EthereumStratum: job, seedhash, headerhash, clean.
@@ -302,6 +302,15 @@ impl StratumV1 {
         if ethash {
             self.ethereum = true;
             t.session.algorithm.get_or_insert_with(|| "ethash".into());
+            // The seed gives the epoch; the job carries no time, so the packet's stands in.
+            if let Some(rounds) = params[1].as_str().and_then(crate::detect::seed_rounds) {
+                t.session.job = crate::detect::Job {
+                    ntime: u32::try_from(ts_ns / 1_000_000_000).ok(),
+                    seed_rounds: Some(rounds),
+                    form: crate::detect::JobForm::Ethash,
+                    ..Default::default()
+                };
+            }
         }
         if equihash && !sha {
             t.session.algorithm.get_or_insert_with(|| "equihash".into());
@@ -313,6 +322,7 @@ impl StratumV1 {
                 nbits: hex32(&params[6]),
                 ntime: hex32(&params[7]),
                 major_version: None,
+                seed_rounds: None,
                 form: crate::detect::JobForm::Bitcoin,
             };
         }
