@@ -126,8 +126,9 @@ fn the_job_names_the_chain_so_cpuminer_on_sha256d_and_on_scrypt_differ() {
         chain: Some((840_000, 0x1703_4219, 1_713_571_767)),
         ..Script::default()
     };
+    // Litecoin block 2,461,535 (2023-04-23) as its header has it (litecoinj's checkpoints).
     let ltc = Script {
-        chain: Some((2_520_000, 0x1a01_c3a1, 1_690_934_400)),
+        chain: Some((2_461_535, 0x1a00_ad33, 1_682_236_694)),
         ..btc.clone()
     };
     let (b, first, last) = session(&btc);
@@ -148,6 +149,11 @@ fn the_job_names_the_chain_so_cpuminer_on_sha256d_and_on_scrypt_differ() {
     assert_eq!(l["chain"]["names"], serde_json::json!(["LTC"]));
     assert_eq!(l["coin"], "LTC");
     assert_eq!(l["coin_basis"], "job");
+    assert!(l["chain"]["rows"][1].as_str().is_some(), "{l}");
+    assert!(l["chain"]["rows"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("difficulty.table:"));
     // The same shares are worth 2^32 hashes each on sha256d and 2^16 on scrypt.
     let hb = b["hashrate"]["hashrate_hs"].as_f64().unwrap();
     let hl = l["hashrate"]["hashrate_hs"].as_f64().unwrap();
@@ -292,4 +298,31 @@ fn a_multi_algorithm_agent_leaves_candidates_even_those_without_a_unit() {
         nb.get("algorithm").is_none() && nb.get("hashrate").is_none(),
         "{nb}"
     );
+}
+
+#[test]
+fn the_network_difficulty_of_the_job_tells_bitcoin_from_bitcoin_cash() {
+    // Block 534,240 of each chain, from their headers (bitcoinj and bitcoincashj checkpoints):
+    // the same height, two months apart, difficulties 5.95 T and 713 G.
+    let btc = Script {
+        agent: "bmminer/2.0.0".into(),
+        jobs: 4,
+        chain: Some((534_240, 0x172f_4f7b, 1_532_852_371)),
+        ..Script::default()
+    };
+    let bch = Script {
+        chain: Some((534_240, 0x1801_8ade, 1_528_737_000)),
+        ..btc.clone()
+    };
+    for (script, name, difficulty) in [(btc, "BTC", 5.949e12), (bch, "BCH", 7.128e11)] {
+        let (e, _, _) = session(&script);
+        let m = &e["mining"];
+        assert_eq!(m["chain"]["names"], serde_json::json!([name]), "{m}");
+        assert_eq!(m["coin"], name);
+        assert_eq!(m["coin_basis"], "job");
+        assert_eq!(m["algorithm"], "sha256d");
+        assert_eq!(m["algorithm_basis"], "job");
+        let d = m["chain"]["network_difficulty"].as_f64().unwrap();
+        assert!((d - difficulty).abs() / difficulty < 1e-3, "{d}");
+    }
 }
