@@ -72,6 +72,9 @@ pub struct Candidate {
     #[serde(skip_serializing_if = "String::is_empty")]
     /// Line or circuit id.
     pub circuit: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    /// The registry's region (code) of the subscriber.
+    pub region: String,
     /// False when the record names an identity the registry does not know.
     pub registered: bool,
     /// The assignment that led here.
@@ -320,6 +323,9 @@ impl Resolver {
             address: sub.map(|s| s.address.clone()).unwrap_or_default(),
             account_type: sub.map(|s| s.account_type.clone()).unwrap_or_default(),
             circuit: sub.map(|s| s.circuit.clone()).unwrap_or_default(),
+            region: sub
+                .and_then(|s| s.extra.get("region").cloned())
+                .unwrap_or_default(),
             id,
             matched: Matched {
                 identity: s.identity.clone(),

@@ -16,7 +16,7 @@ pub struct InventoryArgs {
     /// Only the events of this ISO week (e.g. 2026-W48), from the store.
     #[arg(long, value_name = "YYYY-Www", requires = "store")]
     week: Option<String>,
-    /// Folder for inventory.json, inventory.csv, report.md and hashrate.svg.
+    /// Folder for inventory.json, inventory.csv, ledger.json, report.md and hashrate.svg.
     #[arg(long, value_name = "DIR", required = true)]
     out: PathBuf,
     /// Last week's inventory.json, to mark sites new, continuing, grown, shrunk or gone.
@@ -25,6 +25,61 @@ pub struct InventoryArgs {
     /// Classification thresholds [default: the built-in rules/inventory.toml].
     #[arg(long, value_name = "FILE")]
     thresholds: Option<PathBuf>,
+    /// Parks (CSV, UTF-8 or GBK, English or Chinese columns): name, kind, region, networks
+    /// (CIDRs, `;`-separated), enterprise ids.
+    #[arg(long, value_name = "CSV")]
+    parks: Vec<PathBuf>,
+    /// Grid metering (CSV): enterprise id, period (a day or a month), kWh, and optionally the
+    /// contracted capacity (kVA) and the declared business.
+    #[arg(long, value_name = "CSV")]
+    metering: Vec<PathBuf>,
+    /// Signed no-mining commitments (CSV): enterprise id, the day signed, kind.
+    #[arg(long, value_name = "CSV")]
+    commitments: Vec<PathBuf>,
+    /// Regions (CSV): code (the registry's region column), province, city, county.
+    #[arg(long, value_name = "CSV")]
+    regions: Vec<PathBuf>,
+    /// The period the inventory covers, for metered and estimated energy: START/END as days
+    /// (2026-11-23/2026-11-30, END not included) [default: from the first to the last sighting].
+    #[arg(long, value_name = "START/END")]
+    period: Option<String>,
+}
+
+/// The reference data the flags name.
+fn reference(a: &InventoryArgs) -> Result<inventory::reference::Reference, String> {
+    let mut r = inventory::reference::Reference::default();
+    for p in &a.parks {
+        r.add_parks(p)?;
+    }
+    for p in &a.metering {
+        r.add_metering(p)?;
+    }
+    for p in &a.commitments {
+        r.add_commitments(p)?;
+    }
+    for p in &a.regions {
+        r.add_regions(p)?;
+    }
+    Ok(r)
+}
+
+/// `--period START/END`, or the span of the sightings.
+fn period(a: &InventoryArgs, sites: &[Site]) -> Result<inventory::crosscheck::Period, String> {
+    use inventory::crosscheck::{period_of, Period};
+    let Some(spec) = &a.period else {
+        return Ok(period_of(sites).unwrap_or(Period { start: 0, end: 0 }));
+    };
+    let day = |d: &str| {
+        inventory::reference::period(d)
+            .filter(|(s, e)| e - s == 86_400)
+            .map(|(s, _)| s)
+    };
+    match spec.split_once('/').map(|(s, e)| (day(s), day(e))) {
+        Some((Some(start), Some(end))) if end > start => Ok(Period { start, end }),
+        _ => Err(format!(
+            "--period '{spec}': expected START/END as days, END after START (2026-11-23/2026-11-30)"
+        )),
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
@@ -73,7 +128,10 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
             store::Store::open(spec).await?.events((&from, &to)).await
         })?);
     }
+    let reference = reference(a)?;
     let mut sites = inventory::build(&events, &th);
+    let period = period(a, &sites)?;
+    inventory::crosscheck::apply(&mut sites, &reference, period, &th);
     if let Some(p) = &a.previous {
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
         let prev: Vec<Site> = serde_json::from_str(&text)
@@ -86,7 +144,14 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
         &serde_json::to_string_pretty(&sites).unwrap_or_default(),
     )?;
     write_private(&a.out.join("inventory.csv"), &inventory::to_csv(&sites))?;
-    write_private(&a.out.join("report.md"), &inventory::report(&sites))?;
+    let ledger = inventory::crosscheck::ledger(&sites, &reference, period, &th);
+    write_private(
+        &a.out.join("ledger.json"),
+        &serde_json::to_string_pretty(&ledger).unwrap_or_default(),
+    )?;
+    let mut report = inventory::report(&sites);
+    report.push_str(&inventory::crosscheck::report(&ledger, &sites));
+    write_private(&a.out.join("report.md"), &report)?;
     write_private(&a.out.join("hashrate.svg"), &inventory::chart(&sites))?;
     Ok(sites.len())
 }

@@ -6,7 +6,13 @@
 //! a Markdown report with an SVG chart for people; `--previous` marks sites new, continuing,
 //! grown, shrunk or gone.
 
+pub mod crosscheck;
 mod profile;
+pub mod reference;
+mod render;
+
+use render::join;
+pub use render::{chart, report, to_csv};
 
 pub use profile::ProfileEvidence;
 pub mod store;
@@ -44,6 +50,37 @@ pub struct Thresholds {
     /// ...from at least this many distinct peers in one interval is a data centre.
     #[serde(default = "default_dc_peers")]
     pub data_centre_min_peers: u64,
+    /// Words of a declared business (grid metering) that name a data centre.
+    #[serde(default = "default_dc_business")]
+    pub data_centre_business: Vec<String>,
+    /// The surcharge on mining's electricity, yuan per kWh.
+    #[serde(default = "default_surcharge")]
+    pub surcharge_yuan_per_kwh: f64,
+    /// Flag a site whose estimated mining energy is at least this share of its metered use.
+    #[serde(default = "default_energy_explains")]
+    pub energy_explains: f64,
+}
+
+fn default_dc_business() -> Vec<String> {
+    [
+        "data centre",
+        "data center",
+        "datacenter",
+        "idc",
+        "数据中心",
+        "算力中心",
+        "云计算",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_surcharge() -> f64 {
+    0.30
+}
+
+fn default_energy_explains() -> f64 {
+    0.5
 }
 
 fn default_dc_answered() -> u64 {
@@ -69,6 +106,9 @@ impl Default for Thresholds {
             total_max_spread: default_max_spread(),
             data_centre_min_answered: default_dc_answered(),
             data_centre_min_peers: default_dc_peers(),
+            data_centre_business: default_dc_business(),
+            surcharge_yuan_per_kwh: default_surcharge(),
+            energy_explains: default_energy_explains(),
         }
     }
 }
@@ -137,6 +177,10 @@ pub struct Site {
     pub power_kw_high: f64,
     /// data_centre_mining, mining_farm, small_scale, cryptojacking
     pub classification: String,
+    /// The cross-checks with other agencies' data (`crosscheck`): region, park, commitment,
+    /// metered energy, surcharge, and the evidence for the class.
+    #[serde(default, flatten)]
+    pub checks: crosscheck::Checks,
     /// What the sensor's site profiles say of the networks holding its miners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileEvidence>,
@@ -299,6 +343,7 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
             ..Site::default()
         });
         if let Some(c) = sub {
+            site.checks.region_code = s(&c["region"]);
             site.name = s(&c["name"]).unwrap_or_default();
             site.registration_number = s(&c["registration_number"]).unwrap_or_default();
             site.address = s(&c["address"]).unwrap_or_default();
@@ -319,7 +364,9 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
     let mut out: Vec<Site> = sites.into_values().collect();
     for site in &mut out {
         site.profile = profile::evidence(events, site.addresses.iter());
-        site.classification = classify(site, th).into();
+        let (class, evidence) = classify(site, th);
+        site.classification = class.into();
+        site.checks.class_evidence = evidence;
     }
     out.sort_by(|a, b| {
         b.hashrate_hs
@@ -329,30 +376,63 @@ pub fn build(events: &[Value], th: &Thresholds) -> Vec<Site> {
     out
 }
 
-fn classify(s: &Site, th: &Thresholds) -> &'static str {
-    if s.profile.as_ref().is_some_and(|p| {
+/// The site's class and the evidence for it, each a figure against its threshold.
+fn classify(s: &Site, th: &Thresholds) -> (&'static str, Vec<String>) {
+    if let Some(p) = s.profile.as_ref().filter(|p| {
         p.answered >= th.data_centre_min_answered && p.peers_max >= th.data_centre_min_peers
     }) {
-        return "data_centre_mining";
+        return (
+            "data_centre_mining",
+            vec![format!(
+                "its network answered {} connections (>= {}), up to {} peers in an interval (>= {})",
+                p.answered, th.data_centre_min_answered, p.peers_max, th.data_centre_min_peers
+            )],
+        );
     }
-    if (s.power_kw >= th.farm_min_power_kw && s.shares >= th.farm_min_shares)
-        || s.workers.len() >= th.farm_min_workers
-        || s.connections as usize >= th.farm_min_connections
-    {
-        return "mining_farm";
+    let mut farm = Vec::new();
+    if s.power_kw >= th.farm_min_power_kw && s.shares >= th.farm_min_shares {
+        farm.push(format!(
+            "power {:.1} kW (>= {} kW) on {} shares",
+            s.power_kw, th.farm_min_power_kw, s.shares
+        ));
+    }
+    if s.workers.len() >= th.farm_min_workers {
+        farm.push(format!(
+            "{} workers (>= {})",
+            s.workers.len(),
+            th.farm_min_workers
+        ));
+    }
+    if s.connections as usize >= th.farm_min_connections {
+        farm.push(format!(
+            "{} connections (>= {})",
+            s.connections, th.farm_min_connections
+        ));
+    }
+    if !farm.is_empty() {
+        return ("mining_farm", farm);
     }
     let cpu =
         !s.algorithms.is_empty() && s.algorithms.iter().all(|a| th.cpu_algorithms.contains(a));
-    let agent = s.agents.iter().any(|a| {
+    let agent = s.agents.iter().find(|a| {
         let a = a.to_ascii_lowercase();
         th.cryptojacking_agents
             .iter()
             .any(|x| a.contains(x.as_str()))
     });
-    if s.addresses.len() == 1 && cpu && agent && s.hashrate_hs < th.cpu_max_hashrate_hs {
-        return "cryptojacking";
+    if let Some(agent) =
+        agent.filter(|_| s.addresses.len() == 1 && cpu && s.hashrate_hs < th.cpu_max_hashrate_hs)
+    {
+        return (
+            "cryptojacking",
+            vec![format!(
+                "one address, CPU-class algorithm ({}), agent {agent}, below {} H/s",
+                join(&s.algorithms),
+                th.cpu_max_hashrate_hs
+            )],
+        );
     }
-    "small_scale"
+    ("small_scale", vec!["no farm threshold reached".into()])
 }
 
 /// Marks each site against last week's inventory; sites that are gone are added.
@@ -384,203 +464,6 @@ pub fn compare(now: &mut Vec<Site>, previous: &[Site], th: &Thresholds) {
             ..(*p).clone()
         });
     }
-}
-
-fn join(v: &BTreeSet<String>) -> String {
-    v.iter().cloned().collect::<Vec<_>>().join(";")
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn to_csv(sites: &[Site]) -> String {
-    let mut out = String::from("site,name,registration_number,address,addresses,first_seen,last_seen,connections,workers,devices,agents,pools,coins,algorithms,wallets,estimated_connections,left_out_connections,shares,hashrate_hs,hashrate_hs_low,hashrate_hs_high,power_kw,power_kw_low,power_kw_high,classification,change\n");
-    for s in sites {
-        let row = [
-            s.site.clone(),
-            s.name.clone(),
-            s.registration_number.clone(),
-            s.address.clone(),
-            join(&s.addresses),
-            s.first_seen.clone(),
-            s.last_seen.clone(),
-            s.connections.to_string(),
-            s.workers.len().to_string(),
-            s.devices.len().to_string(),
-            join(&s.agents),
-            join(&s.pools),
-            join(&s.coins),
-            join(&s.algorithms),
-            join(&s.wallets),
-            s.estimated_connections.to_string(),
-            s.left_out.len().to_string(),
-            s.shares.to_string(),
-            estimate(s, format!("{:.6e}", s.hashrate_hs)),
-            estimate(s, format!("{:.6e}", s.hashrate_hs_low)),
-            estimate(s, format!("{:.6e}", s.hashrate_hs_high)),
-            estimate(s, format!("{:.3}", s.power_kw)),
-            estimate(s, format!("{:.3}", s.power_kw_low)),
-            estimate(s, format!("{:.3}", s.power_kw_high)),
-            s.classification.clone(),
-            s.change.clone(),
-        ];
-        out.push_str(
-            &row.iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    }
-    out
-}
-
-/// A total, or nothing when none of the site's connections could be estimated.
-fn estimate(s: &Site, v: String) -> String {
-    if s.estimated_connections == 0 {
-        String::new()
-    } else {
-        v
-    }
-}
-
-/// A hashrate with its SI prefix: `14.79 TH/s`.
-fn si(v: f64) -> String {
-    let units = [
-        ("E", 1e18),
-        ("P", 1e15),
-        ("T", 1e12),
-        ("G", 1e9),
-        ("M", 1e6),
-        ("k", 1e3),
-    ];
-    for (u, f) in units {
-        if v >= f {
-            return format!("{:.2} {u}H/s", v / f);
-        }
-    }
-    format!("{v:.2} H/s")
-}
-
-/// An SVG bar chart of hashrate by site (log scale, with the interval as a whisker).
-pub fn chart(sites: &[Site]) -> String {
-    let rows: Vec<&Site> = sites
-        .iter()
-        .filter(|s| s.hashrate_hs > 0.0)
-        .take(30)
-        .collect();
-    let h = 30 + rows.len() * 22;
-    let max = rows
-        .iter()
-        .map(|s| s.hashrate_hs_high.max(s.hashrate_hs))
-        .fold(1.0f64, f64::max)
-        .log10();
-    let x = |v: f64| 260.0 + 420.0 * (v.max(1.0).log10() / max.max(1.0));
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"10\" y=\"18\">Estimated hashrate by site (H/s, log scale; whiskers: 95 % interval)</text>\n");
-    for (i, s) in rows.iter().enumerate() {
-        let y = 30 + i * 22;
-        let label = if s.name.is_empty() {
-            s.site.clone()
-        } else {
-            s.name.clone()
-        };
-        svg.push_str(&format!(
-            "<text x=\"10\" y=\"{}\">{}</text><rect x=\"260\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"#4a7ab5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{}\">{}</text>\n",
-            y + 11,
-            label.replace('&', "&amp;").replace('<', "&lt;"),
-            x(s.hashrate_hs) - 260.0,
-            x(s.hashrate_hs_low),
-            x(s.hashrate_hs_high),
-            y + 7,
-            y + 7,
-            x(s.hashrate_hs_high) + 4.0,
-            y + 11,
-            si(s.hashrate_hs)
-        ));
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-pub fn report(sites: &[Site]) -> String {
-    let mut r =
-        String::from("# Mining site inventory\n\n![Estimated hashrate by site](hashrate.svg)\n\n");
-    r.push_str("| site | enterprise | registration number | address | addresses | first seen | last seen | connections | workers | coins | hashrate (95 % interval) | power kW (range) | class | change |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for s in sites {
-        r.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            s.site,
-            s.name,
-            s.registration_number,
-            s.address,
-            join(&s.addresses),
-            s.first_seen,
-            s.last_seen,
-            s.connections,
-            s.workers.len(),
-            join(&s.coins),
-            if s.estimated_connections == 0 && s.undecided_connections > 0 {
-                format!(
-                    "not given: the algorithm of {} connection(s) is open (see their events' algorithm_candidates)",
-                    s.undecided_connections
-                )
-            } else if s.estimated_connections == 0 && !s.left_out.is_empty() {
-                format!(
-                    "not summed: {} connection(s) with too little evidence (below)",
-                    s.left_out.len()
-                )
-            } else if s.estimated_connections == 0 {
-                "no shares seen".to_string()
-            } else {
-                format!(
-                    "{} ({} – {}; {} shares){}",
-                    si(s.hashrate_hs),
-                    si(s.hashrate_hs_low),
-                    si(s.hashrate_hs_high),
-                    s.shares,
-                    if s.left_out.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; {} more left out (below)", s.left_out.len())
-                    }
-                )
-            },
-            estimate(
-                s,
-                format!(
-                    "{:.3} ({:.3} – {:.3})",
-                    s.power_kw, s.power_kw_low, s.power_kw_high
-                )
-            ),
-            s.classification,
-            s.change
-        ));
-    }
-    r.push_str("\nHashrates and power are estimates from the shares seen, never exact: see each event's share count and interval.\n");
-    let left: Vec<&Site> = sites.iter().filter(|s| !s.left_out.is_empty()).collect();
-    if !left.is_empty() {
-        r.push_str("\n## Left out of the totals\n\nThese connections' estimates rest on too little evidence to be added up; each is listed with its own interval.\n\n| site | connection | shares | hashrate (95 % interval) | why |\n|---|---|---|---|---|\n");
-        for s in left {
-            for l in &s.left_out {
-                r.push_str(&format!(
-                    "| {} | {} | {} | {} ({} – {}) | {} |\n",
-                    s.site,
-                    l.flow,
-                    l.shares,
-                    si(l.hashrate_hs),
-                    si(l.hashrate_hs_low),
-                    si(l.hashrate_hs_high),
-                    l.why
-                ));
-            }
-        }
-    }
-    r
 }
 
 #[cfg(test)]
