@@ -53,7 +53,11 @@ fn week_one() -> Vec<Value> {
     // The farm: 12 rigs of 2 kW, one worker each.
     for i in 0..12u32 {
         let m = mining(&format!("farm.rig{i}"), 2000.0, 40, json!({}));
-        ev.push(event(i, Some(FARM), &format!("10.1.0.{}", 10 + i), m));
+        let mut e = event(i, Some(FARM), &format!("10.1.0.{}", 10 + i), m);
+        if i == 0 {
+            e["evidence"] = json!({"bundle": "20261123T001000Z-farm-rig0"});
+        }
+        ev.push(e);
     }
     // The data centre hosting mining: 3 connections of 1.5 kW from its park network.
     for i in 0..3u32 {
@@ -332,4 +336,120 @@ fn a_bad_reference_file_is_named_by_line_and_nothing_is_written() {
         "{err}"
     );
     assert!(!d.join("o").exists());
+}
+
+/// The headless browser, if one is installed.
+fn chromium() -> Option<&'static str> {
+    ["chromium-headless-shell", "chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+/// The value of `attr` in the first element whose opening tag contains `anchor`.
+fn attr(dom: &str, anchor: &str, attr: &str) -> String {
+    let at = dom
+        .find(anchor)
+        .unwrap_or_else(|| panic!("no {anchor} in the page"));
+    let tag_start = dom[..at].rfind('<').unwrap();
+    let tag = &dom[tag_start..tag_start + dom[tag_start..].find('>').unwrap()];
+    let key = format!("{attr}=\"");
+    let v = &tag[tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {attr} in {tag}"))
+        + key.len()..];
+    v[..v.find('"').unwrap()].to_string()
+}
+
+#[test]
+fn the_html_report_opens_in_a_headless_browser_with_the_ledgers_numbers() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIPPED: no headless Chromium (Debian: chromium-headless-shell); .ci/run installs it"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_lines(&d.join("w1.jsonl"), &week_one());
+    let (sites, ledger) = inventory(d, &d.join("w1.jsonl"), "w1", None);
+    let page = d.join("w1/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for fetch in [
+        "src=",
+        "href=\"http",
+        "url(",
+        "@import",
+        "http://",
+        "https://",
+    ] {
+        assert!(!html.contains(fetch), "the page fetches nothing: {fetch}");
+    }
+    let url = format!("file://{}", page.display());
+    let chrome = |extra: &[&str]| {
+        std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+            ])
+            .args(["--virtual-time-budget=3000", "--window-size=1400,1700"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let out = chrome(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{log}");
+    // The script ran to its end, and nothing went to the console as an error.
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert!(!dom.contains("data-errors="), "{dom}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console: {console:#?}");
+    // The ledger's numbers in the page are ledger.json's.
+    let rows = ledger["regions"].as_array().unwrap();
+    let zj = rows.iter().find(|r| r["name"] == "浙江省").unwrap();
+    let anchor = "data-name=\"浙江省\"";
+    assert_eq!(attr(&dom, anchor, "data-sites"), zj["sites"].to_string());
+    let shown: f64 = attr(&dom, anchor, "data-surcharge").parse().unwrap();
+    assert!(close(&zj["surcharge_yuan"], shown), "{shown} {zj}");
+    assert!(dom.contains("<td class=\"n\">1436.40</td>"), "{dom}");
+    // One site's row: the data centre hosting mining.
+    let dc = site(&sites, "E-DC2");
+    let anchor = "data-site=\"E-DC2\"";
+    assert_eq!(attr(&dom, anchor, "data-class"), "data_centre_mining");
+    let s: f64 = attr(&dom, anchor, "data-surcharge").parse().unwrap();
+    assert!(close(&dc["surcharge_yuan"], s), "{s} {dc}");
+    assert!(dom.contains("pledge of 2026-06-15 breached"));
+    // The filter shows every site at first; the farm's row links its evidence bundle.
+    assert!(dom.contains("<span id=\"shown\">4</span>"), "{dom}");
+    assert!(dom.contains("<a href=\"evidence/20261123T001000Z-farm-rig0/\">"));
+    // A screenshot, kept with the test's output (and, asked for, as the README's picture).
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.png");
+    let arg = format!("--screenshot={}", shot.display());
+    let out = chrome(&[&arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+    if std::env::var_os("MINETAP_UPDATE_SCREENSHOT").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.png");
+        std::fs::copy(&shot, docs).unwrap();
+    }
 }

@@ -16,7 +16,8 @@ pub struct InventoryArgs {
     /// Only the events of this ISO week (e.g. 2026-W48), from the store.
     #[arg(long, value_name = "YYYY-Www", requires = "store")]
     week: Option<String>,
-    /// Folder for inventory.json, inventory.csv, ledger.json, report.md and hashrate.svg.
+    /// Folder for inventory.json, inventory.csv, ledger.json, report.md, report.html and
+    /// hashrate.svg.
     #[arg(long, value_name = "DIR", required = true)]
     out: PathBuf,
     /// Last week's inventory.json, to mark sites new, continuing, grown, shrunk or gone.
@@ -39,6 +40,10 @@ pub struct InventoryArgs {
     /// Regions (CSV): code (the registry's region column), province, city, county.
     #[arg(long, value_name = "CSV")]
     regions: Vec<PathBuf>,
+    /// Where the scan's evidence bundles are, as the report's links should reach them (a path
+    /// relative to the --out folder, or a URL).
+    #[arg(long, value_name = "PATH", default_value = "evidence")]
+    evidence_dir: String,
     /// The period the inventory covers, for metered and estimated energy: START/END as days
     /// (2026-11-23/2026-11-30, END not included) [default: from the first to the last sighting].
     #[arg(long, value_name = "START/END")]
@@ -152,6 +157,10 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
     let mut report = inventory::report(&sites);
     report.push_str(&inventory::crosscheck::report(&ledger, &sites));
     write_private(&a.out.join("report.md"), &report)?;
+    write_private(
+        &a.out.join("report.html"),
+        &inventory::html::page(&sites, &ledger, &a.evidence_dir),
+    )?;
     write_private(&a.out.join("hashrate.svg"), &inventory::chart(&sites))?;
     Ok(sites.len())
 }

@@ -7,6 +7,7 @@
 //! grown, shrunk or gone.
 
 pub mod crosscheck;
+pub mod html;
 mod profile;
 pub mod reference;
 mod render;
@@ -177,6 +178,9 @@ pub struct Site {
     pub power_kw_high: f64,
     /// data_centre_mining, mining_farm, small_scale, cryptojacking
     pub classification: String,
+    /// The evidence bundles of its connections (`--evidence` at the scan).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub bundles: BTreeSet<String>,
     /// The cross-checks with other agencies' data (`crosscheck`): region, park, commitment,
     /// metered energy, surcharge, and the evidence for the class.
     #[serde(default, flatten)]
@@ -238,6 +242,9 @@ impl Site {
         }
         if let Some(a) = s(&m["agent"]) {
             site.agents.insert(a);
+        }
+        if let Some(b) = s(&e["evidence"]["bundle"]) {
+            site.bundles.insert(b);
         }
         let pool = m["pool"]["name"]
             .as_str()
