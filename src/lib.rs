@@ -21,3 +21,9 @@ pub(crate) mod rules;
 pub mod source;
 pub(crate) mod verdict;
 pub(crate) mod wire;
+
+/// What the benchmarks drive of the stages that are the crate's own (not a public interface).
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::output::profile::{ProfileConfig, Profiles};
+}

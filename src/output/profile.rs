@@ -148,6 +148,7 @@ pub struct Profiles {
 }
 
 impl Profiles {
+    /// No profiles yet; the first flow opens the first interval.
     pub fn new(cfg: ProfileConfig) -> Self {
         Profiles {
             cfg,
