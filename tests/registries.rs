@@ -97,9 +97,9 @@ fn an_english_registry_with_a_bom_semicolons_quotes_and_bad_rows() {
 fn a_chinese_registry_in_gbk_with_tabs() {
     let dir = tempfile::tempdir().unwrap();
     let reg = dir.path().join("用户登记.csv");
-    let text = "用户编号\t企业名称\t统一社会信用代码\t装机地址\t宽带账号\t联系电话\n\
-                QY-0001\t恒达矿业有限公司\t91110000MA01ABCD1X\t北京市朝阳区工业路12号\thengda@fttx\t010-12345678\n\
-                QY-0002\t幸运星贸易\t91310000MA1FL5XX2K\t上海市浦东新区港湾路8号\tlucky@adsl\t021-87654321\n";
+    let text = "用户编号\t企业名称\t统一社会信用代码\t装机地址\t宽带账号\t联系电话\t行政区划代码\n\
+                QY-0001\t恒达矿业有限公司\t91110000MA01ABCD1X\t北京市朝阳区工业路12号\thengda@fttx\t010-12345678\t110105\n\
+                QY-0002\t幸运星贸易\t91310000MA1FL5XX2K\t上海市浦东新区港湾路8号\tlucky@adsl\t021-87654321\t310115\n";
     let (gbk, _, bad) = encoding_rs::GBK.encode(text);
     assert!(!bad);
     std::fs::write(&reg, &gbk).unwrap();
@@ -115,6 +115,8 @@ fn a_chinese_registry_in_gbk_with_tabs() {
     assert_eq!(s["name"], "恒达矿业有限公司");
     assert_eq!(s["address"], "北京市朝阳区工业路12号");
     assert_eq!(s["registration_number"], "91110000MA01ABCD1X");
+    // The region code travels with the candidate, for the inventory's ledger.
+    assert_eq!(s["region"], "110105");
     assert_eq!(
         lookup(&db, "198.51.100.8")["candidates"][0]["id"],
         "QY-0002"
