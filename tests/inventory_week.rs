@@ -47,6 +47,7 @@ const FARM: (&str, &str, &str) = ("E-FARM", "恒远矿业有限公司", "330110"
 const DC2: (&str, &str, &str) = ("E-DC2", "星河算力科技", "330106");
 const OFFICE: (&str, &str, &str) = ("E-OFFICE", "兰亭贸易", "320102");
 const NEW: (&str, &str, &str) = ("E-NEW", "新开矿场", "330110");
+const QUIET: (&str, &str, &str) = ("E-QUIET", "静安仓储", "330110");
 
 fn week_one() -> Vec<Value> {
     let mut ev = Vec::new();
@@ -81,6 +82,20 @@ fn week_one() -> Vec<Value> {
         "203.0.113.77",
         mining("x", 500.0, 12, json!({})),
     ));
+    // A quiet building: one 1 kW rig seen, its network opening nothing else.
+    let m = mining("q.0", 1000.0, 15, json!({}));
+    ev.push(event(45, Some(QUIET), "10.4.0.2", m));
+    // The sensor's profiles of the office's and the quiet building's networks.
+    for (site, opened, mining_flows) in [("10.3.0.9", 300, 1), ("10.4.0.0/24", 1, 1)] {
+        ev.push(json!({
+            "schema": "minetap/1", "event_type": "site_profile",
+            "timestamp": "2026-11-29T13:00:00.000000Z",
+            "site_profile": {"site": site, "interval_start": 1_764_417_600u64,
+                "interval_end": 1_764_421_200u64, "flows_opened": opened,
+                "flows_answered": 0, "peers": 3, "bytes_sent": 10_000, "bytes_received": 20_000,
+                "mining_flows": mining_flows, "served": []}
+        }));
+    }
     ev
 }
 
@@ -102,7 +117,8 @@ fn reference(dir: &Path) -> Vec<String> {
     let metering = "企业编号,计量周期,用电量(kWh),合同容量(kVA),申报业务\n\
          E-FARM,2026-11,20000,800,制造业\n\
          E-DC1,2026-11,90000,4000,数据中心\n\
-         E-OFFICE,2026年11月,3000,50,贸易\n"
+         E-OFFICE,2026年11月,3000,50,贸易\n\
+         E-QUIET,2026-11,36000,300,仓储\n"
         .to_string()
         + &(23..30)
             .map(|d| format!("E-DC2,2026-11-{d},5000,2500,数据中心\n"))
@@ -174,7 +190,7 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
     let d = dir.path();
     write_lines(&d.join("w1.jsonl"), &week_one());
     let (sites, ledger) = inventory(d, &d.join("w1.jsonl"), "w1", None);
-    assert_eq!(sites.len(), 4, "{sites:#?}");
+    assert_eq!(sites.len(), 5, "{sites:#?}");
     let hours = 168.0;
 
     // The farm: 24 kW for the week = 4,032 kWh; metered 20,000 kWh in November, 7/30 of it
@@ -212,7 +228,10 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
     assert_eq!(dc["commitment_breached"], true);
     assert!(close(&dc["metered_kwh"], 35_000.0));
     assert!(close(&dc["surcharge_yuan"], 4.5 * hours * 0.30));
-    assert!(dc.get("energy_flag").is_none(), "{dc}");
+    assert_eq!(
+        dc["energy_flag"],
+        "metered use is 46 x the mining estimate (no traffic profile to tell what else draws it)"
+    );
 
     // The office: cryptojacking; 0.03 kW x 168 h = 5.04 kWh, surcharge 1.512.
     let office = site(&sites, "E-OFFICE");
@@ -220,6 +239,20 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
     assert!(close(&office["metered_kwh"], 700.0));
     assert!(close(&office["surcharge_yuan"], 0.03 * hours * 0.30));
     assert_eq!(office["region"]["province"], "江苏省");
+    // 700 kWh metered is 139 x the estimate, and its traffic shows other business (300
+    // connections opened, 1 of them mining).
+    assert_eq!(
+        office["energy_flag"],
+        "metered use is 139 x the mining estimate (the site's traffic shows other business)",
+        "{office}"
+    );
+    // The second farm's building draws 50 x what its one rig explains, and its network does
+    // nothing else: the flag asks whether mining goes unseen.
+    let quiet = site(&sites, "E-QUIET");
+    assert_eq!(
+        quiet["energy_flag"],
+        "metered use is 50 x the mining estimate and the site's traffic shows no other business: mining not seen?"
+    );
 
     // Nobody's: no region, no metering: the estimate is charged, and it is said.
     let other = site(&sites, "unattributed:203.0.113.77");
@@ -238,7 +271,7 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
     };
     let zj = row("浙江省");
     assert_eq!(zj["level"], "province");
-    assert_eq!(zj["sites"], 2);
+    assert_eq!(zj["sites"], 3);
     let sum = |field: &str, keys: &[&str]| -> f64 {
         keys.iter()
             .map(|k| site(&sites, k)[field].as_f64().unwrap())
@@ -246,18 +279,18 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
     };
     assert!(close(
         &zj["surcharge_yuan"],
-        sum("surcharge_yuan", &["E-FARM", "E-DC2"])
+        sum("surcharge_yuan", &["E-FARM", "E-DC2", "E-QUIET"])
     ));
-    assert!(close(&zj["surcharge_yuan"], 1_209.6 + 226.8));
+    assert!(close(&zj["surcharge_yuan"], 1_209.6 + 226.8 + 50.4));
     assert!(close(
         &zj["power_kw"],
-        sum("power_kw", &["E-FARM", "E-DC2"])
+        sum("power_kw", &["E-FARM", "E-DC2", "E-QUIET"])
     ));
     assert!(close(
         &zj["hashrate_hs"],
-        sum("hashrate_hs", &["E-FARM", "E-DC2"])
+        sum("hashrate_hs", &["E-FARM", "E-DC2", "E-QUIET"])
     ));
-    assert_eq!(row("浙江省 / 杭州市")["sites"], 2);
+    assert_eq!(row("浙江省 / 杭州市")["sites"], 3);
     assert_eq!(row("浙江省 / 杭州市 / 西湖区")["sites"], 1);
     assert_eq!(row("江苏省 / 南京市 / 玄武区")["sites"], 1);
     assert_eq!(ledger["no_region"]["sites"], 1);
@@ -305,7 +338,7 @@ fn a_week_cross_checked_with_parks_metering_commitments_and_regions() {
             zj2["new"].as_u64(),
             zj2["existing"].as_u64()
         ),
-        (Some(2), Some(1), Some(1))
+        (Some(3), Some(1), Some(2))
     );
     assert_eq!(ledger2["parks"][0]["mining_sites"], json!([]));
 }
@@ -421,7 +454,7 @@ fn the_html_report_opens_in_a_headless_browser_with_the_ledgers_numbers() {
     assert_eq!(attr(&dom, anchor, "data-sites"), zj["sites"].to_string());
     let shown: f64 = attr(&dom, anchor, "data-surcharge").parse().unwrap();
     assert!(close(&zj["surcharge_yuan"], shown), "{shown} {zj}");
-    assert!(dom.contains("<td class=\"n\">1436.40</td>"), "{dom}");
+    assert!(dom.contains("<td class=\"n\">1486.80</td>"), "{dom}");
     // One site's row: the data centre hosting mining.
     let dc = site(&sites, "E-DC2");
     let anchor = "data-site=\"E-DC2\"";
@@ -430,7 +463,7 @@ fn the_html_report_opens_in_a_headless_browser_with_the_ledgers_numbers() {
     assert!(close(&dc["surcharge_yuan"], s), "{s} {dc}");
     assert!(dom.contains("pledge of 2026-06-15 breached"));
     // The filter shows every site at first; the farm's row links its evidence bundle.
-    assert!(dom.contains("<span id=\"shown\">4</span>"), "{dom}");
+    assert!(dom.contains("<span id=\"shown\">5</span>"), "{dom}");
     assert!(dom.contains("<a href=\"evidence/20261123T001000Z-farm-rig0/\">"));
     // A screenshot, kept with the test's output (and, asked for, as the README's picture).
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.png");

@@ -172,12 +172,29 @@ fn check(site: &mut Site, r: &Reference, period: Period, th: &Thresholds) {
         .metered_kwh
         .filter(|m| *m > 0.0)
         .map(|m| c.estimated_mining_kwh / m);
+    // A site whose own traffic shows no other business (its network serves next to nobody and
+    // opens no more other connections than mining ones) and that draws far more than the
+    // mining seen: mining the sensor does not see?
+    let quiet = site.profile.as_ref().map(|p| {
+        p.answered < th.data_centre_min_answered
+            && p.opened.saturating_sub(p.mining_flows) <= p.mining_flows
+    });
     c.energy_flag = match (c.metered_kwh, c.mining_share) {
         (None, _) => Some("no metering for the period".into()),
         (Some(_), Some(share)) if share >= th.energy_explains => Some(format!(
             "the mining estimate explains {:.0} % of the metered use",
             share.min(9.99) * 100.0
         )),
+        (Some(m), _)
+            if m >= th.energy_far_above * c.estimated_mining_kwh.max(f64::MIN_POSITIVE) =>
+        {
+            let times = m / c.estimated_mining_kwh.max(f64::MIN_POSITIVE);
+            Some(match quiet {
+                Some(true) => format!("metered use is {times:.0} x the mining estimate and the site's traffic shows no other business: mining not seen?"),
+                Some(false) => format!("metered use is {times:.0} x the mining estimate (the site's traffic shows other business)"),
+                None => format!("metered use is {times:.0} x the mining estimate (no traffic profile to tell what else draws it)"),
+            })
+        }
         _ => None,
     };
     let (billable, basis) = match c.metered_kwh {

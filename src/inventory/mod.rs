@@ -60,6 +60,13 @@ pub struct Thresholds {
     /// Flag a site whose estimated mining energy is at least this share of its metered use.
     #[serde(default = "default_energy_explains")]
     pub energy_explains: f64,
+    /// Flag a site whose metered use is at least this many times its estimated mining energy.
+    #[serde(default = "default_energy_far_above")]
+    pub energy_far_above: f64,
+}
+
+fn default_energy_far_above() -> f64 {
+    10.0
 }
 
 fn default_dc_business() -> Vec<String> {
@@ -110,6 +117,7 @@ impl Default for Thresholds {
             data_centre_business: default_dc_business(),
             surcharge_yuan_per_kwh: default_surcharge(),
             energy_explains: default_energy_explains(),
+            energy_far_above: default_energy_far_above(),
         }
     }
 }
