@@ -393,3 +393,33 @@ fn gzip_zstd_and_xz_captures_are_read_as_they_are() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ten_thousand_flows_give_the_same_events_with_one_worker_or_four_and_from_stdin() {
+    // 10,000 Stratum sessions, each from its own address, interleaved in time (short ones:
+    // two jobs, a share each, so that the debug build reads them in seconds).
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("many.pcap");
+    let short = synth::stratum::Script {
+        jobs: 2,
+        submits_per_job: 1,
+        ..Default::default()
+    };
+    std::fs::write(&cap, synth::mix::miners_with(0, 10_000, &short)).unwrap();
+    let sorted = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", stderr(out));
+        let mut ev: Vec<String> = events(out).iter().map(|e| e.to_string()).collect();
+        ev.sort();
+        ev
+    };
+    let path = cap.to_str().unwrap();
+    let one = sorted(&run(&["scan", "-q", "--workers", "1", path]));
+    assert_eq!(one.len(), 10_000);
+    assert_eq!(one, sorted(&run(&["scan", "-q", "--workers", "4", path])));
+    let stdin = bin()
+        .args(["scan", "-q", "--workers", "2", "-"])
+        .stdin(std::fs::File::open(&cap).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(one, sorted(&stdin));
+}

@@ -124,6 +124,11 @@ pub fn big_capture(target_bytes: usize) -> Vec<u8> {
 /// (another tap's miners: other addresses, other times), starting a second apart (so that they
 /// end all along the capture), written in time order as classic pcap: one mining event each.
 pub fn many_miners(first: u32, miners: u32) -> Vec<u8> {
+    miners_with(first, miners, &Script::default())
+}
+
+/// As [`many_miners`], each session following `script`.
+pub fn miners_with(first: u32, miners: u32, script: &Script) -> Vec<u8> {
     let start = 1_772_439_204_000_000_000u64;
     let mut frames = Vec::new();
     for n in first..first + miners {
@@ -138,7 +143,7 @@ pub fn many_miners(first: u32, miners: u32) -> Vec<u8> {
             "10.250.0.1:3333",
             start + u64::from(n) * 1_000_000_000,
             L2::Ethernet,
-            &Script::default(),
+            script,
         ));
     }
     frames.sort_by_key(|f| f.ts_ns);
