@@ -155,7 +155,7 @@ fn build(a: &InventoryArgs) -> Result<usize, String> {
         &serde_json::to_string_pretty(&ledger).unwrap_or_default(),
     )?;
     let mut report = inventory::report(&sites);
-    report.push_str(&inventory::crosscheck::report(&ledger, &sites));
+    report.push_str(&inventory::render::ledger_report(&ledger, &sites));
     write_private(&a.out.join("report.md"), &report)?;
     write_private(
         &a.out.join("report.html"),

@@ -65,7 +65,8 @@ pub struct Period {
 }
 
 impl Period {
-    fn hours(&self) -> f64 {
+    /// Its length in hours.
+    pub fn hours(&self) -> f64 {
         (self.end - self.start).max(0) as f64 / 3600.0
     }
 
@@ -316,93 +317,4 @@ pub fn ledger(sites: &[Site], r: &Reference, period: Period, th: &Thresholds) ->
         no_region,
         parks,
     }
-}
-
-fn region_name(r: &Region) -> String {
-    [r.province.as_str(), r.city.as_str(), r.county.as_str()]
-        .iter()
-        .filter(|x| !x.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-fn day(t: i64) -> String {
-    jiff::Timestamp::from_second(t)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
-/// The ledger, the parks and each site's cross-checks, as Markdown after the site table.
-pub fn report(l: &Ledger, sites: &[Site]) -> String {
-    let mut r = format!(
-        "\n## Ledger by region\n\nPeriod {} to {} UTC ({:.1} h); surcharge {:.2} yuan per kWh of mining electricity. Energy is the estimated mining power over the whole period.\n\n| level | region | sites | new | existing | hashrate | power kW | mining kWh | surcharge yuan |\n|---|---|---|---|---|---|---|---|---|\n",
-        day(l.period.start),
-        day(l.period.end),
-        l.period.hours(),
-        l.surcharge_yuan_per_kwh
-    );
-    for x in l.regions.iter().chain(std::iter::once(&l.no_region)) {
-        if x.sites == 0 && x.level == "none" {
-            continue;
-        }
-        r.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.3} | {:.1} | {:.2} |\n",
-            x.level,
-            x.name,
-            x.sites,
-            x.new,
-            x.existing,
-            super::render::si(x.hashrate_hs),
-            x.power_kw,
-            x.estimated_mining_kwh,
-            x.surcharge_yuan
-        ));
-    }
-    if !l.parks.is_empty() {
-        r.push_str("\n## Parks\n\nEvery park in the reference data, mining found in it or not.\n\n| park | kind | region | mining sites |\n|---|---|---|---|\n");
-        for p in &l.parks {
-            r.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                p.name,
-                p.kind,
-                p.region,
-                if p.mining_sites.is_empty() {
-                    "none found".to_string()
-                } else {
-                    p.mining_sites.join(", ")
-                }
-            ));
-        }
-    }
-    r.push_str("\n## Cross-checks by site\n\n| site | class | why | region | park | declared business | commitment | metered kWh | mining kWh (estimate) | share | flag | surcharge yuan |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for s in sites.iter().filter(|s| s.change != "gone") {
-        let c = &s.checks;
-        r.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.2} ({}) |\n",
-            s.site,
-            s.classification,
-            c.class_evidence.join("; "),
-            c.region.as_ref().map(region_name).unwrap_or_default(),
-            c.in_park.as_deref().unwrap_or_default(),
-            c.declared_business.as_deref().unwrap_or_default(),
-            c.commitment.as_ref().map_or(String::new(), |x| format!(
-                "signed {}{}",
-                x.signed,
-                if c.commitment_breached {
-                    ": BREACHED, mining seen since"
-                } else {
-                    ""
-                }
-            )),
-            c.metered_kwh.map_or("none".into(), |m| format!("{m:.1}")),
-            c.estimated_mining_kwh,
-            c.mining_share
-                .map_or(String::new(), |x| format!("{:.0} %", x * 100.0)),
-            c.energy_flag.as_deref().unwrap_or_default(),
-            c.surcharge_yuan,
-            c.surcharge_basis
-        ));
-    }
-    r
 }

@@ -5,6 +5,7 @@
 //! Sites and the ledger in; the page out.
 
 use super::crosscheck::Ledger;
+use super::reference::Region;
 use super::render::si;
 use super::Site;
 use std::fmt::Write;
@@ -200,14 +201,7 @@ fn site_row(s: &Site, evidence: &str) -> String {
         .iter()
         .map(|b| format!("<a href=\"{}/{}/\">{}</a>", esc(evidence), esc(b), esc(b)))
         .collect();
-    let region = c.region.as_ref().map_or(String::new(), |r| {
-        [r.province.as_str(), r.city.as_str(), r.county.as_str()]
-            .iter()
-            .filter(|x| !x.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" / ")
-    });
+    let region = c.region.as_ref().map_or(String::new(), Region::name);
     format!(
         "<tr data-site=\"{id}\" data-class=\"{cl}\" data-hashrate=\"{hr}\" data-surcharge=\"{sy}\"><td>{id}</td><td>{name}</td><td>{region}</td><td>{park}</td><td title=\"{why}\">{cl}</td><td class=\"n\">{conn}</td><td class=\"n\">{w}</td><td class=\"n\" data-sort=\"{hr}\">{hrs} ({lo} – {hi})</td><td class=\"n\" data-sort=\"{pw}\">{pw:.3}</td><td class=\"n\" data-sort=\"{mk}\">{mks}</td><td class=\"n\">{ek:.1}</td><td class=\"n\" data-sort=\"{sy}\">{sy:.2}</td><td class=\"flag\">{flags}</td><td>{change}</td><td>{links}</td></tr>\n",
         id = esc(&s.site),

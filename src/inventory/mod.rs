@@ -10,7 +10,7 @@ pub mod crosscheck;
 pub mod html;
 mod profile;
 pub mod reference;
-mod render;
+pub mod render;
 
 use render::join;
 pub use render::{chart, report, to_csv};

@@ -224,6 +224,22 @@ pub struct Region {
     pub county: String,
 }
 
+impl Region {
+    /// "浙江省 / 杭州市 / 余杭区": the names it has, from the province down.
+    pub fn name(&self) -> String {
+        [
+            self.province.as_str(),
+            self.city.as_str(),
+            self.county.as_str(),
+        ]
+        .iter()
+        .filter(|x| !x.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" / ")
+    }
+}
+
 /// Everything the inventory is cross-checked against.
 #[derive(Debug, Default)]
 pub struct Reference {
