@@ -5,8 +5,6 @@
 //! `nbits`), so the network difficulty the chain had between two of them is known within a
 //! factor (`spread`). Rows in; the chains a job fits, with the rows that decided it, out.
 
-use super::tables::Tables;
-
 /// A chain, as far as a job's height, time, difficulty or epoch tells it from others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chain {
@@ -111,73 +109,75 @@ impl Chain {
     }
 }
 
-impl Tables {
-    /// Each chain with dated difficulty rows and the time of its last one, in table order:
-    /// after it, the difficulty no longer rules the chain out.
-    pub fn difficulty_until(&self) -> Vec<(&str, i64)> {
-        let mut out: Vec<(&str, i64)> = Vec::new();
-        for p in &self.difficulty {
-            match out.iter_mut().find(|(c, _)| *c == p.chain) {
-                Some((_, t)) => *t = (*t).max(p.time),
-                None => out.push((&p.chain, p.time)),
-            }
+/// Each chain with dated difficulty rows and the time of its last one, in table order: after
+/// it, the difficulty no longer rules the chain out.
+pub fn difficulty_until(points: &[DifficultyPoint]) -> Vec<(&str, i64)> {
+    let mut out: Vec<(&str, i64)> = Vec::new();
+    for p in points {
+        match out.iter_mut().find(|(c, _)| *c == p.chain) {
+            Some((_, t)) => *t = (*t).max(p.time),
+            None => out.push((&p.chain, p.time)),
         }
-        out
     }
+    out
+}
 
-    /// The difficulty band the chain `name` had at time `t`, from the dated blocks around it,
-    /// and their rows; `None` when its rows do not cover `t`.
-    pub fn difficulty_band(&self, chain: &Chain, t: i64) -> Option<((f64, f64), [&str; 2])> {
-        let mut before: Option<&DifficultyPoint> = None;
-        let mut after: Option<&DifficultyPoint> = None;
-        for p in self.difficulty.iter().filter(|p| p.chain == chain.name) {
-            if p.time <= t && before.is_none_or(|b| p.time > b.time) {
-                before = Some(p);
-            }
-            if p.time >= t && after.is_none_or(|a| p.time < a.time) {
-                after = Some(p);
-            }
+/// The difficulty band `chain` had at time `t`, from its dated blocks around it, and their
+/// rows; `None` when its rows do not cover `t`.
+pub fn difficulty_band<'a>(
+    points: &'a [DifficultyPoint],
+    chain: &Chain,
+    t: i64,
+) -> Option<((f64, f64), [&'a str; 2])> {
+    let mut before: Option<&DifficultyPoint> = None;
+    let mut after: Option<&DifficultyPoint> = None;
+    for p in points.iter().filter(|p| p.chain == chain.name) {
+        if p.time <= t && before.is_none_or(|b| p.time > b.time) {
+            before = Some(p);
         }
-        let (a, b) = (before?, after?);
-        let (lo, hi) = (
-            a.difficulty.min(b.difficulty),
-            a.difficulty.max(b.difficulty),
-        );
-        Some(((lo / chain.spread, hi * chain.spread), [&a.row, &b.row]))
+        if p.time >= t && after.is_none_or(|a| p.time < a.time) {
+            after = Some(p);
+        }
     }
+    let (a, b) = (before?, after?);
+    let (lo, hi) = (
+        a.difficulty.min(b.difficulty),
+        a.difficulty.max(b.difficulty),
+    );
+    Some(((lo / chain.spread, hi * chain.spread), [&a.row, &b.row]))
+}
 
-    /// The chains a job fits. A chain fits when the job is of its form, its height (or its
-    /// Ethash epoch) fits the chain at the job's time, and its network difficulty is within
-    /// the chain's band then, where the table has one. A job with neither height nor epoch
-    /// fits only the chains whose band holds its difficulty.
-    pub fn chains_for(&self, job: &JobFacts<'_>) -> Fit<'_> {
-        let mut fit = Fit::default();
-        for c in self.chains.iter().filter(|c| c.job == job.form) {
-            let placed = match (job.seed_rounds, job.height) {
-                (Some(r), h) => Some(c.fits_seed(r, h, job.time)),
-                (None, Some(h)) => Some(c.fits(h, job.time)),
-                (None, None) => None,
-            };
-            if placed == Some(false) {
-                continue;
-            }
-            let band = job.difficulty.and_then(|d| {
-                let (band, rows) = self.difficulty_band(c, job.time)?;
-                Some(((band.0..=band.1).contains(&d), rows))
-            });
-            match (placed, band) {
-                (_, Some((false, _))) | (None, None) => continue,
-                (_, Some((true, rows))) => {
-                    fit.rows.push(c.row.clone());
-                    fit.rows.extend(rows.iter().map(|r| r.to_string()));
-                }
-                (Some(_), None) => fit.rows.push(c.row.clone()),
-            }
-            fit.chains.push(c);
+/// The chains a job fits. A chain fits when the job is of its form, its height (or its Ethash
+/// epoch) fits the chain at the job's time, and its network difficulty is within the chain's
+/// band then, where the table has one. A job with neither height nor epoch fits only the
+/// chains whose band holds its difficulty.
+pub fn fit<'a>(chains: &'a [Chain], points: &'a [DifficultyPoint], job: &JobFacts<'_>) -> Fit<'a> {
+    let mut fit = Fit::default();
+    for c in chains.iter().filter(|c| c.job == job.form) {
+        let placed = match (job.seed_rounds, job.height) {
+            (Some(r), h) => Some(c.fits_seed(r, h, job.time)),
+            (None, Some(h)) => Some(c.fits(h, job.time)),
+            (None, None) => None,
+        };
+        if placed == Some(false) {
+            continue;
         }
-        fit.rows.dedup();
-        fit
+        let band = job.difficulty.and_then(|d| {
+            let (band, rows) = difficulty_band(points, c, job.time)?;
+            Some(((band.0..=band.1).contains(&d), rows))
+        });
+        match (placed, band) {
+            (_, Some((false, _))) | (None, None) => continue,
+            (_, Some((true, rows))) => {
+                fit.rows.push(c.row.clone());
+                fit.rows.extend(rows.iter().map(|r| r.to_string()));
+            }
+            (Some(_), None) => fit.rows.push(c.row.clone()),
+        }
+        fit.chains.push(c);
     }
+    fit.rows.dedup();
+    fit
 }
 
 fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -279,17 +279,16 @@ pub(super) fn difficulty_row(
 mod tests {
     use super::JobFacts;
 
-    fn builtin() -> super::Tables {
+    fn builtin() -> crate::rules::Loaded {
         crate::rules::load(&crate::rules::Choice {
             builtin: true,
             extra: None,
         })
         .unwrap()
-        .tables
     }
 
-    fn names(t: &super::Tables, job: JobFacts<'_>) -> Vec<(String, String)> {
-        t.chains_for(&job)
+    fn names(t: &crate::rules::Loaded, job: JobFacts<'_>) -> Vec<(String, String)> {
+        super::fit(&t.tables.chains, &t.tables.difficulty, &job)
             .chains
             .iter()
             .map(|c| (c.name.clone(), c.algorithm.clone()))
@@ -350,7 +349,7 @@ mod tests {
             ..at(4.1439e12)
         };
         assert_eq!(names(&t, no_height), [pair("BTC", "sha256d")]);
-        let fit = t.chains_for(&no_height);
+        let fit = super::fit(&t.tables.chains, &t.tables.difficulty, &no_height);
         assert!(fit.rows.iter().any(|r| r.starts_with("difficulty.table:")));
         // Before the first dated block, a height-less job fits nothing.
         assert!(names(
@@ -379,46 +378,5 @@ mod tests {
         assert_eq!(chains(eth(420, Some(12_630_001), 1_623_000_000)), ["ETC"]);
         // After the merge (2022-09-15), Ethereum mines no more: ETHW and ETC remain.
         assert_eq!(chains(eth(521, None, 1_665_000_000)), ["ETHW"]);
-    }
-
-    #[test]
-    fn a_chain_row_with_a_bad_anchor_or_form_says_what_is_wrong() {
-        for (row, want) in [
-            (
-                "chain X algorithm=a anchor=12 spacing=1 within=0.1",
-                "HEIGHT@UNIX_TIME",
-            ),
-            (
-                "chain X algorithm=a spacing=1 within=0.1",
-                "genesis=TIME or anchor",
-            ),
-            (
-                "chain X algorithm=a genesis=1 spacing=1 within=0.1 job=eth",
-                "'job' must be bitcoin, cryptonote or ethash",
-            ),
-            (
-                "chain X algorithm=a genesis=1 spacing=1 within=0.1 from=x",
-                "'from' must be a height",
-            ),
-            (
-                "chain X algorithm=a genesis=1 spacing=1 within=0.1 epoch=1000",
-                "'epoch' must be a multiple of 30000",
-            ),
-            (
-                "difficulty X height=1 time=2 bits=1d00ffff",
-                "'bits' must be",
-            ),
-            ("difficulty X height=1 bits=0x1d00ffff", "'time' must be"),
-        ] {
-            let mut t = super::Tables::default();
-            let e = t
-                .add_text(
-                    std::path::Path::new("c.table"),
-                    &format!("{row} source=\"t\"\n"),
-                )
-                .unwrap_err();
-            assert!(e.to_string().contains(want), "{row}: {e}");
-            assert!(e.to_string().contains("c.table:1"), "{e}");
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! how to recognise an algorithm) and `power.table` (energy per hash). Each row carries its
 //! source; a bad row is an error naming file and line.
 
-use super::chains::{chain_row, difficulty_row, Chain, DifficultyPoint};
+use super::chains::{self, chain_row, difficulty_row, Chain, DifficultyPoint, Fit, JobFacts};
 use super::intel::RuleError;
 use std::path::Path;
 
@@ -317,6 +317,16 @@ impl Tables {
         Ok(())
     }
 
+    /// The chains a job fits (`chains::fit`), with the rows that decided it.
+    pub fn chains_for(&self, job: &JobFacts<'_>) -> Fit<'_> {
+        chains::fit(&self.chains, &self.difficulty, job)
+    }
+
+    /// Each chain with dated difficulty rows and the time of its last one.
+    pub fn difficulty_until(&self) -> Vec<(&str, i64)> {
+        chains::difficulty_until(&self.difficulty)
+    }
+
     /// The algorithm a protocol's name for it (or its own name) stands for.
     pub fn by_name(&self, name: &str) -> Option<&Algorithm> {
         let n = name.to_ascii_lowercase();
@@ -544,5 +554,46 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("'since' must be seconds"));
+    }
+
+    #[test]
+    fn a_chain_row_with_a_bad_anchor_or_form_says_what_is_wrong() {
+        for (row, want) in [
+            (
+                "chain X algorithm=a anchor=12 spacing=1 within=0.1",
+                "HEIGHT@UNIX_TIME",
+            ),
+            (
+                "chain X algorithm=a spacing=1 within=0.1",
+                "genesis=TIME or anchor",
+            ),
+            (
+                "chain X algorithm=a genesis=1 spacing=1 within=0.1 job=eth",
+                "'job' must be bitcoin, cryptonote or ethash",
+            ),
+            (
+                "chain X algorithm=a genesis=1 spacing=1 within=0.1 from=x",
+                "'from' must be a height",
+            ),
+            (
+                "chain X algorithm=a genesis=1 spacing=1 within=0.1 epoch=1000",
+                "'epoch' must be a multiple of 30000",
+            ),
+            (
+                "difficulty X height=1 time=2 bits=1d00ffff",
+                "'bits' must be",
+            ),
+            ("difficulty X height=1 bits=0x1d00ffff", "'time' must be"),
+        ] {
+            let mut t = Tables::default();
+            let e = t
+                .add_text(
+                    std::path::Path::new("c.table"),
+                    &format!("{row} source=\"t\"\n"),
+                )
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{row}: {e}");
+            assert!(e.to_string().contains("c.table:1"), "{e}");
+        }
     }
 }
