@@ -232,6 +232,17 @@ pub struct ParkRow {
     pub row: String,
 }
 
+impl ParkRow {
+    /// Its mining sites, or "none found": screening leaves no blank.
+    pub fn sites_text(&self) -> String {
+        if self.mining_sites.is_empty() {
+            "none found".into()
+        } else {
+            self.mining_sites.join(", ")
+        }
+    }
+}
+
 /// The ledger of one inventory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ledger {
@@ -265,7 +276,7 @@ pub fn ledger(sites: &[Site], r: &Reference, period: Period, th: &Thresholds) ->
         name: "region not known".into(),
         ..LedgerRow::default()
     };
-    for s in sites.iter().filter(|s| s.change != "gone") {
+    for s in sites.iter().filter(|s| !s.gone()) {
         let Some(region) = &s.checks.region else {
             add(&mut no_region, s);
             continue;
@@ -304,7 +315,7 @@ pub fn ledger(sites: &[Site], r: &Reference, period: Period, th: &Thresholds) ->
             region: p.region.clone(),
             mining_sites: sites
                 .iter()
-                .filter(|s| s.change != "gone" && s.checks.in_park.as_deref() == Some(&p.name))
+                .filter(|s| !s.gone() && s.checks.in_park.as_deref() == Some(&p.name))
                 .map(|s| s.site.clone())
                 .collect(),
             row: p.row.clone(),

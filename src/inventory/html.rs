@@ -229,7 +229,7 @@ fn site_row(s: &Site, evidence: &str) -> String {
 
 /// The page. `evidence` is where the evidence bundles are, relative to the page.
 pub fn page(sites: &[Site], l: &Ledger, evidence: &str) -> String {
-    let live: Vec<&Site> = sites.iter().filter(|s| s.change != "gone").collect();
+    let live: Vec<&Site> = sites.iter().filter(|s| !s.gone()).collect();
     let mut h = format!(
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Mining site inventory</title><style>{STYLE}</style></head><body>\n<h1>Mining site inventory</h1>\n<p class=\"note\">{} sites; surcharge {:.2} yuan per kWh of mining electricity. Hashrates and power are estimates from the shares seen, never exact; energy is the estimated power over the whole period.</p>\n<h2>Ledger by region</h2>\n",
         live.len(),
@@ -245,7 +245,7 @@ pub fn page(sites: &[Site], l: &Ledger, evidence: &str) -> String {
                 p.mining_sites.len(),
                 esc(&p.kind),
                 esc(&p.region),
-                if p.mining_sites.is_empty() { "none found".to_string() } else { esc(&p.mining_sites.join(", ")) },
+                esc(&p.sites_text()),
                 n = esc(&p.name),
             );
         }

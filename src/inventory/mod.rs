@@ -219,6 +219,11 @@ fn s(v: &Value) -> Option<String> {
 }
 
 impl Site {
+    /// In last week's list and not in this one's (`--previous`): listed, never counted.
+    pub fn gone(&self) -> bool {
+        self.change == "gone"
+    }
+
     /// Adds one final mining event `e` (its `mining` object `m`) to the site's totals.
     fn add_connection(&mut self, e: &Value, m: &Value, th: &Thresholds) {
         let site = self;

@@ -269,16 +269,12 @@ pub fn ledger_report(l: &Ledger, sites: &[Site]) -> String {
                 p.name,
                 p.kind,
                 p.region,
-                if p.mining_sites.is_empty() {
-                    "none found".to_string()
-                } else {
-                    p.mining_sites.join(", ")
-                }
+                p.sites_text()
             ));
         }
     }
     r.push_str("\n## Cross-checks by site\n\n| site | class | why | region | park | declared business | commitment | metered kWh | mining kWh (estimate) | share | flag | surcharge yuan |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for s in sites.iter().filter(|s| s.change != "gone") {
+    for s in sites.iter().filter(|s| !s.gone()) {
         let c = &s.checks;
         r.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.2} ({}) |\n",
