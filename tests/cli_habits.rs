@@ -124,3 +124,28 @@ fn a_tcpdump_style_filter_narrows_a_scan_and_a_bad_one_is_named() {
         "minetap: error: --filter 'tcp port http': 'http' is not a port number at word 3"
     );
 }
+
+#[test]
+fn readers_are_a_scan_setting_and_live_says_so() {
+    let out = run(&["live", "-i", "lo", "--readers", "2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("--readers is for scan: live reads each interface on a thread of its own"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "scan",
+        "-q",
+        "--readers",
+        "0",
+        pcap("stratum-v1.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--readers must be from 1 to 1024, not 0"),
+        "{}",
+        stderr(&out)
+    );
+}

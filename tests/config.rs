@@ -12,7 +12,7 @@ fn the_example_config_checks_out() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("interfaces: eth1"), "{text}");
     assert!(
-        text.contains("workers: 2  max_flows: 200000  max_flow_buffer: 65536"),
+        text.contains("workers: 2  readers: 2  max_flows: 200000  max_flow_buffer: 65536"),
         "{text}"
     );
     assert!(

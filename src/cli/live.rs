@@ -235,8 +235,18 @@ fn live_probe(
         .map_err(CliError::Output)
 }
 
+/// The settings, refusing what only `scan` takes.
+fn resolve(a: &SettingsArgs) -> Result<super::settings::Effective, CliError> {
+    if a.settings.readers.is_some() {
+        return Err(CliError::Usage(
+            "--readers is for scan: live reads each interface on a thread of its own".into(),
+        ));
+    }
+    a.resolve()
+}
+
 fn live(a: LiveArgs) -> Result<i32, CliError> {
-    let eff = a.flow.resolve()?;
+    let eff = resolve(&a.flow)?;
     let l = a.live.clone().or(eff.file_live.clone());
     let interfaces = l.interfaces.clone().unwrap_or_default();
     if interfaces.is_empty() {

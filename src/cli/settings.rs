@@ -68,6 +68,11 @@ settings! {
         /// Flow-processing threads [default: number of CPUs].
         #[arg(long, value_name = "N")]
         workers: usize,
+        /// Threads that decode capture files and streams, each taking pieces of them in turn
+        /// (`scan`; `live` reads each interface on a thread of its own) [default: number of
+        /// CPUs].
+        #[arg(long, value_name = "N")]
+        readers: usize,
         /// Most flows tracked at once [default: 200000].
         #[arg(long, value_name = "N")]
         max_flows: usize,
@@ -422,6 +427,7 @@ impl Settings {
         let mut cfg = ScanConfig::default();
         let f = &mut cfg.flow;
         cfg.workers = within("workers", self.workers, (1, 1024))?.unwrap_or(cfg.workers);
+        cfg.readers = within("readers", self.readers, (1, 1024))?.unwrap_or(cfg.readers);
         f.max_flows = within("max_flows", self.max_flows, (1, 1 << 30))?.unwrap_or(f.max_flows);
         f.max_held =
             within("max_flow_buffer", self.max_flow_buffer, (0, 1 << 30))?.unwrap_or(f.max_held);
@@ -565,8 +571,9 @@ pub fn check(file: &Path) -> i32 {
             );
             out!("  min_level: {:?}", eff.output.min);
             out!(
-                "  workers: {}  max_flows: {}  max_flow_buffer: {}",
+                "  workers: {}  readers: {}  max_flows: {}  max_flow_buffer: {}",
                 eff.cfg.workers,
+                eff.cfg.readers,
                 eff.cfg.flow.max_flows,
                 eff.cfg.flow.max_held
             );

@@ -38,6 +38,18 @@ pub(super) struct Batch {
     /// The capture's clock after the batch's packets (live capture on a quiet link): the
     /// worker ages its flows up to it.
     pub clock_ns: Option<u64>,
+    /// The last batch of a piece of an input (files read by several readers): the worker
+    /// takes its next batch from the reader of the next piece.
+    pub piece_end: Option<PieceEnd>,
+}
+
+/// How a piece of an input ended, as its last batch tells the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PieceEnd {
+    /// Read to its end.
+    Whole,
+    /// Damaged: the input ends here, later pieces of it are not counted.
+    Damaged,
 }
 
 impl Batch {
@@ -117,5 +129,6 @@ impl Batch {
         self.arena.clear();
         self.dns.clear();
         self.clock_ns = None;
+        self.piece_end = None;
     }
 }

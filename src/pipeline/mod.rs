@@ -12,6 +12,7 @@
 //! stop flag and the current rules.
 
 mod batch;
+mod files;
 mod reader;
 mod shared;
 mod worker;
@@ -68,6 +69,10 @@ const MAX_BLOCKS_PER_BATCH: usize = 2;
 pub struct ScanConfig {
     /// Flow-processing threads.
     pub workers: usize,
+    /// Threads that decode the pieces of capture files and streams (`scan`).
+    pub readers: usize,
+    /// Bytes of a mapped capture file per piece (see `source::Piece`).
+    pub piece_bytes: usize,
     /// The flow table's limits (for all workers together).
     pub flow: FlowConfig,
     /// The IP fragment pool's limits.
@@ -95,6 +100,8 @@ impl Default for ScanConfig {
     fn default() -> Self {
         ScanConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            readers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            piece_bytes: crate::source::PIECE_BYTES,
             flow: FlowConfig::default(),
             frag: FragLimits::default(),
             filter: None,
@@ -112,7 +119,8 @@ pub type ReaderJob<'a> = Box<dyn FnOnce(&mut Reader<'_>) + Send + 'a>;
 pub type Ticker<'t> = (Duration, &'t mut (dyn FnMut(&Shared) + Send));
 
 /// Reads every input (until `Shared::stop`, which `ticker` may set) and calls `sink` for each
-/// flow found to be mining, with its verdict.
+/// flow found to be mining, with its verdict. The inputs are cut into pieces that
+/// `cfg.readers` threads decode at once (see `files.rs`).
 pub fn scan(
     inputs: Vec<InputName>,
     cfg: &ScanConfig,
@@ -124,52 +132,71 @@ pub fn scan(
         intel: cfg.intel.clone(),
         tables: cfg.tables.clone(),
     });
-    run(
-        cfg,
-        &shared,
-        sink,
-        vec![Box::new(move |reader: &mut Reader<'_>| {
-            for (i, name) in inputs.into_iter().enumerate() {
-                if reader.stopping() {
-                    break;
-                }
-                reader.set_input(i as u32);
-                reader.input(name, progress);
-            }
-        })],
-        ticker,
-    )
+    let readers = cfg.readers.max(1);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    let mut to = Vec::new();
+    let mut jobs: Vec<ReaderJob<'_>> = Vec::new();
+    for _ in 0..readers {
+        let (tx, rx) = bounded(1);
+        to.push(tx);
+        let done_tx = done_tx.clone();
+        jobs.push(Box::new(move |reader: &mut Reader<'_>| {
+            let _ = done_tx.send(files::read_pieces(reader, rx, progress));
+        }));
+    }
+    drop(done_tx);
+    let mut opened = Vec::new();
+    let cut = || opened = files::cut_inputs(inputs, (to, cfg.piece_bytes), &shared, progress);
+    let mut stats = run_with(cfg, &shared, sink, ticker, (jobs, true), cut);
+    stats.merge(files::reports(
+        opened,
+        done_rx.into_iter().flatten().collect(),
+    ));
+    stats
 }
 
-/// Runs the pipeline: one reader thread per job (the first on the calling thread), the workers,
-/// the sink thread, and `ticker` (called every interval until the readers are done).
-pub fn run<'a>(
+/// Runs the pipeline: one reader thread per job, the workers, the sink thread, and `ticker`
+/// (called every interval until the readers are done).
+pub fn run(
     cfg: &ScanConfig,
     shared: &Shared,
     sink: &mut dyn Sink,
-    mut jobs: Vec<ReaderJob<'a>>,
+    jobs: Vec<ReaderJob<'_>>,
     ticker: Option<Ticker<'_>>,
+) -> RunStats {
+    run_with(cfg, shared, sink, ticker, (jobs, false), || {})
+}
+
+/// Starts the workers, the sink thread and the ticker, a reader thread per job, and runs
+/// `main` on the calling thread meanwhile. With `ordered`, every job's reader has its own
+/// channel to every worker and the workers take them piece by piece in turn; otherwise all
+/// readers share one channel per worker.
+fn run_with(
+    cfg: &ScanConfig,
+    shared: &Shared,
+    sink: &mut dyn Sink,
+    ticker: Option<Ticker<'_>>,
+    (jobs, ordered): (Vec<ReaderJob<'_>>, bool),
+    main: impl FnOnce(),
 ) -> RunStats {
     let started = Instant::now();
     let workers = cfg.workers.max(1);
-    let mut stats = RunStats::default();
     let mut flow_cfg = cfg.flow;
     flow_cfg.max_flows = (flow_cfg.max_flows / workers).max(1);
     let readers_done = AtomicBool::new(false);
+    let channels = if ordered { jobs.len().max(1) } else { 1 };
 
-    std::thread::scope(|s| {
+    let mut stats = std::thread::scope(|s| {
         let (rec_tx, rec_rx) = crossbeam_channel::unbounded::<ToSink>();
-        let (recycle_tx, recycle_rx) = bounded::<Batch>(workers * QUEUE);
-        let mut senders: Vec<Sender<Batch>> = Vec::new();
+        let (recycle_tx, recycle_rx) = bounded::<Batch>(workers * QUEUE * channels);
+        let (senders, feeds) = channels_for(workers, channels, ordered);
         let mut handles = Vec::new();
-        for _ in 0..workers {
-            let (tx, rx) = bounded::<Batch>(QUEUE);
-            senders.push(tx);
+        for feed in feeds {
             let rec_tx = rec_tx.clone();
             let recycle_tx = recycle_tx.clone();
             let limits = cfg.detect;
             handles.push(
-                s.spawn(move || worker::run(rx, flow_cfg, limits, shared, rec_tx, recycle_tx)),
+                s.spawn(move || worker::run(feed, flow_cfg, limits, shared, rec_tx, recycle_tx)),
             );
         }
         drop(rec_tx);
@@ -189,34 +216,28 @@ pub fn run<'a>(
             })
         });
 
-        let new_reader = || {
-            let mut r = Reader::new(shared, cfg.frag, senders.clone(), recycle_rx.clone());
-            r.filter = cfg.filter.clone();
-            r
-        };
-        let first = (!jobs.is_empty()).then(|| jobs.remove(0));
-        let others: Vec<_> = jobs
+        let readers: Vec<_> = jobs
             .into_iter()
-            .map(|job| {
-                let mut reader = new_reader();
+            .enumerate()
+            .map(|(r, job)| {
+                let to = senders[r.min(channels - 1)].clone();
+                let mut reader = Reader::new(shared, cfg.frag, to, recycle_rx.clone());
+                reader.filter = cfg.filter.clone();
                 s.spawn(move || {
                     job(&mut reader);
                     reader.finish()
                 })
             })
             .collect();
-        if let Some(job) = first {
-            let mut reader = new_reader();
-            job(&mut reader);
-            stats = reader.finish();
-        }
-        for h in others {
+        drop(senders);
+        drop(recycle_rx);
+        main();
+        let mut stats = RunStats::default();
+        for h in readers {
             if let Ok(r) = h.join() {
                 stats.merge(r);
             }
         }
-        drop(senders);
-        drop(recycle_rx);
         for h in handles {
             if let Ok(r) = h.join() {
                 stats.flows.merge(&r.flows);
@@ -230,9 +251,40 @@ pub fn run<'a>(
         if let Some(t) = tick {
             let _ = t.join();
         }
+        stats
     });
     stats.elapsed = started.elapsed();
     stats
+}
+
+/// The channels from the readers to the workers: `senders[r][w]` is reader channel r's sender
+/// to worker w, and each worker's feed takes from its channels, one per reader in turn
+/// (`ordered`) or the one all readers share.
+fn channels_for(
+    workers: usize,
+    channels: usize,
+    ordered: bool,
+) -> (Vec<Vec<Sender<Batch>>>, Vec<worker::Feed>) {
+    let mut senders: Vec<Vec<Sender<Batch>>> = vec![Vec::new(); channels];
+    let mut feeds = Vec::new();
+    for _ in 0..workers {
+        let mut from = Vec::new();
+        for to_worker in senders.iter_mut() {
+            let (tx, rx) = bounded::<Batch>(QUEUE);
+            to_worker.push(tx);
+            from.push(rx);
+        }
+        feeds.push(if ordered {
+            worker::Feed::Ordered {
+                from,
+                at: 0,
+                cut: None,
+            }
+        } else {
+            worker::Feed::Shared(from.remove(0))
+        });
+    }
+    (senders, feeds)
 }
 
 /// The sink thread: hands every record to `sink`; counts the final ones by event type

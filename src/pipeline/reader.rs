@@ -1,14 +1,14 @@
 //! One input stream's reader: raw packets (from files, stdin or a live interface) in; decoded
 //! packets out, in batches, to the worker that owns each flow.
 
-use super::batch::Batch;
+use super::batch::{Batch, PieceEnd};
 use super::shared::{InputReport, Progress, RunStats, Shared};
 use super::{BATCH, MAX_BLOCKS_PER_BATCH};
 use crate::decode::{Decoder, FragLimits, Payload, PROTO_UDP};
 use crate::detect::observe::dns;
 use crate::flow::{FlowKey, PacketMeta};
 use crate::source::capture::{Captured, FrameSource, LiveOptions};
-use crate::source::{open_input, Block, InputName, RawPacket};
+use crate::source::{Block, InputName, Piece, RawPacket, ReadOutcome};
 use crossbeam_channel::{Receiver, Sender};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
@@ -77,31 +77,35 @@ impl<'a> Reader<'a> {
         self.published = (p, b);
     }
 
-    pub(super) fn input(&mut self, name: InputName, progress: &dyn Progress) {
-        let mut input = match open_input(name) {
-            Ok(i) => i,
-            Err(e) => {
-                self.stats.inputs.push(InputReport::Failed(e));
-                return;
-            }
-        };
-        progress.start_input(&input.name, input.size);
-        let mut packets = 0u64;
-        let shared = self.shared;
-        let outcome = input.run_until(&shared.stop, |block, raw| {
-            packets += 1;
-            if packets % 65_536 == 0 {
-                progress.advance(raw.offset as u64);
+    /// Reads one piece of input `input` and tells every worker that it ended; returns how
+    /// reading it ended and what was counted on it.
+    pub(super) fn piece(
+        &mut self,
+        input: u32,
+        piece: &mut Piece,
+        progress: &dyn Progress,
+    ) -> (ReadOutcome, RunStats) {
+        self.input_index = input;
+        let (shared, base) = (self.shared, piece.base);
+        let mut n = 0u32;
+        let outcome = piece.read(&shared.stop, |block, raw| {
+            n = n.wrapping_add(1);
+            if n % 65_536 == 0 {
+                progress.advance(base + raw.offset as u64);
             }
             self.packet(block, raw);
         });
-        progress.advance(outcome.bytes);
-        self.stats.inputs.push(InputReport::Read {
-            name: input.name.clone(),
-            packets,
-            damage: outcome.damage,
-            interrupted: outcome.interrupted,
-        });
+        let end = match outcome.damage {
+            Some(_) => PieceEnd::Damaged,
+            None => PieceEnd::Whole,
+        };
+        for w in 0..self.batches.len() {
+            self.batches[w].piece_end = Some(end);
+            self.flush(w);
+        }
+        self.publish();
+        self.published = (0, 0);
+        (outcome, std::mem::take(&mut self.stats))
     }
 
     /// Whether the run has been asked to stop.
@@ -204,14 +208,15 @@ impl<'a> Reader<'a> {
         let fresh = self.recycle.try_recv().unwrap_or_default();
         let mut full = std::mem::replace(&mut self.batches[w], fresh);
         full.input = self.input_index;
-        if !full.items.is_empty() || !full.dns.is_empty() || full.clock_ns.is_some() {
+        let news = full.clock_ns.is_some() || full.piece_end.is_some();
+        if !full.items.is_empty() || !full.dns.is_empty() || news {
             // A worker only goes away if it panicked; its packets are then lost with it.
             let _ = self.senders[w].send(full);
         }
     }
 
-    /// Starts on another input: what was read from the last one goes to the workers first, so
-    /// that a batch holds one input's packets.
+    /// Starts on another input (a live reader's interface): what was read from the last one
+    /// goes to the workers first, so that a batch holds one input's packets.
     pub fn set_input(&mut self, index: u32) {
         if index != self.input_index {
             self.flush_all();

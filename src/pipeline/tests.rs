@@ -86,3 +86,70 @@ fn early_verdicts_come_once_per_flow_on_the_rolling_window() {
         assert!(early.is_empty(), "{}: {early:?}", p.display());
     }
 }
+
+/// Every verdict of a scan of `inputs`, as text, sorted; and the packets read.
+fn sorted_verdicts(inputs: &[PathBuf], cfg: &ScanConfig) -> (Vec<String>, u64) {
+    let mut seen = Vec::new();
+    let mut sink = |r: crate::detect::FlowRecord, v: crate::verdict::Verdict| {
+        seen.push(format!("{r:?} {v:?}"))
+    };
+    let names = inputs.iter().map(|p| InputName::Path(p.clone())).collect();
+    let stats = scan(names, cfg, &Silent, &mut sink, None);
+    seen.sort();
+    (seen, stats.packets)
+}
+
+/// The same verdicts, whatever the number of workers and readers and however small the pieces
+/// the captures are cut into: on the sample captures, and on a capture of 10,000 Stratum
+/// sessions interleaved in time.
+#[test]
+fn verdicts_are_the_same_with_any_number_of_readers_and_workers() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let many = dir.path().join("many.pcap");
+    let short = synth::stratum::Script {
+        jobs: 2,
+        submits_per_job: 1,
+        ..Default::default()
+    };
+    std::fs::write(&many, synth::mix::miners_with(0, 10_000, &short)).expect("write");
+    let samples =
+        crate::source::collect_inputs(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps")]);
+    let samples: Vec<PathBuf> = samples
+        .names
+        .into_iter()
+        .filter_map(|n| match n {
+            InputName::Path(p) => Some(p),
+            InputName::Stdin => None,
+        })
+        .collect();
+    assert!(samples.len() >= 30, "the sample captures are there");
+    let rules = crate::rules::load(&crate::rules::Choice {
+        builtin: true,
+        extra: None,
+    })
+    .expect("the built-in rules load");
+    let (intel, tables) = (
+        std::sync::Arc::new(rules.intel),
+        std::sync::Arc::new(rules.tables),
+    );
+    for (inputs, want) in [(vec![many], 10_000), (samples, 35)] {
+        let cfg = |workers, readers, piece_bytes| ScanConfig {
+            workers,
+            readers,
+            piece_bytes,
+            intel: intel.clone(),
+            tables: tables.clone(),
+            ..ScanConfig::default()
+        };
+        let (one, packets) = sorted_verdicts(&inputs, &cfg(1, 1, 1 << 30));
+        assert!(one.len() >= want, "{} verdicts", one.len());
+        for (w, r, piece) in [(1, 3, 64 << 10), (3, 2, 100_000), (2, 4, 8 << 20)] {
+            let (other, n) = sorted_verdicts(&inputs, &cfg(w, r, piece));
+            assert_eq!(n, packets, "{w} workers, {r} readers, pieces of {piece}");
+            assert!(
+                one == other,
+                "{w} workers, {r} readers, pieces of {piece}: verdicts differ"
+            );
+        }
+    }
+}

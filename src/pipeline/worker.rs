@@ -2,7 +2,7 @@
 //! sink thread. It owns its flow table (flow → detect) and its judge (verdict), and learns
 //! pool addresses from the DNS answers every batch carries.
 
-use super::batch::Batch;
+use super::batch::{Batch, PieceEnd};
 use super::{Rules, Shared};
 use crate::detect::observe::dns;
 use crate::detect::{FlowRecord, Table};
@@ -17,9 +17,48 @@ pub(super) struct WorkerResult {
     pub flows: FlowStats,
 }
 
+/// Where a worker takes its batches from.
+pub(super) enum Feed {
+    /// One channel all readers share: live capture, whose interfaces' packets come in any
+    /// order.
+    Shared(Receiver<Batch>),
+    /// One channel per reader, taken piece by piece in input order (piece g from reader
+    /// g mod the number of readers): files read by several readers at once, every flow's
+    /// packets in the order of the input.
+    Ordered {
+        from: Vec<Receiver<Batch>>,
+        at: usize,
+        /// An input whose piece was damaged: its later pieces are not taken.
+        cut: Option<u32>,
+    },
+}
+
+impl Feed {
+    /// The next batch to work on; `None` when the readers have hung up.
+    fn next(&mut self) -> Option<Batch> {
+        let (from, at, cut) = match self {
+            Feed::Shared(rx) => return rx.recv().ok(),
+            Feed::Ordered { from, at, cut } => (from, at, cut),
+        };
+        loop {
+            let b = from.get(*at)?.recv().ok()?;
+            let dropped = *cut == Some(b.input);
+            if let Some(end) = b.piece_end {
+                *at = (*at + 1) % from.len();
+                if end == PieceEnd::Damaged && !dropped {
+                    *cut = Some(b.input);
+                }
+            }
+            if !dropped {
+                return Some(b);
+            }
+        }
+    }
+}
+
 /// Runs until the readers hang up; ends every flow left at the end.
 pub(super) fn run(
-    rx: Receiver<Batch>,
+    mut feed: Feed,
     cfg: FlowConfig,
     limits: crate::detect::Limits,
     shared: &Shared,
@@ -49,7 +88,7 @@ pub(super) fn run(
         }
     };
     let mut published = Published::default();
-    for mut batch in rx {
+    while let Some(mut batch) = feed.next() {
         if shared.rules_gen.load(Ordering::Acquire) != gen {
             let (g, rules) = shared.rules();
             gen = g;
@@ -83,11 +122,11 @@ pub(super) fn run(
             emit(&mut ended, &mut table, &mut judge, &mut verdict_ns);
         }
         // Once per batch: latency and counters for the periodic statistics.
-        let n = batch.items.len().max(1) as u64;
+        let n = batch.items.len() as u64;
         if let Ok(mut l) = shared.latency.lock() {
-            let _ = l
-                .packet
-                .record((started.elapsed().as_nanos() as u64 / n).max(1));
+            if let Some(per_packet) = (started.elapsed().as_nanos() as u64).checked_div(n) {
+                let _ = l.packet.record(per_packet.max(1));
+            }
             if let Some(ts) = first_ts {
                 let now = crate::source::now_ns();
                 if now > ts && now - ts < 3_600_000_000_000 {

@@ -14,12 +14,15 @@ mod pcap;
 #[cfg(feature = "libpcap")]
 pub mod pcap_live;
 mod pcapng;
+mod pieces;
 mod stream;
 
 pub use pcap::PcapParser;
 pub use pcapng::PcapngParser;
+pub use pieces::{Piece, PIECE_BYTES};
 pub use stream::{
-    collect_inputs, open_bytes, open_input, Collected, Input, InputError, InputName, ReadOutcome,
+    collect_inputs, open_bytes, open_input, open_stream, Collected, Input, InputError, InputName,
+    ReadOutcome,
 };
 
 use std::fmt;
@@ -87,6 +90,17 @@ pub enum Step<'a> {
 pub trait CaptureParser: Send {
     /// What is at `pos` in `buf`.
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a>;
+    /// A copy of this parser in its present state, to go on from the record boundary it has
+    /// reached in another thread.
+    fn fork(&self) -> Box<dyn CaptureParser>;
+    /// The first position at or after `from` (and before `buf.len()`) where, by the look of
+    /// the bytes alone, a run of records starts, for a parser that has read the file header;
+    /// `buf` is the whole input.
+    /// `None` when nothing plausible is found, or when the format cannot tell its record
+    /// boundaries from the bytes (its input is then cut where a parser walked it).
+    fn resync(&self, _buf: &[u8], _from: usize) -> Option<usize> {
+        None
+    }
 }
 
 /// Where an input went wrong part-way.

@@ -10,6 +10,12 @@ const FILE_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 /// Largest record accepted whatever the snap length says (what libpcap allows).
 const MAX_RECORD: u32 = 262_144;
+/// Records that must chain, each plausible, for a guessed boundary to be taken.
+const RESYNC_CHAIN: usize = 16;
+/// Most seconds between two records of a chain (captures merged with gaps in between).
+const RESYNC_GAP_S: u32 = 30 * 86_400;
+/// Bytes searched for a boundary before giving up.
+const RESYNC_SEARCH: usize = 4 << 20;
 
 /// A record header: capture time (seconds and fraction), captured and original length.
 struct RecordHeader {
@@ -32,7 +38,7 @@ impl RecordHeader {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 /// Reads classic pcap files, record by record.
 pub struct PcapParser {
     endian: Endian,
@@ -63,7 +69,63 @@ impl PcapParser {
     }
 }
 
+impl PcapParser {
+    /// Whether a record header could be at `pos`: its lengths within the snap length (and
+    /// the wire length no shorter), its fraction of a second in range. Returns where the
+    /// record ends and its seconds.
+    fn plausible(&self, buf: &[u8], pos: usize, since: u32) -> Option<(usize, u32)> {
+        let h = RecordHeader::read(self.endian, buf.get(pos..)?)?;
+        let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };
+        // An empty record or a time of zero is taken for a run of zero bytes, not a record;
+        // a time well before the file's first record, for bytes seen a few places off a
+        // record header (its fraction, or a length, taken for the seconds).
+        let ok = h.incl > 0
+            && h.secs >= since
+            && h.incl <= self.max_len
+            && (h.incl..=self.max_len).contains(&h.orig)
+            && h.frac < frac_max;
+        ok.then_some((pos + RECORD_HEADER_LEN + h.incl as usize, h.secs))
+    }
+
+    /// Whether `RESYNC_CHAIN` plausible records follow one another from `pos` (or reach the
+    /// end of `buf` exactly), their times within `RESYNC_GAP_S` of each other and no earlier
+    /// than `since`.
+    fn chains_from(&self, buf: &[u8], mut pos: usize, since: u32) -> bool {
+        let mut last_secs = None;
+        for _ in 0..RESYNC_CHAIN {
+            if pos == buf.len() {
+                return last_secs.is_some();
+            }
+            let Some((end, secs)) = self.plausible(buf, pos, since) else {
+                return false;
+            };
+            if end > buf.len() || last_secs.is_some_and(|l: u32| l.abs_diff(secs) > RESYNC_GAP_S) {
+                return false;
+            }
+            last_secs = Some(secs);
+            pos = end;
+        }
+        true
+    }
+}
+
 impl CaptureParser for PcapParser {
+    fn fork(&self) -> Box<dyn CaptureParser> {
+        Box::new(self.clone())
+    }
+
+    fn resync(&self, buf: &[u8], from: usize) -> Option<usize> {
+        if !self.header_seen {
+            return None;
+        }
+        // `buf` is the whole file: its first record dates it (a day's slack for records a
+        // little out of order).
+        let first = RecordHeader::read(self.endian, buf.get(FILE_HEADER_LEN..)?)?;
+        let since = first.secs.saturating_sub(86_400).max(1);
+        let until = from.saturating_add(RESYNC_SEARCH).min(buf.len());
+        (from.max(FILE_HEADER_LEN)..until).find(|&p| self.chains_from(buf, p, since))
+    }
+
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a> {
         let rest = &buf[pos.min(buf.len())..];
         if !self.header_seen {
@@ -191,6 +253,48 @@ mod tests {
         let (pk, err) = all(&f);
         assert!(pk.is_empty());
         assert_eq!(err, Some("pcap record longer than the snap length"));
+    }
+
+    /// A parser that has read the file header of `f`.
+    fn past_header(f: &[u8]) -> PcapParser {
+        let mut p = PcapParser::from_magic(f).expect("magic");
+        assert!(matches!(p.step(f, 0), Step::Skip { next: 24 }));
+        p
+    }
+
+    #[test]
+    fn resync_finds_the_record_boundary_after_an_offset() {
+        // Records whose bytes look like record headers with a wrong length: the chain of real
+        // ones is found, not the imitation inside the data.
+        let mut decoy = Vec::new();
+        for x in [1u32, 0, 20, 20] {
+            decoy.extend_from_slice(&x.to_le_bytes());
+        }
+        decoy.extend_from_slice(&[0u8; 20]);
+        let recs: Vec<(u32, u32, Vec<u8>)> = (0..40)
+            .map(|i| {
+                (
+                    1_700_000_000 + i,
+                    i * 10,
+                    [decoy.clone(), vec![i as u8; i as usize]].concat(),
+                )
+            })
+            .collect();
+        let refs: Vec<(u32, u32, &[u8])> = recs.iter().map(|(s, f, d)| (*s, *f, &d[..])).collect();
+        let f = file(false, false, &refs);
+        let p = past_header(&f);
+        let mut starts = vec![24];
+        for r in &recs[..recs.len() - 1] {
+            starts.push(starts.last().unwrap() + 16 + r.2.len());
+        }
+        for from in [24, 25, 100, 500, 1000] {
+            let want = starts.iter().copied().find(|&s| s >= from);
+            assert_eq!(p.resync(&f, from), want, "from {from}");
+        }
+        // Near the end, a shorter chain that ends exactly at the end of the file is enough.
+        let last = *starts.last().unwrap();
+        assert_eq!(p.resync(&f, last), Some(last));
+        assert_eq!(p.resync(&f, last + 1), None);
     }
 
     #[test]

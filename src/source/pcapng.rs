@@ -44,7 +44,7 @@ impl Interface {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 /// Reads pcapng files, block by block.
 pub struct PcapngParser {
     endian: Option<Endian>,
@@ -155,6 +155,10 @@ impl PcapngParser {
 }
 
 impl CaptureParser for PcapngParser {
+    fn fork(&self) -> Box<dyn CaptureParser> {
+        Box::new(self.clone())
+    }
+
     fn step<'a>(&mut self, buf: &'a [u8], pos: usize) -> Step<'a> {
         let rest = &buf[pos.min(buf.len())..];
         // Block type, total length, and (in a section header) the byte-order magic.

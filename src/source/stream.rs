@@ -1,7 +1,7 @@
 //! Opening inputs: files (memory-mapped), directories (walked for capture files) and stdin
 //! (read in shared blocks). Each input is driven record by record through its format parser.
 
-use super::{parser_for, Block, Bytes, CaptureParser, Damage, RawPacket, Step};
+use super::{parser_for, Block, Bytes, CaptureParser, Damage, Piece, RawPacket, Step};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -294,6 +294,28 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
     })
 }
 
+/// An input read as a stream from `r` (as standard input is): in blocks, never mapped.
+pub fn open_stream(name: InputName, mut r: Box<dyn Read + Send>) -> Result<Input, InputError> {
+    let head = read_head(&mut r).map_err(|err| InputError::Io {
+        name: name.clone(),
+        err,
+    })?;
+    if head.is_empty() {
+        return Err(InputError::Empty { name });
+    }
+    let parser = parser_for(&head).ok_or_else(|| InputError::NotCapture {
+        name: name.clone(),
+        first: head.clone(),
+    })?;
+    Ok(Input {
+        name,
+        size: None,
+        body: Body::Stream(r),
+        parser,
+        head,
+    })
+}
+
 /// An input over bytes already in memory (tests, fuzzing).
 pub fn open_bytes(name: InputName, bytes: Vec<u8>) -> Result<Input, InputError> {
     if bytes.is_empty() {
@@ -347,46 +369,95 @@ impl Input {
         stop: &AtomicBool,
         mut f: impl FnMut(&Block, RawPacket<'_>),
     ) -> ReadOutcome {
+        let parser = &mut *self.parser;
         match &mut self.body {
             Body::Whole(block) => {
-                let block = block.clone();
-                let d = drive(&mut *self.parser, &block, (0, 0), true, stop, &mut f);
+                let d = drive(parser, block, (0, 0, block.len()), true, stop, &mut f);
+                let read = d.pos as u64;
+                d.outcome(read)
+            }
+            Body::Stream(r) => run_stream(
+                &mut **r,
+                std::mem::take(&mut self.head),
+                &mut |block, base, last| {
+                    drive(parser, block, (0, base, block.len()), last, stop, &mut f)
+                },
+            ),
+        }
+    }
+
+    /// Cuts the input into pieces of about `size` bytes, in order, for readers that parse
+    /// them at once (see [`Piece`]). What is damaged in a piece its reader finds; what the
+    /// cutting found (a stream's damage or read error) is in the outcome.
+    pub fn cut(
+        &mut self,
+        size: usize,
+        stop: &AtomicBool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> ReadOutcome {
+        let parser = &mut *self.parser;
+        match &mut self.body {
+            Body::Whole(block) => {
+                super::pieces::cut_whole(block, parser, size, emit);
                 ReadOutcome {
-                    bytes: d.pos as u64,
-                    damage: d.damage,
-                    interrupted: d.stopped,
+                    bytes: block.len() as u64,
+                    ..ReadOutcome::default()
                 }
             }
             Body::Stream(r) => run_stream(
                 &mut **r,
                 std::mem::take(&mut self.head),
-                &mut *self.parser,
-                stop,
-                &mut f,
+                &mut |block, base, last| {
+                    // Only framed here: where the block's last whole record ends.
+                    let from = parser.fork();
+                    let d = drive(
+                        parser,
+                        block,
+                        (0, base, block.len()),
+                        last,
+                        stop,
+                        &mut |_, _| {},
+                    );
+                    if d.pos > 0 {
+                        emit(Piece::new(block.clone(), 0..d.pos, base, from));
+                    }
+                    d
+                },
             ),
         }
     }
 }
 
 /// Where `drive` stopped parsing a block, and why.
-struct Driven {
-    pos: usize,
-    damage: Option<Damage>,
+pub(super) struct Driven {
+    pub pos: usize,
+    pub damage: Option<Damage>,
     /// The stop flag was seen set.
-    stopped: bool,
+    pub stopped: bool,
 }
 
-/// Parses records in `block` from `pos` (`base`: the block's offset in the input). `last` says
-/// no more bytes will follow this block.
-fn drive(
+impl Driven {
+    /// How reading ended, `bytes` having been read.
+    pub fn outcome(self, bytes: u64) -> ReadOutcome {
+        ReadOutcome {
+            bytes,
+            damage: self.damage,
+            interrupted: self.stopped,
+        }
+    }
+}
+
+/// Parses the records in `block` from `pos` up to `end` (`base`: the block's offset in the
+/// input). `last` says no more bytes will follow `end`.
+pub(super) fn drive(
     parser: &mut dyn CaptureParser,
     block: &Block,
-    (mut pos, base): (usize, u64),
+    (mut pos, base, end): (usize, u64, usize),
     last: bool,
     stop: &AtomicBool,
     f: &mut impl FnMut(&Block, RawPacket<'_>),
 ) -> Driven {
-    let buf: &[u8] = block;
+    let buf: &[u8] = &block[..end];
     let mut n = 0u32;
     loop {
         match parser.step(buf, pos) {
@@ -406,7 +477,7 @@ fn drive(
             Step::NeedMore => {
                 let damage = (last && pos < buf.len()).then(|| Damage {
                     offset: base + pos as u64,
-                    reason: "capture ends inside a record (truncated)".into(),
+                    reason: TRUNCATED.into(),
                 });
                 return Driven {
                     pos,
@@ -428,12 +499,15 @@ fn drive(
     }
 }
 
+/// What a record cut short by the end of the input is called.
+pub(super) const TRUNCATED: &str = "capture ends inside a record (truncated)";
+
+/// Reads a stream in blocks and hands each to `on_block` (with its offset in the stream and
+/// whether it is the last), which says how far it got; the rest is carried into the next block.
 fn run_stream(
     r: &mut (dyn Read + Send),
     head: Vec<u8>,
-    parser: &mut dyn CaptureParser,
-    stop: &AtomicBool,
-    f: &mut impl FnMut(&Block, RawPacket<'_>),
+    on_block: &mut dyn FnMut(&Block, u64, bool) -> Driven,
 ) -> ReadOutcome {
     // One thread reads the stream ahead while this one parses. Chunks are read `HEADROOM`
     // bytes into their buffer, so that the tail of the previous block (a record cut by the
@@ -487,7 +561,7 @@ fn run_stream(
                 pos,
                 mut damage,
                 stopped,
-            } = drive(parser, &block, (0, base), last, stop, f);
+            } = on_block(&block, base, last);
             if stopped {
                 return ReadOutcome {
                     bytes: base + pos as u64,
@@ -525,16 +599,14 @@ mod tests {
         let mut input = open_bytes(InputName::Stdin, bytes.to_vec()).unwrap();
         let mut cursor = std::io::Cursor::new(bytes.to_vec());
         let (mut n, mut sum) = (0, 0);
-        let out = run_stream(
-            &mut cursor,
-            Vec::new(),
-            &mut *input.parser,
-            &NEVER,
-            &mut |_, p| {
-                n += 1;
-                sum += p.data.len() as u64;
-            },
-        );
+        let parser = &mut *input.parser;
+        let mut f = |_: &Block, p: RawPacket<'_>| {
+            n += 1;
+            sum += p.data.len() as u64;
+        };
+        let out = run_stream(&mut cursor, Vec::new(), &mut |block, base, last| {
+            drive(parser, block, (0, base, block.len()), last, &NEVER, &mut f)
+        });
         (n, sum, out.damage)
     }
 
@@ -556,9 +628,6 @@ mod tests {
         // The same with the stream cut short inside a record.
         let (n, _, damage) = via_stream(&bytes[..bytes.len() - 100]);
         assert_eq!(n, 89);
-        assert_eq!(
-            damage.map(|d| d.reason),
-            Some("capture ends inside a record (truncated)".to_string())
-        );
+        assert_eq!(damage.map(|d| d.reason), Some(TRUNCATED.to_string()));
     }
 }
