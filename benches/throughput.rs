@@ -1,12 +1,19 @@
-//! Whole-file throughput: scans a large mixed capture (made by `synth::mix`, cached under
-//! `target/bench-data/`) through the full pipeline and prints packets/s and Gbit/s.
+//! Whole-file throughput through the full pipeline (every detector on, the built-in rules):
+//! packets/s, Gbit/s, CPU seconds per million packets, and the speedup from one reader and one
+//! worker to N of each.
 //!
-//! `cargo bench --bench throughput` — size with MINETAP_BENCH_MB (default 400), workers with
-//! MINETAP_BENCH_WORKERS (default: CPUs), repetitions with MINETAP_BENCH_RUNS (default 3).
+//! Two captures: a generated one (made by `synth::mix`, cached under `target/bench-data/`), and
+//! the capture built from the real traffic of the shared corpus by its `bench/make_bigpcap.sh`
+//! (taken from `MINETAP_BENCH_CORPUS`, or built once next to the generated one when the corpus
+//! is beside the project; SKIPPED, with the reason, otherwise).
+//!
+//! `cargo bench --bench throughput` — generated size with MINETAP_BENCH_MB (default 852, the
+//! corpus capture's), N with MINETAP_BENCH_WORKERS (default: CPUs), repetitions with
+//! MINETAP_BENCH_RUNS (default 3; the best is reported).
 
 use minetap::pipeline::{scan, ScanConfig, Silent};
 use minetap::source::InputName;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -15,47 +22,116 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn main() {
-    // `cargo test --benches` runs bench binaries with no `--bench`: do nothing costly then.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let mb = env_or("MINETAP_BENCH_MB", 400);
-    let runs = env_or("MINETAP_BENCH_RUNS", 3);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).expect("bench data folder");
-    let path = dir.join(format!("mix-v2-{mb}mb.pcap"));
-    if !path.exists() {
-        let bytes = synth::mix::big_capture(mb << 20);
-        std::fs::write(&path, bytes).expect("write bench capture");
-    }
-    let mut cfg = ScanConfig::default();
-    cfg.workers = env_or("MINETAP_BENCH_WORKERS", cfg.workers);
-    println!(
-        "throughput: {} ({} MB), {} worker(s)",
-        path.display(),
-        std::fs::metadata(&path).map(|m| m.len() >> 20).unwrap_or(0),
-        cfg.workers
-    );
-    for run in 0..runs {
+/// CPU seconds (user and system) this process has used.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    s(u.ru_utime) + s(u.ru_stime)
+}
+
+/// The best of `runs` scans of `path` with `n` readers and `n` workers: (packets, seconds,
+/// CPU seconds, bytes, mining flows).
+fn best(path: &Path, cfg: &ScanConfig, n: usize, runs: usize) -> (u64, f64, f64, u64, u64) {
+    let cfg = ScanConfig {
+        workers: n,
+        readers: n,
+        ..cfg.clone()
+    };
+    let mut best: Option<(u64, f64, f64, u64, u64)> = None;
+    for _ in 0..runs {
         let mut found = 0u64;
         let mut sink = |_, _| found += 1;
+        let cpu = cpu_seconds();
         let s = scan(
-            vec![InputName::Path(path.clone())],
+            vec![InputName::Path(path.to_path_buf())],
             &cfg,
             &Silent,
             &mut sink,
             None,
         );
-        let secs = s.elapsed.as_secs_f64();
-        println!(
-            "run {run}: {} packets, {} flows, {} mining, {:.3} s, {:.2} Mpackets/s, {:.2} Gbit/s",
+        let r = (
             s.packets,
-            s.flows.flows,
+            s.elapsed.as_secs_f64(),
+            cpu_seconds() - cpu,
+            s.bytes,
             found,
-            secs,
-            s.packets as f64 / secs / 1e6,
-            s.bytes as f64 * 8.0 / secs / 1e9
         );
+        if best.is_none_or(|b| r.1 < b.1) {
+            best = Some(r);
+        }
+    }
+    best.unwrap_or_default()
+}
+
+fn report(name: &str, path: &Path, cfg: &ScanConfig, runs: usize) {
+    let n = cfg.workers.max(1);
+    let mb = std::fs::metadata(path).map(|m| m.len() >> 20).unwrap_or(0);
+    println!("throughput: {name}: {} ({mb} MB)", path.display());
+    let one = best(path, cfg, 1, runs);
+    for (k, r) in [(1, one), (n, best(path, cfg, n, runs))] {
+        let (packets, secs, cpu, bytes, found) = r;
+        println!(
+            "  {k} reader(s), {k} worker(s): {packets} packets, {found} verdicts, {secs:.3} s, \
+             {:.2} Mpackets/s, {:.2} Gbit/s, {:.3} CPU s per million packets, x{:.2} of one",
+            packets as f64 / secs / 1e6,
+            bytes as f64 * 8.0 / secs / 1e9,
+            cpu / (packets as f64 / 1e6),
+            one.1 / secs
+        );
+    }
+}
+
+fn main() {
+    // `cargo test --benches` runs bench binaries with no `--bench`: do nothing costly then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench data folder");
+    let rules = minetap::bench::builtin_rules();
+    let mut cfg = ScanConfig {
+        intel: rules.intel,
+        tables: rules.tables,
+        ..ScanConfig::default()
+    };
+    cfg.workers = env_or("MINETAP_BENCH_WORKERS", cfg.workers);
+    let runs = env_or("MINETAP_BENCH_RUNS", 3);
+
+    let mb = env_or("MINETAP_BENCH_MB", 852);
+    let generated = dir.join(format!("mix-v2-{mb}mb.pcap"));
+    if !generated.exists() {
+        let bytes = synth::mix::big_capture(mb << 20);
+        std::fs::write(&generated, bytes).expect("write bench capture");
+    }
+    report("generated", &generated, &cfg, runs);
+
+    let corpus = match std::env::var_os("MINETAP_BENCH_CORPUS") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            let script = root.join("../shared/bench/make_bigpcap.sh");
+            let out = dir.join("corpus-800.pcap");
+            if !out.exists() && script.exists() {
+                let ok = std::process::Command::new("bash")
+                    .arg(&script)
+                    .arg(&out)
+                    .arg("800")
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    println!("throughput: corpus: SKIPPED (its build script failed)");
+                }
+            }
+            out.exists().then_some(out)
+        }
+    };
+    match corpus {
+        Some(p) if p.exists() => report("corpus", &p, &cfg, runs),
+        _ => println!(
+            "throughput: corpus: SKIPPED (no shared corpus beside the project, and \
+             MINETAP_BENCH_CORPUS not set)"
+        ),
     }
 }

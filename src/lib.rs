@@ -26,4 +26,17 @@ pub(crate) mod wire;
 #[doc(hidden)]
 pub mod bench {
     pub use crate::output::profile::{ProfileConfig, Profiles};
+
+    /// The built-in rules, as `scan` uses them by default.
+    pub fn builtin_rules() -> crate::pipeline::Rules {
+        let r = crate::rules::load(&crate::rules::Choice {
+            builtin: true,
+            extra: None,
+        })
+        .unwrap_or_default();
+        crate::pipeline::Rules {
+            intel: std::sync::Arc::new(r.intel),
+            tables: std::sync::Arc::new(r.tables),
+        }
+    }
 }

@@ -272,3 +272,155 @@ fn libpcap_backend_applies_the_bpf_filter() {
         "{text}"
     );
 }
+
+/// Two capture threads on one interface, in a fan-out group: the kernel hands each flow to one
+/// of them, and the events are those `scan` gives for the same files.
+#[test]
+fn two_capture_threads_in_a_fanout_group_give_the_events_scan_gives() {
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED fan-out capture test: cannot create a network namespace ({why})");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events_file = dir.path().join("events.jsonl");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut live = ns
+        .exec(&[
+            "live",
+            "-i",
+            "mt-b",
+            "--threads",
+            "2",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--events",
+            events_file.to_str().unwrap(),
+            "--stats",
+            "/dev/null",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ip netns exec runs");
+    let mut stderr = live.stderr.take().unwrap();
+    let seen = netns::wait_for(&mut stderr, "capturing on mt-b");
+    let files = [
+        "stratum-v1.pcap",
+        "stratum-v1-segmented.pcap",
+        "cryptonote-xmrig.pcap",
+        "ethproxy.pcap",
+        "stratum-v2.pcap",
+        "encap-vxlan.pcap",
+    ];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| pcap(f).to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["replay", "-i", "mt-a", "--pps", "20000"];
+    args.extend(paths.iter().map(String::as_str));
+    let replay = ns.exec(&args).output().unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe {
+        libc::kill(live.id() as i32, libc::SIGTERM);
+    }
+    let status = live.wait().unwrap();
+    assert!(status.success(), "live exited with {status}: {seen}");
+    let live_events: Vec<Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut scan_args = vec!["scan", "-q"];
+    scan_args.extend(paths.iter().map(String::as_str));
+    let scan_events = events(&run(&scan_args));
+    assert_eq!(by_flow(&live_events).len(), files.len());
+    assert_eq!(by_flow(&live_events), by_flow(&scan_events));
+}
+
+/// The fan-out group itself: frames of 64 flows sent into one end reach the two sockets of the
+/// group on the other, each frame once, both sockets some, and the two directions of a flow
+/// the same socket.
+#[test]
+fn a_fanout_group_spreads_flows_over_its_sockets_both_directions_together() {
+    use minetap::source::live::AfPacket;
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED fan-out group test: cannot create a network namespace ({why})");
+            return;
+        }
+    };
+    let name = ns.0.clone();
+    let got = std::thread::spawn(move || {
+        netns::enter(&name).unwrap();
+        let timeout = Duration::from_millis(200);
+        let mut socks: Vec<AfPacket> = (0..2)
+            .map(|_| AfPacket::open("mt-b", 1 << 20, timeout).unwrap())
+            .collect();
+        for s in &socks {
+            s.join_fanout(4242).unwrap();
+        }
+        let out = AfPacket::open("mt-a", 1 << 20, timeout).unwrap();
+        // A UDP packet from 10.0.0.X:1000+X to 10.1.0.1:53, or back (`rev`).
+        let frame = |x: u8, rev: bool| {
+            let (a, b) = ([10, 0, 0, x], [10, 1, 0, 1]);
+            let (src, dst, sp, dp) = if rev {
+                (b, a, 53u16, 1000 + x as u16)
+            } else {
+                (a, b, 1000 + x as u16, 53)
+            };
+            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+            let ip = [
+                [0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0].as_slice(),
+                &src,
+                &dst,
+            ]
+            .concat();
+            f.extend_from_slice(&ip);
+            f.extend_from_slice(&sp.to_be_bytes());
+            f.extend_from_slice(&dp.to_be_bytes());
+            f.extend_from_slice(&[0, 12, 0, 0, x, rev as u8, 0, 0]);
+            f
+        };
+        for x in 1..=64u8 {
+            out.send(&frame(x, false)).unwrap();
+            out.send(&frame(x, true)).unwrap();
+        }
+        // (flow, direction) → the socket that got it.
+        let mut got = Vec::new();
+        for (i, s) in socks.iter_mut().enumerate() {
+            let mut buf = vec![0u8; 2048];
+            while let Some(f) = s.recv(&mut buf).unwrap() {
+                let p = &buf[..f.len];
+                if p.len() >= 46 && p[12..14] == [0x08, 0x00] && p[23] == 17 {
+                    got.push((p[42], p[43], i));
+                }
+            }
+        }
+        got
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got.len(), 128, "every frame once: {got:?}");
+    let on = |i| got.iter().filter(|g| g.2 == i).count();
+    assert!(
+        on(0) > 0 && on(1) > 0,
+        "both sockets get flows: {} and {}",
+        on(0),
+        on(1)
+    );
+    for x in 1..=64u8 {
+        let socks: Vec<usize> = got.iter().filter(|g| g.0 == x).map(|g| g.2).collect();
+        assert!(
+            socks.len() == 2 && socks[0] == socks[1],
+            "flow {x}: {socks:?}"
+        );
+    }
+}

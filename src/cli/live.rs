@@ -70,33 +70,52 @@ pub fn run(a: LiveArgs) -> i32 {
     live(a).unwrap_or_else(|e| e.report())
 }
 
-/// The sources to capture from: an AF_PACKET socket per interface, or, with a BPF filter,
-/// libpcap (opened on the reader threads).
+/// The sources to capture from: `--threads` AF_PACKET sockets per interface (in one fan-out
+/// group when more than one), each with the interface's index in `interfaces`; or, with a BPF
+/// filter, libpcap (opened on the reader threads).
 fn open_sockets(
     interfaces: &[String],
     l: &LiveSettings,
     opts: &LiveOptions,
-) -> Result<Vec<AfPacket>, CliError> {
+) -> Result<Vec<(usize, AfPacket)>, CliError> {
     if l.bpf.is_some() {
         if !cfg!(feature = "libpcap") {
             return Err(CliError::Usage("--bpf needs libpcap: this minetap was built without it (cargo build --release --features libpcap)".into()));
         }
         return Ok(Vec::new());
     }
-    interfaces
-        .iter()
-        .map(|i| {
-            AfPacket::open(i, opts.rcvbuf, Duration::from_millis(20))
-                .map_err(|e| CliError::Input(e.to_string()))
-        })
-        .collect()
+    let threads = match l.threads {
+        Some(n) if !(1..=64).contains(&n) => {
+            return Err(CliError::Usage(format!(
+                "--threads must be from 1 to 64, not {n}"
+            )))
+        }
+        n => n.unwrap_or(1),
+    };
+    let mut sockets = Vec::new();
+    for (i, iface) in interfaces.iter().enumerate() {
+        // A group id of this process and interface: another sensor's groups stay apart.
+        let group = (std::process::id() as u16)
+            .wrapping_mul(31)
+            .wrapping_add(i as u16);
+        for _ in 0..threads {
+            let sock = AfPacket::open(iface, opts.rcvbuf, Duration::from_millis(20))
+                .and_then(|s| match threads {
+                    1 => Ok(s),
+                    _ => s.join_fanout(group).map(|()| s),
+                })
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            sockets.push((i, sock));
+        }
+    }
+    Ok(sockets)
 }
 
 /// One reader job per source; capture errors are collected in `errors`. (`interfaces` and `l`
 /// name the libpcap sources, in a build with that feature.)
 #[cfg_attr(not(feature = "libpcap"), allow(unused_variables))]
 fn reader_jobs<'a>(
-    sockets: Vec<AfPacket>,
+    sockets: Vec<(usize, AfPacket)>,
     interfaces: &'a [String],
     l: &'a LiveSettings,
     opts: LiveOptions,
@@ -106,7 +125,7 @@ fn reader_jobs<'a>(
         errors.lock().map(|mut v| v.push(e.to_string())).ok();
     };
     let mut jobs: Vec<ReaderJob<'a>> = Vec::new();
-    for (i, mut sock) in sockets.into_iter().enumerate() {
+    for (i, mut sock) in sockets {
         jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
             reader.set_input(i as u32);
             if let Err(e) = reader.capture(&mut sock, &opts) {
@@ -342,4 +361,24 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         eprint!("{}", crate::cli::summary::render(&stats));
     }
     Ok(status)
+}
+
+impl LiveSettings {
+    /// The capture options: `LiveOptions`' defaults with what was set.
+    pub fn live_options(&self) -> LiveOptions {
+        let d = LiveOptions::default();
+        LiveOptions {
+            rcvbuf: self.rcvbuf.unwrap_or(d.rcvbuf),
+            max_delay: self.max_delay_ms.map_or(d.max_delay, Duration::from_millis),
+        }
+    }
+
+    /// Seconds between statistics lines.
+    pub fn stats_interval(&self) -> Duration {
+        Duration::from_secs(
+            self.stats_interval
+                .unwrap_or(super::defaults::STATS_INTERVAL_S)
+                .max(1),
+        )
+    }
 }

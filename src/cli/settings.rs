@@ -7,11 +7,9 @@ use super::error::CliError;
 use crate::output::writer::{BundleWriter, EventWriter, Existing};
 use crate::pipeline::ScanConfig;
 use crate::rules::Choice;
-use crate::source::capture::LiveOptions;
 use crate::verdict::Level;
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::defaults;
 
@@ -199,6 +197,10 @@ settings! {
         /// Kernel receive buffer per interface, bytes [default: 67108864].
         #[arg(long, value_name = "BYTES")]
         rcvbuf: usize,
+        /// Capture threads per interface, each with its own socket; the kernel hands each
+        /// flow's packets to one of them (fan-out by flow hash) [default: 1].
+        #[arg(long, value_name = "N")]
+        threads: usize,
         /// Longest a captured packet waits before processing, milliseconds [default: 50].
         #[arg(long, value_name = "MS")]
         max_delay_ms: u64,
@@ -523,25 +525,6 @@ impl Settings {
             inputs: Vec::new(),
         };
         Ok(Some((bundler, lvl)))
-    }
-}
-
-impl LiveSettings {
-    /// The capture options: `LiveOptions`' defaults with what was set.
-    pub fn live_options(&self) -> LiveOptions {
-        let d = LiveOptions::default();
-        LiveOptions {
-            rcvbuf: self.rcvbuf.unwrap_or(d.rcvbuf),
-            max_delay: self.max_delay_ms.map_or(d.max_delay, Duration::from_millis),
-        }
-    }
-
-    pub fn stats_interval(&self) -> Duration {
-        Duration::from_secs(
-            self.stats_interval
-                .unwrap_or(defaults::STATS_INTERVAL_S)
-                .max(1),
-        )
     }
 }
 

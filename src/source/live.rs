@@ -105,6 +105,14 @@ impl AfPacket {
         }
     }
 
+    /// Joins the fan-out group `group` of its interface: the kernel then hands every packet to
+    /// one socket of the group, chosen by the hash of its flow (the same for both directions,
+    /// and, as it takes no ports from fragments, for every fragment of a datagram).
+    pub fn join_fanout(&self, group: u16) -> io::Result<()> {
+        let arg: u32 = u32::from(group) | (libc::PACKET_FANOUT_HASH << 16);
+        self.setsockopt(libc::SOL_PACKET, libc::PACKET_FANOUT, &arg, "fan-out group")
+    }
+
     fn setsockopt<T>(
         &self,
         level: libc::c_int,

@@ -139,6 +139,19 @@ impl Deref for Bytes {
     }
 }
 
+impl Bytes {
+    /// Has the kernel map `range` of a mapped file in one call, rather than on a fault every
+    /// few pages as it is read; nothing for bytes in memory. (Advice only: an older kernel that
+    /// does not know it faults the pages in as before.)
+    pub fn prefault(&self, range: std::ops::Range<usize>) {
+        #[cfg(target_os = "linux")]
+        if let Bytes::Mapped(m) = self {
+            let len = range.end.min(m.len()).saturating_sub(range.start);
+            let _ = m.advise_range(memmap2::Advice::PopulateRead, range.start, len);
+        }
+    }
+}
+
 /// A reused buffer whose data starts at `start`. Reusing stream buffers spares the page faults
 /// of fresh allocations, which otherwise cost more than parsing.
 pub struct PooledBuf {

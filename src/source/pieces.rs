@@ -55,6 +55,7 @@ impl Piece {
         mut f: impl FnMut(&Block, RawPacket<'_>),
     ) -> ReadOutcome {
         let Range { start, end } = self.range;
+        self.block.prefault(start..end);
         let mut d = drive(
             &mut *self.parser,
             &self.block,

@@ -261,6 +261,8 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
                 // SAFETY: the map is read-only; a capture file truncated by another process
                 // while mapped is the one case mmap cannot guard, as for any mapped reader.
                 let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| io_err(&name, e))?;
+                // Read front to back: the kernel may read ahead further and drop pages behind.
+                let _ = map.advise(memmap2::Advice::Sequential);
                 let head = map[..map.len().min(4)].to_vec();
                 (
                     Body::Whole(Arc::new(Bytes::Mapped(map))),
