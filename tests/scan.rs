@@ -426,10 +426,24 @@ fn ten_thousand_flows_give_the_same_events_with_one_worker_or_four_and_from_stdi
     assert_eq!(one.len(), 10_000);
     let four = run(&["scan", "-q", "--workers", "4", "--readers", "3", path]);
     assert_eq!(one, sorted(&four));
-    let stdin = bin()
+    // Standard input redirected from the file (mapped as the file is), and through a pipe.
+    let redirected = bin()
         .args(["scan", "-q", "--workers", "2", "-"])
         .stdin(std::fs::File::open(&cap).unwrap())
         .output()
         .unwrap();
-    assert_eq!(one, sorted(&stdin));
+    assert_eq!(one, sorted(&redirected));
+    let mut child = bin()
+        .args(["scan", "-q", "--workers", "2", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let bytes = std::fs::read(&cap).unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &bytes));
+    let piped = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(one, sorted(&piped));
 }

@@ -237,6 +237,49 @@ fn decompressing(f: &File) -> io::Result<Option<Box<dyn Read + Send>>> {
     })
 }
 
+/// An open file as an input's body, its size when mapped, and its first bytes: mapped when it
+/// is a regular file, read as a stream (decompressed on the way) otherwise.
+fn open_file(f: File) -> io::Result<(Body, Option<u64>, Vec<u8>)> {
+    let meta = f.metadata()?;
+    if let Some(mut r) = decompressing(&f)? {
+        // Compressed: read as a stream, decompressed on the way.
+        let head = read_head(&mut r)?;
+        return Ok((Body::Stream(r), None, head));
+    }
+    if meta.is_file() && meta.len() > 0 {
+        // SAFETY: the map is read-only; a capture file truncated by another process while
+        // mapped is the one case mmap cannot guard, as for any mapped reader.
+        let map = unsafe { memmap2::Mmap::map(&f) }?;
+        // Read front to back: the kernel may read ahead further and drop pages behind.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let head = map[..map.len().min(4)].to_vec();
+        return Ok((Body::Whole(Arc::new(Bytes::Mapped(map))), Some(meta.len()), head));
+    }
+    let mut r: Box<dyn Read + Send> = Box::new(f);
+    let head = read_head(&mut r)?;
+    Ok((Body::Stream(r), None, head))
+}
+
+/// Standard input as a file, when it is a regular file not yet read from.
+fn stdin_file() -> Option<File> {
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    let mut f = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+    let regular = f.metadata().ok()?.is_file();
+    (regular && f.stream_position().ok()? == 0).then_some(f)
+}
+
+/// Asks for a larger pipe when standard input is one (fewer, larger reads; the writer blocks
+/// less often). Advice only: a kernel that refuses keeps its size.
+fn widen_pipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: fcntl on descriptor 0 with an integer argument; it fails harmlessly on a
+    // descriptor that is not a pipe.
+    unsafe {
+        libc::fcntl(0, libc::F_SETPIPE_SZ, 1 << 20);
+    }
+}
+
 /// Opens an input and recognises its format from the magic number; a gzip, zstd or xz file is
 /// decompressed as it is read.
 pub fn open_input(name: InputName) -> Result<Input, InputError> {
@@ -245,35 +288,19 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
         err,
     };
     let (body, size, head) = match &name {
-        InputName::Stdin => {
-            let mut r: Box<dyn Read + Send> = Box::new(io::stdin());
-            let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
-            (Body::Stream(r), None, head)
-        }
-        InputName::Path(p) => {
-            let f = File::open(p).map_err(|e| io_err(&name, e))?;
-            let meta = f.metadata().map_err(|e| io_err(&name, e))?;
-            if let Some(mut r) = decompressing(&f).map_err(|e| io_err(&name, e))? {
-                // Compressed: read as a stream, decompressed on the way.
-                let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
-                (Body::Stream(r), None, head)
-            } else if meta.is_file() && meta.len() > 0 {
-                // SAFETY: the map is read-only; a capture file truncated by another process
-                // while mapped is the one case mmap cannot guard, as for any mapped reader.
-                let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| io_err(&name, e))?;
-                // Read front to back: the kernel may read ahead further and drop pages behind.
-                let _ = map.advise(memmap2::Advice::Sequential);
-                let head = map[..map.len().min(4)].to_vec();
-                (
-                    Body::Whole(Arc::new(Bytes::Mapped(map))),
-                    Some(meta.len()),
-                    head,
-                )
-            } else {
-                let mut r: Box<dyn Read + Send> = Box::new(f);
+        InputName::Stdin => match stdin_file() {
+            // Standard input redirected from a file (`< capture.pcap`): read as that file.
+            Some(f) => open_file(f).map_err(|e| io_err(&name, e))?,
+            None => {
+                widen_pipe();
+                let mut r: Box<dyn Read + Send> = Box::new(io::stdin());
                 let head = read_head(&mut r).map_err(|e| io_err(&name, e))?;
                 (Body::Stream(r), None, head)
             }
+        },
+        InputName::Path(p) => {
+            let f = File::open(p).map_err(|e| io_err(&name, e))?;
+            open_file(f).map_err(|e| io_err(&name, e))?
         }
     };
     if head.is_empty() {
