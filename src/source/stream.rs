@@ -253,7 +253,11 @@ fn open_file(f: File) -> io::Result<(Body, Option<u64>, Vec<u8>)> {
         // Read front to back: the kernel may read ahead further and drop pages behind.
         let _ = map.advise(memmap2::Advice::Sequential);
         let head = map[..map.len().min(4)].to_vec();
-        return Ok((Body::Whole(Arc::new(Bytes::Mapped(map))), Some(meta.len()), head));
+        return Ok((
+            Body::Whole(Arc::new(Bytes::Mapped(map))),
+            Some(meta.len()),
+            head,
+        ));
     }
     let mut r: Box<dyn Read + Send> = Box::new(f);
     let head = read_head(&mut r)?;
