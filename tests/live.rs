@@ -34,6 +34,23 @@ fn by_flow(ev: &[Value]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Replays the sample captures `files` into `mt-a` at 20,000 frames/s; returns their paths.
+fn replay(ns: &Netns, files: &[&str]) -> Vec<String> {
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| pcap(f).to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["replay", "-i", "mt-a", "--pps", "20000"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = ns.exec(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    paths
+}
+
 #[test]
 fn live_on_a_veth_pair_gives_the_events_scan_gives() {
     let ns = match Netns::create() {
@@ -96,18 +113,7 @@ fn live_on_a_veth_pair_gives_the_events_scan_gives() {
         "encap-gtpu.pcap",
         "stratum-v1-midstream.pcap",
     ];
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| pcap(f).to_str().unwrap().to_string())
-        .collect();
-    let mut args = vec!["replay", "-i", "mt-a", "--pps", "20000"];
-    args.extend(paths.iter().map(String::as_str));
-    let replay = ns.exec(&args).output().unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    let paths = replay(&ns, &files);
     std::thread::sleep(Duration::from_millis(1500));
     // The metrics page, scraped from inside the namespace, as Prometheus would.
     let name = ns.0.clone();
@@ -314,18 +320,7 @@ fn two_capture_threads_in_a_fanout_group_give_the_events_scan_gives() {
         "stratum-v2.pcap",
         "encap-vxlan.pcap",
     ];
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| pcap(f).to_str().unwrap().to_string())
-        .collect();
-    let mut args = vec!["replay", "-i", "mt-a", "--pps", "20000"];
-    args.extend(paths.iter().map(String::as_str));
-    let replay = ns.exec(&args).output().unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    let paths = replay(&ns, &files);
     std::thread::sleep(Duration::from_millis(1500));
     unsafe {
         libc::kill(live.id() as i32, libc::SIGTERM);

@@ -15,14 +15,15 @@ mod pcap;
 pub mod pcap_live;
 mod pcapng;
 mod pieces;
+mod records;
 mod stream;
 
 pub use pcap::PcapParser;
 pub use pcapng::PcapngParser;
 pub use pieces::{Piece, PIECE_BYTES};
+pub use records::ReadOutcome;
 pub use stream::{
     collect_inputs, open_bytes, open_input, open_stream, Collected, Input, InputError, InputName,
-    ReadOutcome,
 };
 
 use std::fmt;

@@ -8,8 +8,8 @@
 //! whose state changes along the way (pcapng declares interfaces between packets) and streams
 //! are cut where one thread walked their records: it only frames them, the readers decode.
 
-use super::stream::{drive, TRUNCATED};
-use super::{Block, CaptureParser, RawPacket, ReadOutcome, Step};
+use super::records::{drive, ReadOutcome, TRUNCATED};
+use super::{Block, CaptureParser, RawPacket, Step};
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 

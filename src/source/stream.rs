@@ -1,12 +1,13 @@
 //! Opening inputs: files (memory-mapped), directories (walked for capture files) and stdin
 //! (read in shared blocks). Each input is driven record by record through its format parser.
 
-use super::{parser_for, Block, Bytes, CaptureParser, Damage, Piece, RawPacket, Step};
+use super::records::{drive, Driven, ReadOutcome};
+use super::{parser_for, Block, Bytes, CaptureParser, Damage, Piece, RawPacket};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Bytes read from a stream at a time.
@@ -78,22 +79,8 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// How reading one input ended.
-#[derive(Debug, Default)]
-pub struct ReadOutcome {
-    /// Bytes read.
-    pub bytes: u64,
-    /// Where the input was damaged, if it was.
-    pub damage: Option<Damage>,
-    /// Reading stopped before the end because the run was asked to stop.
-    pub interrupted: bool,
-}
-
 /// A stop flag that is never set, for reading every input to its end.
 static NEVER: AtomicBool = AtomicBool::new(false);
-
-/// Packets read between two looks at the stop flag.
-const STOP_CHECK: u32 = 1024;
 
 enum Body {
     /// The whole input in memory (a mapped file, or bytes handed over).
@@ -307,6 +294,24 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
             open_file(f).map_err(|e| io_err(&name, e))?
         }
     };
+    recognised(name, (body, size, head))
+}
+
+/// An input read as a stream from `r` (as standard input is): in blocks, never mapped.
+pub fn open_stream(name: InputName, mut r: Box<dyn Read + Send>) -> Result<Input, InputError> {
+    let head = read_head(&mut r).map_err(|err| InputError::Io {
+        name: name.clone(),
+        err,
+    })?;
+    recognised(name, (Body::Stream(r), None, head))
+}
+
+/// The input whose body, size and first bytes are given, once its format is recognised from
+/// those bytes (a stream keeps them, to be read first).
+fn recognised(
+    name: InputName,
+    (body, size, head): (Body, Option<u64>, Vec<u8>),
+) -> Result<Input, InputError> {
     if head.is_empty() {
         return Err(InputError::Empty { name });
     }
@@ -327,44 +332,14 @@ pub fn open_input(name: InputName) -> Result<Input, InputError> {
     })
 }
 
-/// An input read as a stream from `r` (as standard input is): in blocks, never mapped.
-pub fn open_stream(name: InputName, mut r: Box<dyn Read + Send>) -> Result<Input, InputError> {
-    let head = read_head(&mut r).map_err(|err| InputError::Io {
-        name: name.clone(),
-        err,
-    })?;
-    if head.is_empty() {
-        return Err(InputError::Empty { name });
-    }
-    let parser = parser_for(&head).ok_or_else(|| InputError::NotCapture {
-        name: name.clone(),
-        first: head.clone(),
-    })?;
-    Ok(Input {
-        name,
-        size: None,
-        body: Body::Stream(r),
-        parser,
-        head,
-    })
-}
-
 /// An input over bytes already in memory (tests, fuzzing).
 pub fn open_bytes(name: InputName, bytes: Vec<u8>) -> Result<Input, InputError> {
-    if bytes.is_empty() {
-        return Err(InputError::Empty { name });
-    }
-    let parser = parser_for(&bytes).ok_or_else(|| InputError::NotCapture {
-        name: name.clone(),
-        first: bytes[..bytes.len().min(4)].to_vec(),
-    })?;
-    Ok(Input {
+    let head = bytes[..bytes.len().min(4)].to_vec();
+    let size = Some(bytes.len() as u64);
+    recognised(
         name,
-        size: Some(bytes.len() as u64),
-        body: Body::Whole(Arc::new(Bytes::Owned(bytes))),
-        parser,
-        head: Vec::new(),
-    })
+        (Body::Whole(Arc::new(Bytes::Owned(bytes))), size, head),
+    )
 }
 
 fn read_head(r: &mut dyn Read) -> io::Result<Vec<u8>> {
@@ -461,80 +436,6 @@ impl Input {
     }
 }
 
-/// Where `drive` stopped parsing a block, and why.
-pub(super) struct Driven {
-    pub pos: usize,
-    pub damage: Option<Damage>,
-    /// The stop flag was seen set.
-    pub stopped: bool,
-}
-
-impl Driven {
-    /// How reading ended, `bytes` having been read.
-    pub fn outcome(self, bytes: u64) -> ReadOutcome {
-        ReadOutcome {
-            bytes,
-            damage: self.damage,
-            interrupted: self.stopped,
-        }
-    }
-}
-
-/// Parses the records in `block` from `pos` up to `end` (`base`: the block's offset in the
-/// input). `last` says no more bytes will follow `end`.
-pub(super) fn drive(
-    parser: &mut dyn CaptureParser,
-    block: &Block,
-    (mut pos, base, end): (usize, u64, usize),
-    last: bool,
-    stop: &AtomicBool,
-    f: &mut impl FnMut(&Block, RawPacket<'_>),
-) -> Driven {
-    let buf: &[u8] = &block[..end];
-    let mut n = 0u32;
-    loop {
-        match parser.step(buf, pos) {
-            Step::Packet { pkt, next } => {
-                f(block, pkt);
-                pos = next;
-                n += 1;
-                if n % STOP_CHECK == 0 && stop.load(Ordering::Relaxed) {
-                    return Driven {
-                        pos,
-                        damage: None,
-                        stopped: true,
-                    };
-                }
-            }
-            Step::Skip { next } => pos = next,
-            Step::NeedMore => {
-                let damage = (last && pos < buf.len()).then(|| Damage {
-                    offset: base + pos as u64,
-                    reason: TRUNCATED.into(),
-                });
-                return Driven {
-                    pos,
-                    damage,
-                    stopped: false,
-                };
-            }
-            Step::Damaged(reason) => {
-                return Driven {
-                    pos,
-                    damage: Some(Damage {
-                        offset: base + pos as u64,
-                        reason: reason.into(),
-                    }),
-                    stopped: false,
-                }
-            }
-        }
-    }
-}
-
-/// What a record cut short by the end of the input is called.
-pub(super) const TRUNCATED: &str = "capture ends inside a record (truncated)";
-
 /// Reads a stream in blocks and hands each to `on_block` (with its offset in the stream and
 /// whether it is the last), which says how far it got; the rest is carried into the next block.
 fn run_stream(
@@ -625,6 +526,7 @@ fn run_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::records::TRUNCATED;
     use synth::capture::{Format, Frame, L2};
 
     /// Reads `bytes` through the stream path; returns (packets, sum of packet lengths, damage).

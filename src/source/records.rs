@@ -1,0 +1,93 @@
+//! Driving a capture parser over the records of a block: the one loop every way of reading
+//! uses (a whole mapped file, a stream's blocks, a piece of a file), and how reading ended.
+
+use super::{Block, CaptureParser, Damage, RawPacket, Step};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How reading one input ended.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    /// Bytes read.
+    pub bytes: u64,
+    /// Where the input was damaged, if it was.
+    pub damage: Option<Damage>,
+    /// Reading stopped before the end because the run was asked to stop.
+    pub interrupted: bool,
+}
+
+/// Packets read between two looks at the stop flag.
+const STOP_CHECK: u32 = 1024;
+
+/// Where `drive` stopped parsing a block, and why.
+pub(super) struct Driven {
+    pub pos: usize,
+    pub damage: Option<Damage>,
+    /// The stop flag was seen set.
+    pub stopped: bool,
+}
+
+impl Driven {
+    /// How reading ended, `bytes` having been read.
+    pub fn outcome(self, bytes: u64) -> ReadOutcome {
+        ReadOutcome {
+            bytes,
+            damage: self.damage,
+            interrupted: self.stopped,
+        }
+    }
+}
+
+/// Parses the records in `block` from `pos` up to `end` (`base`: the block's offset in the
+/// input). `last` says no more bytes will follow `end`.
+pub(super) fn drive(
+    parser: &mut dyn CaptureParser,
+    block: &Block,
+    (mut pos, base, end): (usize, u64, usize),
+    last: bool,
+    stop: &AtomicBool,
+    f: &mut impl FnMut(&Block, RawPacket<'_>),
+) -> Driven {
+    let buf: &[u8] = &block[..end];
+    let mut n = 0u32;
+    loop {
+        match parser.step(buf, pos) {
+            Step::Packet { pkt, next } => {
+                f(block, pkt);
+                pos = next;
+                n += 1;
+                if n % STOP_CHECK == 0 && stop.load(Ordering::Relaxed) {
+                    return Driven {
+                        pos,
+                        damage: None,
+                        stopped: true,
+                    };
+                }
+            }
+            Step::Skip { next } => pos = next,
+            Step::NeedMore => {
+                let damage = (last && pos < buf.len()).then(|| Damage {
+                    offset: base + pos as u64,
+                    reason: TRUNCATED.into(),
+                });
+                return Driven {
+                    pos,
+                    damage,
+                    stopped: false,
+                };
+            }
+            Step::Damaged(reason) => {
+                return Driven {
+                    pos,
+                    damage: Some(Damage {
+                        offset: base + pos as u64,
+                        reason: reason.into(),
+                    }),
+                    stopped: false,
+                }
+            }
+        }
+    }
+}
+
+/// What a record cut short by the end of the input is called.
+pub(super) const TRUNCATED: &str = "capture ends inside a record (truncated)";
