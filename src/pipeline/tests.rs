@@ -123,15 +123,7 @@ fn verdicts_are_the_same_with_any_number_of_readers_and_workers() {
         })
         .collect();
     assert!(samples.len() >= 30, "the sample captures are there");
-    let rules = crate::rules::load(&crate::rules::Choice {
-        builtin: true,
-        extra: None,
-    })
-    .expect("the built-in rules load");
-    let (intel, tables) = (
-        std::sync::Arc::new(rules.intel),
-        std::sync::Arc::new(rules.tables),
-    );
+    let super::Rules { intel, tables } = crate::bench::builtin_rules();
     for (inputs, want) in [(vec![many], 10_000), (samples, 35)] {
         let cfg = |workers, readers, piece_bytes| ScanConfig {
             workers,
