@@ -79,6 +79,44 @@ fn flow_table(c: &mut Criterion) {
             t.packet(black_box(&metas[i]), &tls, &mut out);
         })
     });
+    // Short flows, as on a tap: each packet opens a new flow (a SYN, 1 ms after the last), so
+    // the table keeps making entries while its timeout sweeps end the old ones (about 120,000
+    // flows live at the default TCP timeout).
+    let mut churn = Table::new(
+        FlowConfig::default(),
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let server: std::net::IpAddr = "10.200.0.1".parse().unwrap();
+    let mut n = 0u32;
+    g.bench_function("new_flow_churn", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let (key, from_lo) = FlowKey::of(
+                (
+                    std::net::Ipv4Addr::from(0x0a00_0000 + (n & 0xf_ffff)).into(),
+                    40000,
+                ),
+                (server, 443),
+                6,
+            );
+            let m = PacketMeta {
+                ts_ns: 1_000_000_000 + n as u64 * 1_000_000,
+                key,
+                hash: key.hash64(),
+                from_lo,
+                tcp: minetap::decode::Tcp {
+                    seq: 1,
+                    ack: 0,
+                    flags: 0x02,
+                },
+                wire_len: 66,
+                encap: None,
+            };
+            churn.packet(black_box(&m), &[], &mut out);
+            out.clear();
+        })
+    });
     g.finish();
 }
 

@@ -18,6 +18,7 @@ pub mod reasm;
 mod record;
 pub mod rhythm;
 mod shape;
+mod slots;
 mod summary;
 mod table;
 

@@ -4,10 +4,10 @@
 use super::config::FlowConfig;
 use super::evidence::{Evidence, EvidenceBudget};
 use super::reasm::{Chunk, Reassembler};
+use super::slots::Slots;
 use super::{flow_id, Counters, Dir, EndReason, FlowKey, FlowRecord, FlowStats, Inspector};
 use super::{PacketMeta, Shape, Standing};
 use crate::decode::{tcp_flags, PROTO_TCP};
-use hashbrown::HashTable;
 use std::net::IpAddr;
 
 struct Inspection<I> {
@@ -65,7 +65,7 @@ pub struct Table<I: Inspector> {
     cfg: FlowConfig,
     ctx: I::Context,
     budget: EvidenceBudget,
-    flows: HashTable<Flow<I>>,
+    flows: Slots<Flow<I>>,
     next_sweep: u64,
     /// What the table did.
     pub stats: FlowStats,
@@ -382,7 +382,7 @@ impl<I: Inspector> Table<I> {
             cfg,
             ctx,
             budget,
-            flows: HashTable::new(),
+            flows: Slots::new(),
             next_sweep: 0,
             stats: FlowStats::default(),
             summaries: Vec::new(),
@@ -401,7 +401,7 @@ impl<I: Inspector> Table<I> {
 
     /// Whether no flow is tracked.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.flows.len() == 0
     }
 
     /// Takes one packet; flows that end are appended to `out` when something was found on them.
@@ -426,10 +426,8 @@ impl<I: Inspector> Table<I> {
         if p.ts_ns >= self.next_sweep {
             self.sweep(p.ts_ns, out);
         }
-        if !self.known(p) {
-            self.insert(p, out);
-        }
-        let Some(flow) = self.flows.find_mut(p.hash, |f| f.key == p.key) else {
+        let slot = self.slot(p, out);
+        let Some(flow) = self.flows.get_mut(slot) else {
             return;
         };
         if flow.closed {
@@ -460,27 +458,23 @@ impl<I: Inspector> Table<I> {
         }
     }
 
-    /// Whether the packet's flow is in the table; a closed flow whose 5-tuple opens again is
-    /// removed (a new connection).
-    fn known(&mut self, p: &PacketMeta) -> bool {
+    /// The slot of the packet's flow, made for it when it is new; a closed flow whose 5-tuple
+    /// opens again is replaced (a new connection).
+    fn slot(&mut self, p: &PacketMeta, out: &mut Vec<FlowRecord<I::Finding>>) -> usize {
         let opening = p.tcp.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let Ok(e) = self.flows.find_entry(p.hash, |f| f.key == p.key) else {
-            return false;
-        };
-        if e.get().closed && opening {
-            e.remove();
-            return false;
+        if let Some(s) = self.flows.find(p.hash, |f| f.key == p.key) {
+            if !(opening && self.flows.get(s).is_some_and(|f| f.closed)) {
+                return s;
+            }
+            self.flows.remove(s, p.hash);
         }
-        true
-    }
-
-    fn insert(&mut self, p: &PacketMeta, out: &mut Vec<FlowRecord<I::Finding>>) {
         if self.flows.len() >= self.cfg.max_flows {
             self.make_room(p.ts_ns, out);
         }
-        self.flows.insert_unique(p.hash, Flow::new(p), |f| f.hash);
         self.stats.flows += 1;
+        let slot = self.flows.insert(p.hash, Flow::new(p));
         self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        slot
     }
 
     /// The capture's clock moved to `now` with no packet for this table: flows time out as
@@ -493,38 +487,21 @@ impl<I: Inspector> Table<I> {
 
     /// Ends every flow (the input is over).
     pub fn finish(&mut self, out: &mut Vec<FlowRecord<I::Finding>>) {
-        for mut f in self.flows.drain() {
-            let keep = self.cfg.summaries.then_some(&mut self.summaries);
-            f.conclude(
-                (EndReason::RunEnd, f.last_ts),
-                &mut self.stats,
-                &self.ctx,
-                (out, keep),
-            );
-        }
+        self.end_where((EndReason::RunEnd, None), out, |_| true);
     }
 
     fn sweep(&mut self, now: u64, out: &mut Vec<FlowRecord<I::Finding>>) {
         let step = (self.cfg.udp_timeout_ns / 8).clamp(1_000_000_000, 10_000_000_000);
         self.next_sweep = now.saturating_add(step);
         let (tcp_t, udp_t) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
-        for mut f in self.flows.extract_if(|f| {
+        self.end_where((EndReason::Timeout, Some(now)), out, |f| {
             let t = match (f.closed, f.is_tcp()) {
                 (true, _) => CLOSED_LINGER_NS,
                 (false, true) => tcp_t,
                 (false, false) => udp_t,
             };
             now.saturating_sub(f.last_ts) > t
-        }) {
-            self.stats.timed_out += u64::from(!f.closed);
-            let keep = self.cfg.summaries.then_some(&mut self.summaries);
-            f.conclude(
-                (EndReason::Timeout, now),
-                &mut self.stats,
-                &self.ctx,
-                (out, keep),
-            );
-        }
+        });
     }
 
     /// The table is full: first end flows idle for an eighth of their timeout, then, if that
@@ -532,37 +509,53 @@ impl<I: Inspector> Table<I> {
     fn make_room(&mut self, now: u64, out: &mut Vec<FlowRecord<I::Finding>>) {
         let want = (self.cfg.max_flows / 16).max(1);
         let (tcp_t, udp_t) = (self.cfg.tcp_timeout_ns / 8, self.cfg.udp_timeout_ns / 8);
-        let mut victims: Vec<Flow<I>> = self
-            .flows
-            .extract_if(|f| {
-                let t = if f.is_tcp() { tcp_t } else { udp_t };
-                f.closed || now.saturating_sub(f.last_ts) > t
-            })
-            .collect();
-        if victims.len() < want {
-            let mut n = victims.len();
-            victims.extend(self.flows.extract_if(|f| {
-                let take = n < want && !f.matched;
+        let evicted = (EndReason::Evicted, Some(now));
+        let mut n = self.end_where(evicted, out, |f| {
+            let t = if f.is_tcp() { tcp_t } else { udp_t };
+            f.closed || now.saturating_sub(f.last_ts) > t
+        });
+        for spare_matched in [true, false] {
+            if n >= want {
+                break;
+            }
+            self.end_where(evicted, out, |f| {
+                let take = n < want && !(spare_matched && f.matched);
                 n += take as usize;
                 take
-            }));
+            });
         }
-        if victims.len() < want {
-            let mut n = victims.len();
-            victims.extend(self.flows.extract_if(|_| {
-                n += 1;
-                n <= want
-            }));
-        }
-        for mut f in victims {
-            self.stats.evicted += u64::from(!f.closed);
+    }
+
+    /// Ends, in slot order, every flow for which `pick` holds, for `reason`, at `at` (or at its
+    /// last packet); counts those not ended already (closed) as timed out or evicted by the
+    /// reason. Returns how many it removed.
+    fn end_where(
+        &mut self,
+        (reason, at): (EndReason, Option<u64>),
+        out: &mut Vec<FlowRecord<I::Finding>>,
+        mut pick: impl FnMut(&Flow<I>) -> bool,
+    ) -> usize {
+        let mut removed = 0;
+        for slot in 0..self.flows.end() {
+            let Some(f) = self.flows.get_mut(slot) else {
+                continue;
+            };
+            if !pick(f) {
+                continue;
+            }
+            let ended = u64::from(!f.closed);
+            match reason {
+                EndReason::Timeout => self.stats.timed_out += ended,
+                EndReason::Evicted => self.stats.evicted += ended,
+                _ => {}
+            }
             let keep = self.cfg.summaries.then_some(&mut self.summaries);
-            f.conclude(
-                (EndReason::Evicted, now),
-                &mut self.stats,
-                &self.ctx,
-                (out, keep),
-            );
+            let when = at.unwrap_or(f.last_ts);
+            f.conclude((reason, when), &mut self.stats, &self.ctx, (out, keep));
+            let hash = f.hash;
+            self.flows.remove(slot, hash);
+            removed += 1;
         }
+        removed
     }
 }
