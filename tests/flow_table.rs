@@ -243,3 +243,51 @@ fn an_unrecognised_conversation_is_reported_early_on_a_rolling_window() {
         "reported at the window, then half a window later"
     );
 }
+
+/// Timeouts go by each flow's last packet, however often it was filed for one: a busy flow
+/// outlives many timeouts, a reset flow lingers 10 s and goes, and the same ports opened again
+/// make a flow that lives by its own packets.
+#[test]
+fn a_busy_flow_outlives_its_timeout_and_a_reset_one_lingers_then_goes() {
+    let mut t = Table::new(
+        FlowConfig {
+            tcp_timeout_ns: 20_000_000_000,
+            ..FlowConfig::default()
+        },
+        Default::default(),
+        EvidenceBudget::default(),
+    );
+    let mut out = Vec::new();
+    // Port 7 talks every 7 s until 43 s; port 8 is reset at 2 s.
+    t.packet(&pkt(8, 1, tcp_flags::SYN, 0, true), b"", &mut out);
+    t.packet(&pkt(8, 1, PSH_ACK, 1, true), SUB, &mut out);
+    t.packet(&pkt(8, 2, tcp_flags::RST, 100, false), b"", &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].end, EndReason::Reset);
+    out.clear();
+    for s in (1..=43).step_by(7) {
+        t.packet(&pkt(7, s, PSH_ACK, 1 + s as u32, true), SUB, &mut out);
+        t.advance(s * 1_000_000_000 + 500_000_000, &mut out);
+        assert!(out.is_empty(), "at {s} s: {out:?}");
+        // The reset flow lingers 10 s past its last packet, not the 20 s of an open flow: it
+        // goes on the first sweep after 12 s (sweeps come every 10 s: at 1, 15, 25... s).
+        let lingering = usize::from(s < 15);
+        assert_eq!(t.len(), 1 + lingering, "at {s} s");
+    }
+    // The same ports as the reset flow, opened again: a new flow, alive by its own packets.
+    t.packet(&pkt(8, 44, tcp_flags::SYN, 0, true), b"", &mut out);
+    t.packet(&pkt(8, 50, PSH_ACK, 1, true), SUB, &mut out);
+    t.advance(60_000_000_000, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.stats.flows, 3);
+    // Quiet from then on: port 7 (last packet at 43 s) goes first, then port 8 (50 s).
+    t.advance(80_000_000_000, &mut out);
+    let ended: Vec<(u16, EndReason)> = out.iter().map(|r| (r.fwd.1, r.end)).collect();
+    assert_eq!(
+        ended,
+        vec![(7, EndReason::Timeout), (8, EndReason::Timeout)]
+    );
+    assert_eq!(t.stats.timed_out, 2);
+    assert_eq!(t.len(), 0);
+}

@@ -12,6 +12,7 @@
 //! that the detect stage depends on this one and not the other way round.
 
 mod config;
+mod entry;
 mod evidence;
 mod key;
 pub mod reasm;
@@ -21,6 +22,7 @@ mod shape;
 mod slots;
 mod summary;
 mod table;
+mod timers;
 
 pub use config::FlowConfig;
 pub use evidence::{Evidence, EvidenceBudget, FRAME_COST};
