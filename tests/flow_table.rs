@@ -26,6 +26,15 @@ fn pkt(port: u16, ts_s: u64, flags: u8, seq: u32, from_client: bool) -> PacketMe
 
 const PSH_ACK: u8 = tcp_flags::PSH | tcp_flags::ACK;
 
+/// A table whose TCP flows time out after `secs` idle seconds.
+fn with_tcp_timeout(secs: u64) -> Table {
+    let cfg = FlowConfig {
+        tcp_timeout_ns: secs * 1_000_000_000,
+        ..FlowConfig::default()
+    };
+    Table::new(cfg, Default::default(), EvidenceBudget::default())
+}
+
 #[test]
 fn evidence_frames_stay_within_the_budget_and_are_given_back() {
     let frame = [0u8; 100];
@@ -71,14 +80,7 @@ fn evidence_frames_stay_within_the_budget_and_are_given_back() {
 
 #[test]
 fn idle_flows_time_out_and_are_reported() {
-    let mut t = Table::new(
-        FlowConfig {
-            tcp_timeout_ns: 10_000_000_000,
-            ..FlowConfig::default()
-        },
-        Default::default(),
-        EvidenceBudget::default(),
-    );
+    let mut t = with_tcp_timeout(10);
     let mut out = Vec::new();
     t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
     assert!(out.is_empty());
@@ -188,14 +190,7 @@ fn a_flow_that_is_not_mining_stops_being_inspected() {
 /// Live capture on a quiet link: the capture's clock, with no packet, still times flows out.
 #[test]
 fn the_capture_clock_times_flows_out_without_a_packet() {
-    let mut t = Table::new(
-        FlowConfig {
-            tcp_timeout_ns: 10_000_000_000,
-            ..FlowConfig::default()
-        },
-        Default::default(),
-        EvidenceBudget::default(),
-    );
+    let mut t = with_tcp_timeout(10);
     let mut out = Vec::new();
     t.packet(&pkt(1000, 1, PSH_ACK, 1, true), SUB, &mut out);
     t.advance(5_000_000_000, &mut out);
@@ -249,14 +244,7 @@ fn an_unrecognised_conversation_is_reported_early_on_a_rolling_window() {
 /// make a flow that lives by its own packets.
 #[test]
 fn a_busy_flow_outlives_its_timeout_and_a_reset_one_lingers_then_goes() {
-    let mut t = Table::new(
-        FlowConfig {
-            tcp_timeout_ns: 20_000_000_000,
-            ..FlowConfig::default()
-        },
-        Default::default(),
-        EvidenceBudget::default(),
-    );
+    let mut t = with_tcp_timeout(20);
     let mut out = Vec::new();
     // Port 7 talks every 7 s until 43 s; port 8 is reset at 2 s.
     t.packet(&pkt(8, 1, tcp_flags::SYN, 0, true), b"", &mut out);
