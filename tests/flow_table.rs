@@ -2,7 +2,7 @@
 //! evidence budget, seen from what it reports.
 
 use minetap::decode::{tcp_flags, Tcp, PROTO_TCP};
-use minetap::detect::Table;
+use minetap::detect::{FlowRecord, Table};
 use minetap::flow::{Dir, EndReason, EvidenceBudget, FlowConfig, FlowKey, PacketMeta, FRAME_COST};
 use std::net::IpAddr;
 
@@ -25,6 +25,13 @@ fn pkt(port: u16, ts_s: u64, flags: u8, seq: u32, from_client: bool) -> PacketMe
 }
 
 const PSH_ACK: u8 = tcp_flags::PSH | tcp_flags::ACK;
+
+/// A Stratum session on `port`, opened at 1 s by the client and reset at 2 s by the pool.
+fn subscribe_then_reset(t: &mut Table, port: u16, out: &mut Vec<FlowRecord>) {
+    t.packet(&pkt(port, 1, tcp_flags::SYN, 0, true), b"", out);
+    t.packet(&pkt(port, 1, PSH_ACK, 1, true), SUB, out);
+    t.packet(&pkt(port, 2, tcp_flags::RST, 100, false), b"", out);
+}
 
 /// A table whose TCP flows time out after `secs` idle seconds.
 fn with_tcp_timeout(secs: u64) -> Table {
@@ -125,9 +132,7 @@ fn rst_ends_at_once_and_later_packets_do_not_make_a_new_flow() {
         EvidenceBudget::default(),
     );
     let mut out = Vec::new();
-    t.packet(&pkt(5, 1, tcp_flags::SYN, 0, true), b"", &mut out);
-    t.packet(&pkt(5, 1, PSH_ACK, 1, true), SUB, &mut out);
-    t.packet(&pkt(5, 2, tcp_flags::RST, 100, false), b"", &mut out);
+    subscribe_then_reset(&mut t, 5, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].end, EndReason::Reset);
     assert_eq!(out[0].syn_from, Some(Dir::Fwd));
@@ -247,9 +252,7 @@ fn a_busy_flow_outlives_its_timeout_and_a_reset_one_lingers_then_goes() {
     let mut t = with_tcp_timeout(20);
     let mut out = Vec::new();
     // Port 7 talks every 7 s until 43 s; port 8 is reset at 2 s.
-    t.packet(&pkt(8, 1, tcp_flags::SYN, 0, true), b"", &mut out);
-    t.packet(&pkt(8, 1, PSH_ACK, 1, true), SUB, &mut out);
-    t.packet(&pkt(8, 2, tcp_flags::RST, 100, false), b"", &mut out);
+    subscribe_then_reset(&mut t, 8, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].end, EndReason::Reset);
     out.clear();

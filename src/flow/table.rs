@@ -111,8 +111,39 @@ impl<I: Inspector> Table<I> {
             flow.conclude((reason, p.ts_ns), &mut self.stats, &self.ctx, (out, keep));
             flow.closed = true;
             // It now lingers for less than its timeout: it is due sooner than it was filed.
-            self.timers.file(flow.idle_at(&self.cfg), flow.due(slot));
+            self.file(slot);
         }
+    }
+
+    /// Files the flow in `slot` with the timers, for when it would be idle past its limit.
+    fn file(&mut self, slot: usize) {
+        if let Some(f) = self.flows.get(slot) {
+            self.timers.file(f.idle_at(&self.cfg), f.due(slot));
+        }
+    }
+
+    /// Ends the flow in `slot` for `reason` at `at` (or at its last packet) and removes it;
+    /// a flow not ended already (closed) counts as timed out or evicted when that is the reason.
+    fn end(
+        &mut self,
+        slot: usize,
+        (reason, at): (EndReason, Option<u64>),
+        out: &mut Vec<FlowRecord<I::Finding>>,
+    ) {
+        let Some(f) = self.flows.get_mut(slot) else {
+            return;
+        };
+        let ended = u64::from(!f.closed);
+        match reason {
+            EndReason::Timeout => self.stats.timed_out += ended,
+            EndReason::Evicted => self.stats.evicted += ended,
+            _ => {}
+        }
+        let keep = self.cfg.summaries.then_some(&mut self.summaries);
+        let when = at.unwrap_or(f.last_ts);
+        f.conclude((reason, when), &mut self.stats, &self.ctx, (out, keep));
+        let hash = f.hash;
+        self.flows.remove(slot, hash);
     }
 
     /// The slot of the packet's flow, made for it when it is new; a closed flow whose 5-tuple
@@ -129,12 +160,8 @@ impl<I: Inspector> Table<I> {
             self.make_room(p.ts_ns, out);
         }
         self.stats.flows += 1;
-        let flow = Flow::new(p);
-        let at = flow.idle_at(&self.cfg);
-        let slot = self.flows.insert(p.hash, flow);
-        if let Some(f) = self.flows.get(slot) {
-            self.timers.file(at, f.due(slot));
-        }
+        let slot = self.flows.insert(p.hash, Flow::new(p));
+        self.file(slot);
         self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
         slot
     }
@@ -161,22 +188,17 @@ impl<I: Inspector> Table<I> {
         self.timers.take_due(now, &mut due);
         for d in due.drain(..) {
             let slot = d.slot as usize;
-            let Some(f) = self.flows.get_mut(slot) else {
+            let Some(f) = self.flows.get(slot) else {
                 continue;
             };
             if f.due(slot) != d {
                 continue; // ended already; the slot holds another flow
             }
             if now.saturating_sub(f.last_ts) <= f.idle_limit(&self.cfg) {
-                self.timers.file(f.idle_at(&self.cfg), d);
-                continue;
+                self.file(slot);
+            } else {
+                self.end(slot, (EndReason::Timeout, Some(now)), out);
             }
-            self.stats.timed_out += u64::from(!f.closed);
-            let keep = self.cfg.summaries.then_some(&mut self.summaries);
-            let reason = (EndReason::Timeout, now);
-            f.conclude(reason, &mut self.stats, &self.ctx, (out, keep));
-            let hash = f.hash;
-            self.flows.remove(slot, hash);
         }
         self.due = due;
     }
@@ -204,8 +226,7 @@ impl<I: Inspector> Table<I> {
     }
 
     /// Ends, in slot order, every flow for which `pick` holds, for `reason`, at `at` (or at its
-    /// last packet); counts those not ended already (closed) as evicted when that is the
-    /// reason. Returns how many it removed.
+    /// last packet). Returns how many it removed.
     fn end_where(
         &mut self,
         (reason, at): (EndReason, Option<u64>),
@@ -214,21 +235,10 @@ impl<I: Inspector> Table<I> {
     ) -> usize {
         let mut removed = 0;
         for slot in 0..self.flows.end() {
-            let Some(f) = self.flows.get_mut(slot) else {
-                continue;
-            };
-            if !pick(f) {
-                continue;
+            if self.flows.get(slot).is_some_and(&mut pick) {
+                self.end(slot, (reason, at), out);
+                removed += 1;
             }
-            if reason == EndReason::Evicted {
-                self.stats.evicted += u64::from(!f.closed);
-            }
-            let keep = self.cfg.summaries.then_some(&mut self.summaries);
-            let when = at.unwrap_or(f.last_ts);
-            f.conclude((reason, when), &mut self.stats, &self.ctx, (out, keep));
-            let hash = f.hash;
-            self.flows.remove(slot, hash);
-            removed += 1;
         }
         removed
     }
