@@ -18,17 +18,17 @@ fn with_tls_parser(hello: &[u8]) -> Option<TlsInfo> {
     let Some(TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch))) = rec.msg.first() else {
         return None;
     };
-    let ciphers: Vec<usize> = ch
+    let ciphers: Vec<u16> = ch
         .ciphers
         .iter()
-        .map(|c| c.0 as usize)
+        .map(|c| c.0)
         .filter(|c| !grease(*c))
         .collect();
     let (_, exts) = parse_tls_extensions(ch.ext?).ok()?;
     let mut info = TlsInfo::default();
     let (mut types, mut versions, mut sigs) = (Vec::new(), Vec::new(), Vec::new());
     for e in &exts {
-        let t = u16::from(TlsExtensionType::from(e)) as usize;
+        let t = u16::from(TlsExtensionType::from(e));
         if !grease(t) {
             types.push(t);
         }
@@ -45,21 +45,13 @@ fn with_tls_parser(hello: &[u8]) -> Option<TlsInfo> {
                     .collect()
             }
             TlsExtension::SupportedVersions(v) => {
-                versions = v
-                    .iter()
-                    .map(|v| v.0 as usize)
-                    .filter(|v| !grease(*v))
-                    .collect()
+                versions = v.iter().map(|v| v.0).filter(|v| !grease(*v)).collect()
             }
-            TlsExtension::SignatureAlgorithms(s) => sigs = s.iter().map(|s| *s as usize).collect(),
+            TlsExtension::SignatureAlgorithms(s) => sigs = s.to_vec(),
             _ => {}
         }
     }
-    let best = versions
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(ch.version.0 as usize);
+    let best = versions.iter().copied().max().unwrap_or(ch.version.0);
     info.ja4 = Some(ja4(&info, best, &ciphers, &types, &sigs));
     Some(info)
 }

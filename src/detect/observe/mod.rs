@@ -4,3 +4,4 @@
 
 pub mod dns;
 pub mod tls;
+mod x509;

@@ -2,11 +2,13 @@
 //! server sends it in the clear (TLS 1.2 and older), the names in its certificate. Nothing here
 //! is mining by itself; the verdict stage checks the names against the pool rules.
 
+use super::x509::cert_names;
 use crate::detect::framing::records::{Held, Overflow, Progress};
 use crate::detect::{Detail, Detector, Finding, Interest, Kind};
 use crate::flow::Dir;
 use crate::wire;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// TLS, from its opening handshake record.
 pub const ENTRY: crate::detect::Entry = crate::detect::Entry {
@@ -70,42 +72,130 @@ fn be24(b: &[u8], o: usize) -> Option<usize> {
 }
 
 /// GREASE values (RFC 8701), left out of fingerprints.
-pub fn grease(v: usize) -> bool {
+pub fn grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
-/// The handshake messages carried by the TLS records at the start of `buf`; `None` while
-/// incomplete, `Some(Err)` when this is not TLS.
-fn handshake_bytes(buf: &[u8]) -> Option<Result<Vec<u8>, ()>> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + 5 <= buf.len() {
-        let (ctype, major) = (buf[off], buf[off + 1]);
-        let len = be16(buf, off + 3)?;
-        if major != 3 || len > 18_432 {
-            return Some(Err(()));
+/// How many codes of one kind a hello may offer before their list moves to the heap.
+const INLINE: usize = 64;
+
+/// A list of 16-bit codes from a ClientHello (cipher suites, extensions, signature
+/// algorithms, versions): kept on the stack unless a hello offers more than [`INLINE`] of one
+/// kind, so that reading a hello allocates nothing but the names it keeps.
+struct Codes {
+    len: usize,
+    inline: [u16; INLINE],
+    spilled: Vec<u16>,
+}
+
+impl Codes {
+    fn new() -> Self {
+        Codes {
+            len: 0,
+            inline: [0; INLINE],
+            spilled: Vec::new(),
         }
-        if ctype != 22 {
-            // Change cipher spec or application data: the clear handshake is over.
-            return Some(Ok(out));
-        }
-        if off + 5 + len > buf.len() {
-            break;
-        }
-        out.extend_from_slice(&buf[off + 5..off + 5 + len]);
-        off += 5 + len;
     }
-    if buf.len() >= 5 && (buf[0] != 22 || buf[1] != 3) {
-        return Some(Err(()));
+
+    fn push(&mut self, v: u16) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = v,
+            None => {
+                if self.spilled.is_empty() {
+                    self.spilled.extend_from_slice(&self.inline);
+                }
+                self.spilled.push(v);
+            }
+        }
+        self.len += 1;
     }
-    if out.is_empty() {
-        None
-    } else {
-        Some(Ok(out))
+
+    fn as_mut_slice(&mut self) -> &mut [u16] {
+        match self.inline.get_mut(..self.len) {
+            Some(s) => s,
+            None => &mut self.spilled,
+        }
+    }
+
+    fn as_slice(&self) -> &[u16] {
+        self.inline.get(..self.len).unwrap_or(&self.spilled)
+    }
+
+    /// The codes sorted as numbers (their order as fixed-width hex, as JA4 sorts them).
+    fn sorted(mut self) -> Self {
+        self.as_mut_slice().sort_unstable();
+        self
     }
 }
 
-fn version_name(v: usize) -> Option<&'static str> {
+impl<'a> FromIterator<&'a u16> for Codes {
+    fn from_iter<T: IntoIterator<Item = &'a u16>>(iter: T) -> Self {
+        let mut c = Codes::new();
+        iter.into_iter().for_each(|v| c.push(*v));
+        c
+    }
+}
+
+/// The 16-bit codes at `from` in `b`, `n` of them (fewer when `b` ends first), GREASE left out
+/// when `drop_grease`.
+fn codes(b: &[u8], from: usize, n: usize, drop_grease: bool) -> Codes {
+    let mut c = Codes::new();
+    let have = b.get(from..).map_or(0, |r| r.len() / 2);
+    for i in 0..n.min(have) {
+        match wire::be16(b, from + 2 * i) {
+            Some(v) if !(drop_grease && grease(v)) => c.push(v),
+            _ => {}
+        }
+    }
+    c
+}
+
+/// What the TLS records at the start of one direction's bytes hold.
+enum Records<'a> {
+    /// Not TLS: a bad record header, or a first record that is not a handshake.
+    NotTls,
+    /// No complete handshake record yet: worth another look once this many bytes are there.
+    Incomplete(usize),
+    /// The handshake bytes of the complete records so far (borrowed when they are one record),
+    /// and the byte count at which the next record would be complete; `None` once a record of
+    /// another type shows that the handshake in the clear is over.
+    Handshake(Cow<'a, [u8]>, Option<usize>),
+}
+
+/// The handshake messages carried by the TLS records at the start of `buf`.
+fn handshake(buf: &[u8]) -> Records<'_> {
+    let mut out: Cow<'_, [u8]> = Cow::Borrowed(&[]);
+    let mut off = 0;
+    let next = loop {
+        let Some(&[ctype, major, _, l0, l1]) = buf.get(off..off + 5) else {
+            break Some(off + 5);
+        };
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if major != 3 || len > 18_432 || (off == 0 && ctype != 22) {
+            return Records::NotTls;
+        }
+        if ctype != 22 {
+            // Change cipher spec or application data: the clear handshake is over.
+            break None;
+        }
+        let Some(body) = buf.get(off + 5..off + 5 + len) else {
+            break Some(off + 5 + len);
+        };
+        if off == 0 {
+            out = Cow::Borrowed(body);
+        } else {
+            out.to_mut().extend_from_slice(body);
+        }
+        off += 5 + len;
+    };
+    match next {
+        Some(n) if out.is_empty() => Records::Incomplete(n),
+        None if out.is_empty() => Records::NotTls,
+        _ => Records::Handshake(out, next),
+    }
+}
+
+fn version_name(v: u16) -> Option<&'static str> {
     Some(match v {
         0x0304 => "1.3",
         0x0303 => "1.2",
@@ -116,58 +206,53 @@ fn version_name(v: usize) -> Option<&'static str> {
     })
 }
 
-fn hash12(first: &[usize], then: &[usize]) -> String {
-    if first.is_empty() && then.is_empty() {
-        return "000000000000".into();
-    }
-    // The lists as JA4 hashes them: four hex digits a number, commas between, `_` between
-    // the lists (the second only when it has something).
-    let mut text = Vec::with_capacity(5 * (first.len() + then.len()) + 1);
-    fn put(text: &mut Vec<u8>, list: &[usize]) {
-        for (i, v) in list.iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            text.extend((0..4).rev().map(|k| HEX[(v >> (4 * k)) & 0xf]));
-        }
-    }
-    put(&mut text, first);
-    if !then.is_empty() {
-        text.push(b'_');
-        put(&mut text, then);
-    }
-    let digest = Sha256::digest(&text);
-    let mut out = String::with_capacity(12);
-    for b in &digest[..6] {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    out
-}
-
 /// Lower-case hex digits.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends JA4's 12-digit hash of one or two lists: each code as four hex digits, commas
+/// between, `_` between the lists (the second only when it has something); twelve zeros when
+/// both are empty.
+fn hash12(out: &mut String, first: &[u16], then: &[u16]) {
+    if first.is_empty() && then.is_empty() {
+        out.push_str("000000000000");
+        return;
+    }
+    fn put(h: &mut Sha256, list: &[u16]) {
+        for (i, v) in list.iter().enumerate() {
+            let mut item = [b','; 5];
+            for (k, d) in item[1..].iter_mut().enumerate() {
+                *d = HEX[usize::from(v >> (12 - 4 * k)) & 0xf];
+            }
+            h.update(if i == 0 { &item[1..] } else { &item[..] });
+        }
+    }
+    let mut h = Sha256::new();
+    put(&mut h, first);
+    if !then.is_empty() {
+        h.update(b"_");
+        put(&mut h, then);
+    }
+    for b in &h.finalize()[..6] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}
+
 /// Parses a ClientHello body into the info and a JA4-style fingerprint.
 fn client_hello(b: &[u8], info: &mut TlsInfo) -> Option<()> {
-    let legacy = be16(b, 0)?;
+    let legacy = wire::be16(b, 0)?;
     let mut o = 34;
     o += 1 + *b.get(o)? as usize; // session id
     let cs_len = be16(b, o)?;
-    let ciphers: Vec<usize> = (0..cs_len / 2)
-        .filter_map(|i| be16(b, o + 2 + 2 * i))
-        .filter(|c| !grease(*c))
-        .collect();
+    let ciphers = codes(b, o + 2, cs_len / 2, true);
     o += 2 + cs_len;
     o += 1 + *b.get(o)? as usize; // compression methods
-    let mut exts = Vec::new();
-    let mut sigs = Vec::new();
-    let mut versions = Vec::new();
+    let (mut exts, mut sigs, mut versions) = (Codes::new(), Codes::new(), Codes::new());
     if let Some(total) = be16(b, o) {
         let end = (o + 2 + total).min(b.len());
         let mut e = o + 2;
         while e + 4 <= end {
-            let (t, l) = (be16(b, e)?, be16(b, e + 2)?);
+            let (t, l) = (wire::be16(b, e)?, be16(b, e + 2)?);
             let d = b.get(e + 4..e + 4 + l)?;
             if !grease(t) {
                 exts.push(t);
@@ -188,37 +273,28 @@ fn client_hello(b: &[u8], info: &mut TlsInfo) -> Option<()> {
                         a += 1 + n;
                     }
                 }
-                43 => {
-                    versions = (0..(*d.first()? as usize) / 2)
-                        .filter_map(|i| be16(d, 1 + 2 * i))
-                        .filter(|v| !grease(*v))
-                        .collect();
-                }
-                13 => {
-                    sigs = (0..be16(d, 0)? / 2)
-                        .filter_map(|i| be16(d, 2 + 2 * i))
-                        .collect();
-                }
+                43 => versions = codes(d, 1, usize::from(*d.first()?) / 2, true),
+                13 => sigs = codes(d, 2, be16(d, 0)? / 2, false),
                 _ => {}
             }
             e += 4 + l;
         }
     }
-    let best = versions.iter().copied().max().unwrap_or(legacy);
+    let best = versions.as_slice().iter().copied().max().unwrap_or(legacy);
     info.version = version_name(best);
-    info.ja4 = Some(ja4(info, best, &ciphers, &exts, &sigs));
+    info.ja4 = Some(ja4(
+        info,
+        best,
+        ciphers.as_slice(),
+        exts.as_slice(),
+        sigs.as_slice(),
+    ));
     Some(())
 }
 
 /// The JA4-style fingerprint of a ClientHello: version, SNI or not, counts, first ALPN, then
 /// hashes of the sorted ciphers and of the sorted extensions with the signature algorithms.
-pub fn ja4(
-    info: &TlsInfo,
-    best: usize,
-    ciphers: &[usize],
-    exts: &[usize],
-    sigs: &[usize],
-) -> String {
+pub fn ja4(info: &TlsInfo, best: u16, ciphers: &[u16], exts: &[u16], sigs: &[u16]) -> String {
     let ver = match best {
         0x0304 => "13",
         0x0303 => "12",
@@ -227,171 +303,85 @@ pub fn ja4(
         0x0300 => "s3",
         _ => "00",
     };
-    let alpn = match info.alpn.first().map(|a| a.as_bytes()) {
-        Some([f, .., l]) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
-            format!("{}{}", *f as char, *l as char)
-        }
-        Some([f]) if f.is_ascii_alphanumeric() => format!("{}{}", *f as char, *f as char),
-        Some(_) => "99".into(),
-        None => "00".into(),
-    };
-    let a = format!(
-        "t{ver}{}{:02}{:02}{alpn}",
-        if info.sni.is_some() { 'd' } else { 'i' },
-        ciphers.len().min(99),
-        exts.len().min(99)
-    );
-    // Sorted as numbers, which is their order as fixed-width hex (they are 16-bit values).
-    let mut cs = ciphers.to_vec();
-    cs.sort_unstable();
-    let mut ex: Vec<usize> = exts
-        .iter()
-        .copied()
-        .filter(|e| *e != 0 && *e != 16)
-        .collect();
-    ex.sort_unstable();
-    format!("{a}_{}_{}", hash12(&cs, &[]), hash12(&ex, sigs))
-}
-
-/// A DER element at `off`: (tag, content start, content end).
-fn der(b: &[u8], off: usize) -> Option<(u8, usize, usize)> {
-    let tag = *b.get(off)?;
-    let l0 = *b.get(off + 1)? as usize;
-    let (len, start) = if l0 < 0x80 {
-        (l0, off + 2)
-    } else {
-        let n = l0 & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *b.get(off + 2 + i)? as usize;
-        }
-        (len, off + 2 + n)
-    };
-    let end = start.checked_add(len)?;
-    (end <= b.len()).then_some((tag, start, end))
-}
-
-/// The children of a constructed DER element's content.
-fn children(b: &[u8], start: usize, end: usize) -> Vec<(u8, usize, usize)> {
-    let mut out = Vec::new();
-    let mut o = start;
-    while o < end && out.len() < 64 {
-        let Some(c) = der(&b[..end], o) else { break };
-        out.push(c);
-        o = c.2;
+    let mut out = String::with_capacity(36);
+    out.push('t');
+    out.push_str(ver);
+    out.push(if info.sni.is_some() { 'd' } else { 'i' });
+    for n in [ciphers.len(), exts.len()] {
+        let n = n.min(99) as u8;
+        out.push(char::from(b'0' + n / 10));
+        out.push(char::from(b'0' + n % 10));
     }
+    match info.alpn.first().map(|a| a.as_bytes()) {
+        Some(&[f, .., l]) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
+            out.push(char::from(f));
+            out.push(char::from(l));
+        }
+        Some(&[f]) if f.is_ascii_alphanumeric() => {
+            out.push(char::from(f));
+            out.push(char::from(f));
+        }
+        Some(_) => out.push_str("99"),
+        None => out.push_str("00"),
+    }
+    out.push('_');
+    hash12(
+        &mut out,
+        ciphers.iter().collect::<Codes>().sorted().as_slice(),
+        &[],
+    );
+    out.push('_');
+    let exts = exts
+        .iter()
+        .filter(|e| **e != 0 && **e != 16)
+        .collect::<Codes>();
+    hash12(&mut out, exts.sorted().as_slice(), sigs);
     out
 }
 
-const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
-
-/// Subject CN and SAN dNSNames of an X.509 certificate.
-fn cert_names(cert: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    let Some((0x30, s, e)) = der(cert, 0) else {
-        return names;
-    };
-    let Some(&(0x30, ts, te)) = children(cert, s, e).first() else {
-        return names;
-    };
-    let tbs = children(cert, ts, te);
-    // Skip the optional [0] version: serial, signature, issuer, validity, subject, spki, ...
-    let base = usize::from(tbs.first().is_some_and(|t| t.0 == 0xa0));
-    if let Some(&(0x30, ss, se)) = tbs.get(base + 4) {
-        for (_, rs, re) in children(cert, ss, se) {
-            for (_, as_, ae) in children(cert, rs, re) {
-                let attr = children(cert, as_, ae);
-                if let [(0x06, os, oe), (_, vs, ve), ..] = attr[..] {
-                    if &cert[os..oe] == OID_CN {
-                        names.push(String::from_utf8_lossy(&cert[vs..ve]).to_ascii_lowercase());
-                    }
-                }
-            }
-        }
+/// Keep looking: the handshake so far is read again from its start once `needed` bytes are
+/// there.
+fn more(needed: usize) -> Progress {
+    Progress::Incomplete {
+        consumed: 0,
+        needed,
     }
-    for &(tag, xs, xe) in &tbs {
-        if tag != 0xa3 {
-            continue;
-        }
-        let Some(&(0x30, ls, le)) = children(cert, xs, xe).first() else {
-            continue;
-        };
-        for (_, es, ee) in children(cert, ls, le) {
-            let ext = children(cert, es, ee);
-            let (Some(&(0x06, os, oe)), Some(&(0x04, vs, ve))) = (ext.first(), ext.last()) else {
-                continue;
-            };
-            if &cert[os..oe] != OID_SAN {
-                continue;
-            }
-            if let Some((0x30, gs, ge)) = der(&cert[..ve], vs) {
-                for (t, ns, ne) in children(cert, gs, ge) {
-                    if t == 0x82 && names.len() < 32 {
-                        names.push(String::from_utf8_lossy(&cert[ns..ne]).to_ascii_lowercase());
-                    }
-                }
-            }
-        }
-    }
-    names.dedup();
-    names
 }
-
-/// Keep looking: the handshake so far is read again from its start with more bytes.
-const MORE: Progress = Progress::Incomplete {
-    consumed: 0,
-    needed: 0,
-};
 
 impl TlsDetector {
     /// The client's handshake so far: a ClientHello, or not TLS.
     fn client_side(&mut self, dir: Dir, b: &[u8]) -> Progress {
-        let hs = match handshake_bytes(b) {
-            None => return MORE,
-            Some(Err(())) => {
-                self.state = State::NotTls;
-                return Progress::Stop;
-            }
-            Some(Ok(hs)) => hs,
+        let (hs, next) = match handshake(b) {
+            Records::NotTls => return self.stop(State::NotTls),
+            Records::Incomplete(n) => return more(n),
+            Records::Handshake(hs, next) => (hs, next),
         };
         if hs.first() != Some(&1) {
-            self.state = State::NotTls;
-            return Progress::Stop;
+            return self.stop(State::NotTls);
         }
-        let Some(len) = be24(&hs, 1) else {
-            return MORE;
-        };
-        let Some(body) = hs.get(4..4 + len) else {
-            return MORE;
+        let Some(body) = be24(&hs, 1).and_then(|len| hs.get(4..4 + len)) else {
+            return next.map_or_else(|| self.stop(State::NotTls), more);
         };
         if client_hello(body, &mut self.info).is_some() {
             self.client = Some(dir);
-            self.state = State::HaveHello;
+            self.stop(State::HaveHello)
         } else {
-            self.state = State::NotTls;
+            self.stop(State::NotTls)
         }
-        Progress::Stop
     }
 
     /// The server's handshake so far: its certificate (TLS 1.2 and older), or the sign that
     /// it is encrypted (TLS 1.3).
     fn server_side(&mut self, b: &[u8]) -> Progress {
-        let hs = match handshake_bytes(b) {
-            None => return MORE,
-            Some(Err(())) => {
-                self.state = State::Done;
-                return Progress::Stop;
-            }
-            Some(Ok(hs)) => hs,
+        let (hs, next) = match handshake(b) {
+            Records::NotTls => return self.stop(State::Done),
+            Records::Incomplete(n) => return more(n),
+            Records::Handshake(hs, next) => (hs, next),
         };
         let mut o = 0;
         while let (Some(&t), Some(len)) = (hs.get(o), be24(&hs, o + 1)) {
             let Some(body) = hs.get(o + 4..o + 4 + len) else {
-                return MORE;
+                break;
             };
             match t {
                 // ServerHello choosing TLS 1.3: the certificate is encrypted.
@@ -399,8 +389,7 @@ impl TlsDetector {
                     .windows(6)
                     .any(|w| w == [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]) =>
                 {
-                    self.state = State::Done;
-                    return Progress::Stop;
+                    return self.stop(State::Done);
                 }
                 11 => {
                     if let (Some(_), Some(first)) = (be24(body, 0), be24(body, 3)) {
@@ -408,14 +397,19 @@ impl TlsDetector {
                             self.info.cert_names = cert_names(cert);
                         }
                     }
-                    self.state = State::Done;
-                    return Progress::Stop;
+                    return self.stop(State::Done);
                 }
                 _ => {}
             }
             o += 4 + len;
         }
-        MORE
+        next.map_or_else(|| self.stop(State::Done), more)
+    }
+
+    /// Moves to `state` and wants no more of this direction.
+    fn stop(&mut self, state: State) -> Progress {
+        self.state = state;
+        Progress::Stop
     }
 }
 
