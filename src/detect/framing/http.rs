@@ -59,6 +59,15 @@ impl Side {
             wants_json: false,
         }
     }
+
+    /// Keeps `rest` (bytes not parsed yet) after what is held, unless this side is off.
+    fn keep(&mut self, rest: &[u8]) {
+        if self.phase == Phase::Off {
+            self.buf = Vec::new();
+        } else {
+            self.buf.extend_from_slice(rest);
+        }
+    }
 }
 
 pub struct HttpJson<D> {
@@ -75,7 +84,25 @@ pub struct HttpJson<D> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+}
+
+/// The lines of a message head, split at each CRLF.
+struct CrLfLines<'a>(&'a [u8]);
+
+impl<'a> Iterator for CrLfLines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (line, rest) = match find(self.0, b"\r\n") {
+            Some(i) => (&self.0[..i], &self.0[i + 2..]),
+            None => (self.0, &[][..]),
+        };
+        self.0 = rest;
+        Some(line)
+    }
 }
 
 fn is_start_line(b: &[u8]) -> bool {
@@ -112,21 +139,20 @@ impl<D: Dialect> HttpJson<D> {
 
     /// Parses a message head; returns the phase for its body.
     fn head(&mut self, dir: Dir, head: &[u8]) -> Phase {
-        let text = String::from_utf8_lossy(head);
-        let mut lines = text.split("\r\n");
+        let mut lines = CrLfLines(head);
         let start = lines.next().unwrap_or_default();
-        let is_response = start.starts_with("HTTP/1.");
+        let is_response = start.starts_with(b"HTTP/1.");
         let is_request = !is_response
             && start
-                .split(' ')
+                .split(|&b| b == b' ')
                 .nth(2)
-                .is_some_and(|v| v.starts_with("HTTP/1."));
+                .is_some_and(|v| v.starts_with(b"HTTP/1."));
         if !is_response && !is_request {
             return Phase::Off;
         }
         let side = &mut self.sides[dir.index()];
         side.seen_head = true;
-        side.wants_json = is_response || start.starts_with("POST ");
+        side.wants_json = is_response || start.starts_with(b"POST ");
         if is_request {
             if !side.wants_json {
                 self.other += 1;
@@ -137,16 +163,17 @@ impl<D: Dialect> HttpJson<D> {
         let mut length = None;
         let mut chunked = false;
         for line in lines.take(100) {
-            let Some((name, value)) = line.split_once(':') else {
+            let Some(colon) = memchr::memchr(b':', line) else {
                 continue;
             };
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.to_ascii_lowercase().contains("chunked");
+            let (name, value) = (line[..colon].trim_ascii(), line[colon + 1..].trim_ascii());
+            if name.eq_ignore_ascii_case(b"content-length") {
+                length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                chunked = value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
             }
-            self.dialect.on_header(dir, name, value);
+            let text = |b| String::from_utf8_lossy(b);
+            self.dialect.on_header(dir, &text(name), &text(value));
         }
         match (chunked, length) {
             (true, _) => Phase::ChunkSize,
@@ -174,83 +201,89 @@ impl<D: Dialect> HttpJson<D> {
         }
     }
 
-    /// Parses what the buffer of `dir` holds.
-    fn run(&mut self, dir: Dir, ts: u64) {
+    /// Parses what `bytes` (direction `dir`'s unread bytes) hold, as far as it can; returns
+    /// how many bytes it used.
+    fn run(&mut self, dir: Dir, bytes: &[u8], ts: u64) -> usize {
         let d = dir.index();
+        let mut at = 0;
         loop {
+            let rest = &bytes[at..];
             let side = &mut self.sides[d];
             match side.phase {
-                Phase::Off | Phase::Resync => return,
+                Phase::Off | Phase::Resync => return at,
                 Phase::Head => {
-                    let Some(end) = find(&side.buf, b"\r\n\r\n") else {
-                        if side.buf.len() > MAX_HEAD
-                            || (!side.seen_head && !is_start_line(&side.buf))
-                        {
+                    let Some(end) = find(rest, b"\r\n\r\n") else {
+                        if rest.len() > MAX_HEAD || (!side.seen_head && !is_start_line(rest)) {
                             side.phase = Phase::Off;
                         }
-                        return;
+                        return at;
                     };
-                    let head: Vec<u8> = side.buf.drain(..end + 4).collect();
-                    let next = self.head(dir, &head[..end]);
+                    at += end + 4;
+                    let next = self.head(dir, &rest[..end]);
                     self.sides[d].phase = next;
                 }
                 Phase::Body(n) => {
-                    if side.buf.len() < n {
-                        return;
-                    }
-                    let body: Vec<u8> = side.buf.drain(..n).collect();
+                    let Some(body) = rest.get(..n) else {
+                        return at;
+                    };
+                    at += n;
                     side.phase = Phase::Head;
-                    self.body(dir, &body, ts);
+                    self.body(dir, body, ts);
                 }
                 Phase::SkipBody(n) => {
-                    let k = n.min(side.buf.len());
-                    side.buf.drain(..k);
-                    side.phase = if k == n {
-                        Phase::Head
-                    } else {
-                        Phase::SkipBody(n - k)
-                    };
+                    let k = n.min(rest.len());
+                    at += k;
                     if k < n {
-                        return;
+                        side.phase = Phase::SkipBody(n - k);
+                        return at;
                     }
+                    side.phase = Phase::Head;
                 }
                 Phase::ChunkSize => {
-                    let Some(eol) = find(&side.buf, b"\r\n") else {
-                        if side.buf.len() > 64 {
+                    let Some(eol) = find(rest, b"\r\n") else {
+                        if rest.len() > 64 {
                             side.phase = Phase::Off;
                         }
-                        return;
+                        return at;
                     };
-                    let line = String::from_utf8_lossy(&side.buf[..eol]).into_owned();
-                    side.buf.drain(..eol + 2);
-                    let size = line.split(';').next().unwrap_or_default().trim();
-                    match usize::from_str_radix(size, 16) {
-                        Ok(0) => {
+                    at += eol + 2;
+                    match chunk_size(&rest[..eol]) {
+                        Some(0) => {
                             // Last chunk; an empty trailer line follows.
-                            if side.buf.starts_with(b"\r\n") {
-                                side.buf.drain(..2);
+                            if bytes[at..].starts_with(b"\r\n") {
+                                at += 2;
                             }
                             side.phase = Phase::Head;
                             let body = std::mem::take(&mut side.body);
                             self.body(dir, &body, ts);
+                            // Its allocation is kept for the next chunked body.
+                            self.sides[d].body = body;
+                            self.sides[d].body.clear();
                         }
-                        Ok(n) if n <= MAX_BODY => side.phase = Phase::ChunkData(n),
+                        Some(n) if n <= MAX_BODY => side.phase = Phase::ChunkData(n),
                         _ => side.phase = Phase::Off,
                     }
                 }
                 Phase::ChunkData(n) => {
-                    if side.buf.len() < n + 2 {
-                        return;
-                    }
+                    let Some(chunk) = rest.get(..n + 2) else {
+                        return at;
+                    };
                     if side.body.len() + n <= MAX_BODY {
-                        side.body.extend_from_slice(&side.buf[..n]);
+                        side.body.extend_from_slice(&chunk[..n]);
                     }
-                    side.buf.drain(..n + 2);
+                    at += n + 2;
                     side.phase = Phase::ChunkSize;
                 }
             }
         }
     }
+}
+
+/// The size on a chunk's size line (hex digits, then maybe `;` and extensions).
+fn chunk_size(line: &[u8]) -> Option<usize> {
+    let digits = line.split(|&b| b == b';').next().unwrap_or_default();
+    let digits = std::str::from_utf8(digits.trim_ascii()).ok()?;
+    usize::from_str_radix(digits, 16).ok()
 }
 
 impl<D: Dialect> Detector for HttpJson<D> {
@@ -294,8 +327,19 @@ impl<D: Dialect> Detector for HttpJson<D> {
             side.buf = Vec::new();
             return;
         }
-        side.buf.extend_from_slice(data);
-        self.run(dir, ts_ns);
+        // Read in place when nothing is held; only what is left over is kept.
+        let d = dir.index();
+        if side.buf.is_empty() {
+            let used = self.run(dir, data, ts_ns);
+            self.sides[d].keep(&data[used..]);
+        } else {
+            let mut buf = std::mem::take(&mut side.buf);
+            buf.extend_from_slice(data);
+            let used = self.run(dir, &buf, ts_ns);
+            buf.drain(..used);
+            self.sides[d].buf = buf;
+            self.sides[d].keep(&[]);
+        }
     }
 
     fn on_gap(&mut self, dir: Dir) {

@@ -64,20 +64,21 @@ pub fn probe(line: &[u8], max_depth: usize) -> Result<&[u8], NotRpc> {
         return Err(NotRpc::NotJson);
     }
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut esc = false;
-    for &b in t {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = t.get(i) {
+        i += 1;
         match b {
-            b'"' => in_str = true,
+            // A string: skipped to its closing quote, escapes and all, a search at a time.
+            b'"' => loop {
+                let Some(k) = t.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
+                    return Ok(t);
+                };
+                i += k + 1;
+                if t[i - 1] == b'"' {
+                    break;
+                }
+                i += 1; // the escaped byte
+            },
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max_depth {
@@ -128,5 +129,14 @@ mod tests {
         assert_eq!(parse(b"{", 32).unwrap_err(), NotRpc::NotJson);
         // A brace inside a string does not count as nesting.
         assert!(parse(br#"{"method":"m","params":["{{{{{{{{{{"]}"#, 2).is_ok());
+        // Nor after an escaped quote, and an escaped backslash ends its string's escape.
+        assert!(probe(br#"{"a":"\"[[[[","b":"\\"}"#, 1).is_ok());
+        assert_eq!(
+            probe(br#"{"a":"\\",[[[[1]]]]}"#, 2).unwrap_err(),
+            NotRpc::TooDeep
+        );
+        // A string left open at the end, or an escape as the last byte: not nesting.
+        assert!(probe(br#"{"a":"[[[[}"#, 1).is_ok());
+        assert!(probe(br#"{"[[[\}"#, 1).is_ok());
     }
 }

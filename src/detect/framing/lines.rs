@@ -56,7 +56,7 @@ impl LineFramer {
             self.mode = Mode::InLine;
         }
         while !data.is_empty() {
-            let nl = data.iter().position(|&b| b == b'\n');
+            let nl = memchr::memchr(b'\n', data);
             match (self.mode, nl) {
                 (Mode::Skip, Some(i)) => {
                     self.mode = Mode::InLine;
