@@ -58,8 +58,12 @@ enum ToSink {
 
 /// Packets per batch handed to a worker.
 const BATCH: usize = 512;
-/// Batches queued per worker (bounds the blocks kept alive while workers catch up).
-const QUEUE: usize = 4;
+/// Batches queued per worker and reader. Workers take a file's pieces in order, so the reader
+/// of the next piece can only work ahead as far as its queues let it: at 4 batches it waited
+/// much of the time while a core stood idle; at 32 (about a whole 8 MiB piece ahead) the
+/// corpus capture takes 0.86 of the time on two cores. A stream's memory is bounded by its
+/// buffer pool, not by this (`source::stream`).
+const QUEUE: usize = 32;
 /// Input blocks one batch may refer to: with the queue length, this bounds the input bytes
 /// kept alive by packets in flight, however the traffic is spread over the workers.
 const MAX_BLOCKS_PER_BATCH: usize = 2;

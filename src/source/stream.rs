@@ -14,8 +14,10 @@ use std::sync::Arc;
 const BLOCK_SIZE: usize = 4 << 20;
 /// Room kept in front of each chunk for the record cut at the end of the previous one.
 const HEADROOM: usize = 256 << 10;
-/// Stream buffers kept for reuse.
-const POOL: usize = 8;
+/// Stream buffers there may be at once (each `HEADROOM + BLOCK_SIZE` bytes): when all are in
+/// use (their packets queued or being worked on), reading waits for one to come back, so a
+/// stream's memory does not grow with the queues between readers and workers.
+const POOL: usize = 6;
 /// File extensions picked up when walking a directory.
 const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
 
@@ -449,9 +451,25 @@ fn run_stream(
     let (pool_tx, pool_rx) = crossbeam_channel::bounded::<Vec<u8>>(POOL);
     std::thread::scope(|s| {
         let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(2);
+        // Dropped when this function returns: a reader waiting for a buffer then stops.
+        let (_done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let reader_pool = pool_rx.clone();
+        let mut made = 0;
         s.spawn(move || loop {
-            let mut chunk = reader_pool.try_recv().unwrap_or_default();
+            let mut chunk = match reader_pool.try_recv() {
+                Ok(chunk) => chunk,
+                Err(_) if made < POOL => {
+                    made += 1;
+                    Vec::new()
+                }
+                Err(_) => crossbeam_channel::select! {
+                    recv(reader_pool) -> chunk => match chunk {
+                        Ok(chunk) => chunk,
+                        Err(_) => return,
+                    },
+                    recv(done_rx) -> _ => return,
+                },
+            };
             chunk.resize(HEADROOM + BLOCK_SIZE, 0);
             match fill(r, &mut chunk[HEADROOM..]) {
                 Ok(n) => {
