@@ -564,6 +564,53 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_reuses_its_buffers_while_packets_hold_some() {
+        // 10 blocks' worth of packets; the consumer keeps the last 5 blocks alive, as packets
+        // queued for the workers do. Reading finishes, and no more than POOL buffers are made.
+        let frames: Vec<Frame> = (0..28_000)
+            .map(|i| Frame {
+                ts_ns: i as u64,
+                l2: L2::Ethernet,
+                data: vec![(i % 251) as u8; 1500],
+            })
+            .collect();
+        let bytes = Format::Pcap.write(&frames);
+        assert!(bytes.len() > 10 * BLOCK_SIZE);
+        let mut input = open_bytes(InputName::Stdin, bytes.clone()).unwrap();
+        let mut cursor = std::io::Cursor::new(bytes);
+        let parser = &mut *input.parser;
+        let (mut held, mut buffers) = (std::collections::VecDeque::new(), Vec::new());
+        let mut n = 0;
+        let out = run_stream(&mut cursor, Vec::new(), &mut |block, base, last| {
+            let at = match &**block {
+                Bytes::Pooled(p) => p.buf.as_ptr() as usize,
+                _ => 0,
+            };
+            if !buffers.contains(&at) {
+                buffers.push(at);
+            }
+            held.push_back(block.clone());
+            if held.len() > 5 {
+                held.pop_front();
+            }
+            drive(
+                parser,
+                block,
+                (0, base, block.len()),
+                last,
+                &NEVER,
+                &mut |_, _| n += 1,
+            )
+        });
+        assert_eq!((n, out.damage), (28_000, None));
+        assert!(
+            buffers.len() <= POOL,
+            "{} distinct buffers for {POOL} in the pool",
+            buffers.len()
+        );
+    }
+
+    #[test]
     fn records_across_block_boundaries_small_and_huge() {
         // Packets of many sizes, some larger than the headroom kept in front of each block.
         let sizes = [60usize, 1514, 9000, 300_000, 70, 600_000];
