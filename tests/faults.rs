@@ -226,8 +226,14 @@ fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
     std::fs::write(&cap, synth::mix::big_capture(160 << 20)).unwrap();
     let ev = dir.path().join("events.jsonl");
     let child = bin()
+        // One reader and one worker: the whole file takes a few hundred milliseconds, so the
+        // signal lands while it is being read (two of each read it in about 0.1 s).
         .args([
             "scan",
+            "--readers",
+            "1",
+            "--workers",
+            "1",
             "--events",
             ev.to_str().unwrap(),
             cap.to_str().unwrap(),
@@ -240,7 +246,7 @@ fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
     while !catches(pid, libc::SIGTERM) && t0.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    std::thread::sleep(std::time::Duration::from_millis(60));
+    std::thread::sleep(std::time::Duration::from_millis(20));
     // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
