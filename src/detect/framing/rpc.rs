@@ -69,7 +69,7 @@ pub fn keep(s: &str) -> String {
 pub struct Tally {
     pub found: Finding,
     /// What the session says; it becomes the finding's detail.
-    pub session: Session,
+    pub session: Unfolded,
     /// Valid messages per method name, per sending direction, in first-seen order.
     counts: Vec<(&'static str, [u32; 2])>,
     strong: bool,
@@ -84,6 +84,27 @@ pub struct Tally {
     jobs: VecDeque<(String, ShareValue)>,
 }
 
+/// A session's details, made when something is first written to them. Every flow whose first
+/// bytes could be JSON-RPC gets a tally for each dialect, and most never say anything: until
+/// then the tally holds a null pointer instead of the 400-odd bytes of an empty [`Session`]
+/// that would be made and dropped for nothing. Reading an unmade one reads an empty session.
+#[derive(Debug, Default)]
+pub struct Unfolded(Option<Box<Session>>);
+
+impl std::ops::Deref for Unfolded {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        static EMPTY: std::sync::LazyLock<Session> = std::sync::LazyLock::new(Session::default);
+        self.0.as_deref().unwrap_or(&EMPTY)
+    }
+}
+
+impl std::ops::DerefMut for Unfolded {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// Jobs whose share value is remembered.
 const MAX_JOBS: usize = 64;
 /// Difficulty changes kept per flow.
@@ -93,7 +114,7 @@ impl Tally {
     pub fn new(prefix: &'static str, protocol: &'static str, app_proto: &'static str) -> Self {
         Tally {
             found: Finding::new(protocol, app_proto),
-            session: Session::default(),
+            session: Unfolded::default(),
             counts: Vec::new(),
             strong: false,
             miner_votes: [0; 2],
@@ -244,7 +265,7 @@ impl Tally {
             return None;
         }
         let mut f = self.found.clone();
-        f.detail = Detail::Mining(Box::new(self.session.clone()));
+        f.detail = Detail::Mining(Box::new(Session::clone(&self.session)));
         f.miner_sends = match self.miner_votes {
             [a, b] if a > b => Some(Dir::Fwd),
             [a, b] if b > a => Some(Dir::Rev),
@@ -355,5 +376,15 @@ mod tests {
         };
         assert!((e / 2f64.powi(32) - 1.0).abs() < 1e-6);
         assert!(hashes_for_target("zz").is_none() && cryptonote_target("b88d06").is_none());
+    }
+
+    #[test]
+    fn a_session_is_made_when_first_written_and_reads_as_empty_before() {
+        let mut t = Tally::new("stratum", "stratum-v1", "stratum");
+        assert_eq!(*t.session, Session::default());
+        assert!(t.session.0.is_none(), "reading made nothing");
+        t.add_worker("rig1");
+        assert_eq!(t.session.workers, ["rig1"]);
+        assert!(t.session.0.is_some());
     }
 }

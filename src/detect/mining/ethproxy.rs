@@ -10,6 +10,7 @@ use crate::detect::framing::rpc::{
     hashes_for_target, is_hex, keep, params_array, result_value, Dialect, Role, Seen, Tally,
 };
 use crate::detect::Limits;
+use crate::detect::{Detail, Finding};
 use crate::flow::Dir;
 use serde_json::Value;
 
@@ -49,9 +50,9 @@ pub struct EthProxy {
 
 impl Default for EthProxy {
     fn default() -> Self {
-        let mut tally = Tally::new("ethproxy", "ethproxy", "ethproxy");
-        tally.session.algorithm = Some("ethash".into());
-        EthProxy { tally }
+        EthProxy {
+            tally: Tally::new("ethproxy", "ethproxy", "ethproxy"),
+        }
     }
 }
 
@@ -168,6 +169,15 @@ impl Dialect for EthProxy {
 
     fn tally(&self) -> &Tally {
         &self.tally
+    }
+
+    /// EthProxy and getwork carry Ethash work, whatever the messages say.
+    fn finding(&self) -> Option<Finding> {
+        let mut f = self.tally.finding()?;
+        if let Detail::Mining(s) = &mut f.detail {
+            s.algorithm.get_or_insert_with(|| "ethash".into());
+        }
+        Some(f)
     }
 }
 
