@@ -448,27 +448,23 @@ fn run_stream(
     // One thread reads the stream ahead while this one parses. Chunks are read `HEADROOM`
     // bytes into their buffer, so that the tail of the previous block (a record cut by the
     // block boundary) can be put in front of them without copying the chunk.
+    // The pool starts with POOL empty buffers (nothing allocated yet) and only ever holds those.
     let (pool_tx, pool_rx) = crossbeam_channel::bounded::<Vec<u8>>(POOL);
+    for _ in 0..POOL {
+        let _ = pool_tx.try_send(Vec::new());
+    }
     std::thread::scope(|s| {
         let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(2);
         // Dropped when this function returns: a reader waiting for a buffer then stops.
         let (_done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let reader_pool = pool_rx.clone();
-        let mut made = 0;
         s.spawn(move || loop {
-            let mut chunk = match reader_pool.try_recv() {
-                Ok(chunk) => chunk,
-                Err(_) if made < POOL => {
-                    made += 1;
-                    Vec::new()
-                }
-                Err(_) => crossbeam_channel::select! {
-                    recv(reader_pool) -> chunk => match chunk {
-                        Ok(chunk) => chunk,
-                        Err(_) => return,
-                    },
-                    recv(done_rx) -> _ => return,
+            let mut chunk = crossbeam_channel::select! {
+                recv(reader_pool) -> chunk => match chunk {
+                    Ok(chunk) => chunk,
+                    Err(_) => return,
                 },
+                recv(done_rx) -> _ => return,
             };
             chunk.resize(HEADROOM + BLOCK_SIZE, 0);
             match fill(r, &mut chunk[HEADROOM..]) {
