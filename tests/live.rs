@@ -344,7 +344,9 @@ fn two_capture_threads_in_a_fanout_group_give_the_events_scan_gives() {
 /// the same socket.
 #[test]
 fn a_fanout_group_spreads_flows_over_its_sockets_both_directions_together() {
-    use minetap::source::live::AfPacket;
+    use minetap::source::capture::LiveSource;
+    use minetap::source::live::Sender;
+    use minetap::source::ring::Ring;
     let ns = match Netns::create() {
         Ok(ns) => ns,
         Err(why) => {
@@ -355,14 +357,14 @@ fn a_fanout_group_spreads_flows_over_its_sockets_both_directions_together() {
     let name = ns.0.clone();
     let got = std::thread::spawn(move || {
         netns::enter(&name).unwrap();
-        let timeout = Duration::from_millis(200);
-        let mut socks: Vec<AfPacket> = (0..2)
-            .map(|_| AfPacket::open("mt-b", 1 << 20, timeout).unwrap())
+        let (retire, wait) = (Duration::from_millis(5), Duration::from_millis(200));
+        let mut socks: Vec<Ring> = (0..2)
+            .map(|_| Ring::open("mt-b", 4 << 20, retire, wait).unwrap())
             .collect();
         for s in &socks {
             s.join_fanout(4242).unwrap();
         }
-        let out = AfPacket::open("mt-a", 1 << 20, timeout).unwrap();
+        let out = Sender::open("mt-a").unwrap();
         // A UDP packet from 10.0.0.X:1000+X to 10.1.0.1:53, or back (`rev`).
         let frame = |x: u8, rev: bool| {
             let (a, b) = ([10, 0, 0, x], [10, 1, 0, 1]);
@@ -390,12 +392,14 @@ fn a_fanout_group_spreads_flows_over_its_sockets_both_directions_together() {
         }
         // (flow, direction) → the socket that got it.
         let mut got = Vec::new();
+        let mut frames = Vec::new();
         for (i, s) in socks.iter_mut().enumerate() {
-            let mut buf = vec![0u8; 2048];
-            while let Some(f) = s.recv(&mut buf).unwrap() {
-                let p = &buf[..f.len];
-                if p.len() >= 46 && p[12..14] == [0x08, 0x00] && p[23] == 17 {
-                    got.push((p[42], p[43], i));
+            while let Some(block) = s.next_block(&mut frames).unwrap() {
+                for (off, f) in &frames {
+                    let p = &block[*off..off + f.len];
+                    if p.len() >= 46 && p[12..14] == [0x08, 0x00] && p[23] == 17 {
+                        got.push((p[42], p[43], i));
+                    }
                 }
             }
         }
@@ -418,4 +422,139 @@ fn a_fanout_group_spreads_flows_over_its_sockets_both_directions_together() {
             "flow {x}: {socks:?}"
         );
     }
+}
+
+/// A UDP frame from 10.0.0.1 to 10.1.0.1 whose payload is `n`, with the 802.1Q tag `vlan`.
+fn udp_frame(n: u32, vlan: Option<u16>) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    if let Some(id) = vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&id.to_be_bytes());
+    }
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 1, 0, 1, 0x13, 0x88, 0, 53, 0, 12, 0, 0]);
+    f.extend_from_slice(&n.to_be_bytes());
+    f
+}
+
+/// Whether a captured frame is one of `udp_frame`'s.
+fn ours(p: &[u8]) -> bool {
+    p.len() >= 12 && p[6..12] == [2, 0, 0, 0, 0, 1]
+}
+
+/// Runs `f` with a capture ring of four blocks on `mt-b` and a sender on `mt-a`, inside a new
+/// namespace; `None` (with SKIPPED printed) where a namespace cannot be made.
+fn with_ring<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce(minetap::source::ring::Ring, minetap::source::live::Sender) -> T + Send + 'static,
+) -> Option<T> {
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED {what}: cannot create a network namespace ({why})");
+            return None;
+        }
+    };
+    let name = ns.0.clone();
+    let out = std::thread::spawn(move || {
+        netns::enter(&name).unwrap();
+        let ring = minetap::source::ring::Ring::open(
+            "mt-b",
+            4 << 20,
+            Duration::from_millis(2),
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        f(ring, minetap::source::live::Sender::open("mt-a").unwrap())
+    })
+    .join()
+    .unwrap();
+    drop(ns);
+    Some(out)
+}
+
+/// The kernel takes the VLAN tag off a frame before any socket sees it; the ring puts it back,
+/// so the captured bytes are those sent.
+#[test]
+fn a_capture_ring_gives_vlan_frames_with_their_tag() {
+    use minetap::source::capture::LiveSource;
+    let got = with_ring("VLAN ring test", |mut ring, out| {
+        out.send(&udp_frame(1, Some(0x2064))).unwrap();
+        out.send(&udp_frame(2, None)).unwrap();
+        let mut frames = Vec::new();
+        let mut got = Vec::new();
+        while let Some(block) = ring.next_block(&mut frames).unwrap() {
+            for (off, f) in &frames {
+                let p = &block[*off..off + f.len];
+                if ours(p) {
+                    got.push((p.to_vec(), f.orig_len));
+                }
+            }
+        }
+        got
+    });
+    let Some(got) = got else { return };
+    let sent = [udp_frame(1, Some(0x2064)), udp_frame(2, None)];
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (g, s) in got.iter().zip(&sent) {
+        assert_eq!(&g.0, s);
+        assert_eq!(g.1 as usize, s.len());
+    }
+}
+
+/// A block goes back to the kernel when the last packet in it is dropped: 24 rounds of a frame
+/// each through a ring of four blocks lose nothing. Blocks held count as kernel drops.
+#[test]
+fn a_capture_ring_reuses_blocks_given_back_and_counts_drops_while_they_are_held() {
+    use minetap::source::capture::LiveSource;
+    use minetap::source::ring::Ring;
+    let got = with_ring("ring reuse test", |mut ring, out| {
+        let mut frames = Vec::new();
+        // The next block, and how many of the test's frames it holds (the interface sends
+        // frames of its own when it comes up).
+        let mut next = |ring: &mut Ring| {
+            let block = ring.next_block(&mut frames).unwrap();
+            let n = block.as_ref().map_or(0, |b| {
+                frames
+                    .iter()
+                    .filter(|(off, f)| ours(&b[*off..off + f.len]))
+                    .count()
+            });
+            (block, n)
+        };
+        let mut seen = 0;
+        for n in 0..24u32 {
+            out.send(&udp_frame(n, None)).unwrap();
+            // Blocks are retired 2 ms after their first frame, and dropped at once.
+            for _ in 0..10 {
+                let (_, ours) = next(&mut ring);
+                seen += ours;
+                if ours > 0 {
+                    break;
+                }
+            }
+        }
+        let before = ring.drops();
+        // Now every block is held: the ring fills and the kernel drops what does not fit.
+        let (mut held, mut ours_held) = (Vec::new(), 0);
+        for n in 0..8u32 {
+            out.send(&udp_frame(n, None)).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+            while let (Some(b), ours) = next(&mut ring) {
+                held.push(b);
+                ours_held += ours;
+            }
+        }
+        (seen, before, held.len(), ours_held, ring.drops())
+    });
+    let Some((seen, before, held, ours_held, after)) = got else {
+        return;
+    };
+    assert_eq!(seen, 24, "every round's frame");
+    assert_eq!(before, 0);
+    assert_eq!(held, 4, "four blocks, then the ring is full");
+    assert!(
+        ours_held <= 4 && ours_held as u64 + after >= 8,
+        "{ours_held} frames in held blocks, {after} dropped"
+    );
 }

@@ -9,7 +9,7 @@ use crate::output::writer::EventWriter;
 use crate::pipeline::{self, ReaderJob, Rules, Shared};
 use crate::rules::Choice;
 use crate::source::capture::LiveOptions;
-use crate::source::live::AfPacket;
+use crate::source::ring::Ring;
 use clap::Args;
 use serde_json::json;
 use std::io::Write;
@@ -70,14 +70,14 @@ pub fn run(a: LiveArgs) -> i32 {
     live(a).unwrap_or_else(|e| e.report())
 }
 
-/// The sources to capture from: `--threads` AF_PACKET sockets per interface (in one fan-out
-/// group when more than one), each with the interface's index in `interfaces`; or, with a BPF
+/// The sources to capture from: `--threads` capture rings per interface (in one fan-out group
+/// when more than one), each with the interface's index in `interfaces`; or, with a BPF
 /// filter, libpcap (opened on the reader threads).
-fn open_sockets(
+fn open_rings(
     interfaces: &[String],
     l: &LiveSettings,
     opts: &LiveOptions,
-) -> Result<Vec<(usize, AfPacket)>, CliError> {
+) -> Result<Vec<(usize, Ring)>, CliError> {
     if l.bpf.is_some() {
         if !cfg!(feature = "libpcap") {
             return Err(CliError::Usage("--bpf needs libpcap: this minetap was built without it (cargo build --release --features libpcap)".into()));
@@ -99,12 +99,19 @@ fn open_sockets(
             .wrapping_mul(31)
             .wrapping_add(i as u16);
         for _ in 0..threads {
-            let sock = AfPacket::open(iface, opts.rcvbuf, Duration::from_millis(20))
-                .and_then(|s| match threads {
-                    1 => Ok(s),
-                    _ => s.join_fanout(group).map(|()| s),
-                })
-                .map_err(|e| CliError::Input(e.to_string()))?;
+            // Blocks are handed over at half the longest delay, so that the capture loop's
+            // ticks keep a frame within it.
+            let sock = Ring::open(
+                iface,
+                opts.rcvbuf,
+                opts.max_delay / 2,
+                Duration::from_millis(20),
+            )
+            .and_then(|s| match threads {
+                1 => Ok(s),
+                _ => s.join_fanout(group).map(|()| s),
+            })
+            .map_err(|e| CliError::Input(e.to_string()))?;
             sockets.push((i, sock));
         }
     }
@@ -115,7 +122,7 @@ fn open_sockets(
 /// name the libpcap sources, in a build with that feature.)
 #[cfg_attr(not(feature = "libpcap"), allow(unused_variables))]
 fn reader_jobs<'a>(
-    sockets: Vec<(usize, AfPacket)>,
+    sockets: Vec<(usize, Ring)>,
     interfaces: &'a [String],
     l: &'a LiveSettings,
     opts: LiveOptions,
@@ -139,7 +146,10 @@ fn reader_jobs<'a>(
             jobs.push(Box::new(move |reader: &mut pipeline::Reader<'_>| {
                 reader.set_input(i as u32);
                 let res = crate::source::pcap_live::PcapLive::open(iface, Some(bpf), &opts)
-                    .and_then(|mut src| reader.capture(&mut src, &opts));
+                    .and_then(|src| {
+                        let mut src = crate::source::capture::Copying::new(src, &opts);
+                        reader.capture(&mut src, &opts)
+                    });
                 if let Err(e) = res {
                     note(e);
                 }
@@ -281,7 +291,7 @@ fn live(a: LiveArgs) -> Result<i32, CliError> {
         crate::rules::behaviour::Behaviour::from_rows(&cfg.tables.behaviour)
             .ok()
             .map(|b| (b.window_s * 1e9) as u64);
-    let sockets = open_sockets(&interfaces, &l, &opts)?;
+    let sockets = open_rings(&interfaces, &l, &opts)?;
     let inputs = interfaces.iter().map(|i| format!("live: {i}")).collect();
     let writer = eff.output.writer(true, inputs)?;
     let stats_out = stats_output(l.stats.as_deref(), false)?;

@@ -24,15 +24,13 @@ pub struct ReplayArgs {
 }
 
 pub fn run(a: ReplayArgs) -> i32 {
-    let sock =
-        match crate::source::live::AfPacket::open(&a.interface, 4 << 20, Duration::from_millis(10))
-        {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("minetap: error: {e}");
-                return 1;
-            }
-        };
+    let sock = match crate::source::live::Sender::open(&a.interface) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("minetap: error: {e}");
+            return 1;
+        }
+    };
     let started = Instant::now();
     let (mut sent, mut skipped, mut failed) = (0u64, 0u64, 0u64);
     for _ in 0..a.repeat {

@@ -194,7 +194,7 @@ settings! {
         /// Seconds between statistics lines [default: 60].
         #[arg(long, value_name = "SECS")]
         stats_interval: u64,
-        /// Kernel receive buffer per interface, bytes [default: 67108864].
+        /// Capture ring per socket, bytes (in 1 MiB blocks) [default: 67108864].
         #[arg(long, value_name = "BYTES")]
         rcvbuf: usize,
         /// Capture threads per interface, each with its own socket; the kernel hands each

@@ -7,7 +7,7 @@ use super::{BATCH, MAX_BLOCKS_PER_BATCH};
 use crate::decode::{Decoder, FragLimits, Payload, PROTO_UDP};
 use crate::detect::observe::dns;
 use crate::flow::{FlowKey, PacketMeta};
-use crate::source::capture::{Captured, FrameSource, LiveOptions};
+use crate::source::capture::{Captured, LiveOptions, LiveSource};
 use crate::source::{Block, InputName, Piece, RawPacket, ReadOutcome};
 use crossbeam_channel::{Receiver, Sender};
 use std::ops::Range;
@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
     /// Captures from a live source until the run is asked to stop.
     pub fn capture(
         &mut self,
-        src: &mut impl FrameSource,
+        src: &mut impl LiveSource,
         opts: &LiveOptions,
     ) -> std::io::Result<()> {
         self.stats.inputs.push(InputReport::Read {

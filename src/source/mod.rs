@@ -16,6 +16,8 @@ pub mod pcap_live;
 mod pcapng;
 mod pieces;
 mod records;
+#[cfg(target_os = "linux")]
+pub mod ring;
 mod stream;
 
 pub use pcap::PcapParser;
@@ -119,14 +121,19 @@ impl fmt::Display for Damage {
     }
 }
 
-/// Bytes that packets point into: a memory-mapped file or a block read from a stream.
+/// Bytes that packets point into: a memory-mapped file, a block read from a stream or a block
+/// of a live capture ring.
 pub enum Bytes {
     /// A memory-mapped file.
     Mapped(memmap2::Mmap),
-    /// Bytes read into memory (stdin, live capture).
+    /// Bytes read into memory (live capture through libpcap).
     Owned(Vec<u8>),
     /// A stream buffer that goes back to its pool when the last packet using it is done.
     Pooled(PooledBuf),
+    /// A block of a capture ring, given back to the kernel when the last packet using it is
+    /// done.
+    #[cfg(target_os = "linux")]
+    Ring(ring::RingBlock),
 }
 
 impl Deref for Bytes {
@@ -136,6 +143,8 @@ impl Deref for Bytes {
             Bytes::Mapped(m) => m,
             Bytes::Owned(v) => v,
             Bytes::Pooled(p) => &p.buf[p.start..],
+            #[cfg(target_os = "linux")]
+            Bytes::Ring(r) => r,
         }
     }
 }
