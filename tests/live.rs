@@ -558,3 +558,32 @@ fn a_capture_ring_reuses_blocks_given_back_and_counts_drops_while_they_are_held(
         "{ours_held} frames in held blocks, {after} dropped"
     );
 }
+
+/// An interface that goes down while captured ends its capture with an error that names it,
+/// instead of a loop of wake-ups.
+#[test]
+fn a_capture_ring_on_an_interface_that_goes_down_says_so() {
+    use minetap::source::capture::LiveSource;
+    let got = with_ring("interface down test", |mut ring, _out| {
+        let mut frames = Vec::new();
+        let down = std::process::Command::new("ip")
+            .args(["link", "set", "mt-b", "down"])
+            .status()
+            .unwrap();
+        assert!(down.success());
+        let mut result = Ok(None);
+        for _ in 0..20 {
+            result = ring
+                .next_block(&mut frames)
+                .map(|b| b.map(|_| frames.len()));
+            if result.is_err() {
+                break;
+            }
+        }
+        result.map_err(|e| e.to_string())
+    });
+    let Some(got) = got else { return };
+    let err = got.expect_err("the capture ends with an error");
+    assert!(err.starts_with("mt-b: capture: "), "{err}");
+    assert!(err.contains("down"), "{err}");
+}

@@ -217,13 +217,25 @@ impl Ring {
         };
         // SAFETY: one live pollfd.
         let r = unsafe { libc::poll(&mut pfd, 1, self.wait_ms) };
+        let name = &self.map.sock.name;
         if r < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("{}: wait for the capture ring: {e}", self.map.sock.name),
+                    format!("{name}: wait for the capture ring: {e}"),
                 ));
+            }
+        }
+        if pfd.revents & libc::POLLERR != 0 {
+            // The interface went down, or away: said once, rather than a loop of wake-ups.
+            let code = self
+                .map
+                .sock
+                .getsockopt::<libc::c_int>(libc::SOL_SOCKET, libc::SO_ERROR);
+            if let Some(code) = code.filter(|c| *c != 0) {
+                let e = io::Error::from_raw_os_error(code);
+                return Err(io::Error::new(e.kind(), format!("{name}: capture: {e}")));
             }
         }
         Ok(filled(&self.map))
