@@ -1,5 +1,5 @@
-//! Live capture as a stream of packets: any [`FrameSource`] (an AF_PACKET socket, libpcap)
-//! in; [`Captured`] packets in shared blocks out, handed on at the latest every `max_delay`,
+//! Live capture as a stream of packets: any [`LiveSource`] (a capture ring, or libpcap through
+//! [`Copying`]) in; [`Captured`] packets in shared blocks out, handed on within `max_delay`,
 //! with an [`Captured::Idle`] tick (and the kernel's drop count) whenever the link is quiet or
 //! the delay is up.
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// Options of live capture.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveOptions {
-    /// Kernel receive buffer per interface, bytes.
+    /// Bytes of capture ring (or libpcap buffer) per socket.
     pub rcvbuf: usize,
     /// Longest a captured packet waits before it is handed on.
     pub max_delay: Duration,

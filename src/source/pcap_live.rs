@@ -1,5 +1,5 @@
 //! Live capture through libpcap (feature `libpcap`), with an optional BPF filter: a
-//! [`FrameSource`] for the capture loop.
+//! [`FrameSource`], whose frames the capture loop copies into blocks of its own.
 
 use super::capture::{FrameInfo, FrameSource, LiveOptions};
 use std::io;
