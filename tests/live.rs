@@ -587,3 +587,31 @@ fn a_capture_ring_on_an_interface_that_goes_down_says_so() {
     assert!(err.starts_with("mt-b: capture: "), "{err}");
     assert!(err.contains("down"), "{err}");
 }
+
+/// While packets hold the block before the one the kernel fills, the kernel calls the ring
+/// readable; the ring must not wake without end then (each wake-up would take a core from the
+/// packets' workers): at most one empty return a millisecond.
+#[test]
+fn a_capture_ring_whose_last_block_is_held_waits_instead_of_spinning() {
+    use minetap::source::capture::LiveSource;
+    let got = with_ring("held block wait test", |mut ring, out| {
+        let mut frames = Vec::new();
+        out.send(&udp_frame(1, None)).unwrap();
+        let mut held = Vec::new();
+        while held.is_empty() {
+            if let Some(b) = ring.next_block(&mut frames).unwrap() {
+                held.push(b);
+            }
+        }
+        let started = std::time::Instant::now();
+        let mut empty = 0;
+        while started.elapsed() < Duration::from_millis(100) {
+            if ring.next_block(&mut frames).unwrap().is_none() {
+                empty += 1;
+            }
+        }
+        empty
+    });
+    let Some(empty) = got else { return };
+    assert!(empty <= 100, "{empty} empty returns in 100 ms");
+}

@@ -238,7 +238,17 @@ impl Ring {
                 return Err(io::Error::new(e.kind(), format!("{name}: capture: {e}")));
             }
         }
-        Ok(filled(&self.map))
+        if filled(&self.map) {
+            return Ok(true);
+        }
+        if r > 0 && pfd.revents & libc::POLLIN != 0 {
+            // The kernel calls the ring readable while the block before the one it fills is not
+            // back: it is, while packets hold it. Nothing new came; a short sleep here instead of
+            // a loop of wake-ups until the block the kernel fills is full or retired.
+            std::thread::sleep(Duration::from_millis(1));
+            return Ok(filled(&self.map));
+        }
+        Ok(false)
     }
 }
 
