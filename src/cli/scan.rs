@@ -149,7 +149,12 @@ pub fn run(a: ScanArgs) -> i32 {
         eprintln!("minetap: error: {e}");
         status = 1;
     }
-    status = status.max(report_inputs(&stats, inputs));
+    let (inputs_status, stopped) = report_inputs(&stats, inputs);
+    status = status.max(inputs_status);
+    let signalled = term.load(Ordering::Relaxed) || int.load(Ordering::Relaxed);
+    if signalled && stopped == 0 {
+        eprintln!("minetap: warning: stopped by a signal after every input was read: the events are complete");
+    }
     if term.load(Ordering::Relaxed) {
         status = 143;
     } else if int.load(Ordering::Relaxed) {
@@ -179,8 +184,8 @@ pub fn run(a: ScanArgs) -> i32 {
 }
 
 /// Says what happened to each input that did not simply read to its end; the exit status that
-/// calls for (1 when an input could not be used).
-fn report_inputs(stats: &pipeline::RunStats, inputs: usize) -> i32 {
+/// calls for (1 when an input could not be used), and how many inputs a signal stopped.
+fn report_inputs(stats: &pipeline::RunStats, inputs: usize) -> (i32, usize) {
     let mut status = 0;
     let mut stopped = inputs.saturating_sub(stats.inputs.len());
     for i in &stats.inputs {
@@ -206,5 +211,5 @@ fn report_inputs(stats: &pipeline::RunStats, inputs: usize) -> i32 {
     if stopped > 0 {
         eprintln!("minetap: warning: stopped by a signal: {stopped} input(s) not read to the end; the flows open then were ended and reported");
     }
-    status
+    (status, stopped)
 }
