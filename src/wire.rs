@@ -17,6 +17,15 @@ fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
 }
 
 impl Endian {
+    /// This machine's byte order: the kernel's structures shared with the process (a capture
+    /// ring) are written in it.
+    #[cfg(target_endian = "little")]
+    pub const NATIVE: Endian = Endian::Little;
+    /// This machine's byte order: the kernel's structures shared with the process (a capture
+    /// ring) are written in it.
+    #[cfg(target_endian = "big")]
+    pub const NATIVE: Endian = Endian::Big;
+
     /// The u16 of two bytes already read (a fixed header's field).
     pub fn u16_of(self, a: [u8; 2]) -> u16 {
         match self {

@@ -219,6 +219,18 @@ fn catches(pid: u32, sig: i32) -> bool {
         .is_some_and(|m| m & (1 << (sig - 1)) != 0)
 }
 
+/// Sends SIGTERM to `pid` `after_ms` after it has installed its handler (waiting at most 10 s
+/// for that).
+fn sigterm_once_caught(pid: u32, after_ms: u64) {
+    let t0 = std::time::Instant::now();
+    while !catches(pid, libc::SIGTERM) && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    // SAFETY: a signal to a child the test started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+}
+
 #[test]
 fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,14 +253,7 @@ fn sigterm_during_a_scan_ends_the_open_flows_reports_them_and_says_so() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let t0 = std::time::Instant::now();
-    while !catches(pid, libc::SIGTERM) && t0.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    // SAFETY: a signal to the child this test started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    sigterm_once_caught(child.id(), 20);
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     if out.status.code() == Some(0) {
@@ -716,15 +721,8 @@ fn a_signal_after_every_input_was_read_says_the_events_are_complete() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let t0 = std::time::Instant::now();
-    while !catches(pid, libc::SIGTERM) && t0.elapsed().as_secs() < 10 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
     // Reading the 3,320 packets takes milliseconds; the events wait on the full pipe.
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    // SAFETY: a signal to the child this test started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    sigterm_once_caught(child.id(), 1000);
     let mut written = String::new();
     std::io::Read::read_to_string(&mut std::fs::File::from(read_end), &mut written).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -11,11 +11,15 @@
 use super::capture::{FrameInfo, LiveSource};
 use super::live::PacketSocket;
 use super::{linktype, Block, Bytes};
+use crate::wire::Endian;
 use std::io;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The ring's headers are in this machine's byte order.
+const NE: Endian = Endian::NATIVE;
 
 /// Bytes of one ring block.
 const BLOCK_BYTES: usize = 1 << 20;
@@ -256,14 +260,14 @@ impl Ring {
 /// frame is), putting back the VLAN tags the kernel took off. Frames whose header does not fit
 /// the block are left out: the walk stops there.
 fn walk(block: &mut [u8], frames: &mut Vec<(usize, FrameInfo)>) {
-    let n = read_u32(block, BLOCK_PACKETS).unwrap_or(0);
-    let mut at = read_u32(block, BLOCK_FIRST).unwrap_or(0) as usize;
+    let n = NE.u32(block, BLOCK_PACKETS).unwrap_or(0);
+    let mut at = NE.u32(block, BLOCK_FIRST).unwrap_or(0) as usize;
     for _ in 0..n {
         let Some(f) = frame(block, at) else {
             return;
         };
         frames.push(f);
-        match read_u32(block, at + HDR_NEXT) {
+        match NE.u32(block, at + HDR_NEXT) {
             Some(next) if next > 0 => at += next as usize,
             _ => return,
         }
@@ -272,17 +276,17 @@ fn walk(block: &mut [u8], frames: &mut Vec<(usize, FrameInfo)>) {
 
 /// The frame whose header is at `at`, its VLAN tag put back in front of it.
 fn frame(block: &mut [u8], at: usize) -> Option<(usize, FrameInfo)> {
-    let sec = read_u32(block, at + HDR_SEC)?;
-    let nsec = read_u32(block, at + HDR_NSEC)?;
-    let mut snap = read_u32(block, at + HDR_SNAPLEN)? as usize;
-    let mut len = read_u32(block, at + HDR_LEN)?;
-    let status = read_u32(block, at + HDR_STATUS)?;
-    let mac = at + usize::from(read_u16(block, at + HDR_MAC)?);
+    let sec = NE.u32(block, at + HDR_SEC)?;
+    let nsec = NE.u32(block, at + HDR_NSEC)?;
+    let mut snap = NE.u32(block, at + HDR_SNAPLEN)? as usize;
+    let mut len = NE.u32(block, at + HDR_LEN)?;
+    let status = NE.u32(block, at + HDR_STATUS)?;
+    let mac = at + usize::from(NE.u16(block, at + HDR_MAC)?);
     let mut start = mac;
     block.get(mac..mac.checked_add(snap)?)?;
     if status & libc::TP_STATUS_VLAN_VALID != 0 && mac >= at + HDR_BYTES + TAG && snap >= 12 {
-        let tci = read_u32(block, at + HDR_VLAN_TCI)? as u16;
-        let tpid = match read_u16(block, at + HDR_VLAN_TPID)? {
+        let tci = NE.u32(block, at + HDR_VLAN_TCI)? as u16;
+        let tpid = match NE.u16(block, at + HDR_VLAN_TPID)? {
             t if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 && t != 0 => t,
             _ => 0x8100,
         };
@@ -302,16 +306,6 @@ fn frame(block: &mut [u8], at: usize) -> Option<(usize, FrameInfo)> {
             link: linktype::ETHERNET,
         },
     ))
-}
-
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_ne_bytes(s.try_into().ok()?))
-}
-
-fn read_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_ne_bytes(s.try_into().ok()?))
 }
 
 impl LiveSource for Ring {
