@@ -13,10 +13,11 @@
 //!
 //! `cargo bench --bench throughput` — generated size with MINETAP_BENCH_MB (default 852, the
 //! corpus capture's), N with MINETAP_BENCH_WORKERS (default: CPUs), repetitions with
-//! MINETAP_BENCH_RUNS (default 3; the best is reported).
+//! MINETAP_BENCH_RUNS (default 3; the best is reported); MINETAP_BENCH_SKIP_GENERATED set: the
+//! corpus capture only.
 
-use minetap::pipeline::{scan, ScanConfig, Silent};
 use minetap::decode::Decoder;
+use minetap::pipeline::{scan, ScanConfig, Silent};
 use minetap::source::{open_input, InputName, Piece, PIECE_BYTES};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -179,7 +180,9 @@ fn main() {
         let bytes = synth::mix::big_capture(mb << 20);
         std::fs::write(&generated, bytes).expect("write bench capture");
     }
-    report("generated", &generated, &cfg, runs);
+    if std::env::var_os("MINETAP_BENCH_SKIP_GENERATED").is_none() {
+        report("generated", &generated, &cfg, runs);
+    }
 
     let corpus = match std::env::var_os("MINETAP_BENCH_CORPUS") {
         Some(p) => Some(PathBuf::from(p)),

@@ -52,16 +52,7 @@ pub(super) fn drive(
     loop {
         match parser.step(buf, pos) {
             Step::Packet { pkt, next } => {
-                #[cfg(target_arch = "x86_64")]
-                if let Some(ahead) = buf.get(next + AHEAD..) {
-                    // SAFETY: only a hint to the processor, for an address inside the buffer.
-                    unsafe {
-                        std::arch::x86_64::_mm_prefetch(
-                            ahead.as_ptr() as *const i8,
-                            std::arch::x86_64::_MM_HINT_T0,
-                        )
-                    };
-                }
+                prefetch(buf, pos + AHEAD, next + AHEAD);
                 f(block, pkt);
                 pos = next;
                 n += 1;
@@ -99,10 +90,35 @@ pub(super) fn drive(
     }
 }
 
-/// How far ahead of the next record its bytes are asked for: a page, so that the page's
-/// translation and first lines are there when the records reach it (the corpus capture: 4.6 %
-/// less wall and CPU time than none; 1 KiB did not help, 8 KiB helped no more).
+/// How far ahead of the records their bytes are asked for: a page, so that the page's
+/// translation and lines are there when the records reach it. Every line the records advance
+/// over is asked for, not only one per record: the record headers are then found in the cache
+/// wherever they fall (the corpus capture: one line per record took 4.6 % less wall and CPU
+/// time than none; every line, 3.5-4 % less again, and the records alone on two threads 0.076 s
+/// against 0.088 s; 1 KiB ahead did not help, 8 KiB helped no more).
 const AHEAD: usize = 4096;
+
+/// Asks the processor for the lines of `buf[from..to]`, when they are inside it.
+#[inline(always)]
+fn prefetch(buf: &[u8], from: usize, to: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let to = to.min(buf.len());
+        let mut at = from & !63;
+        while at < to {
+            // SAFETY: only a hint to the processor, for an address inside the buffer.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(
+                    buf.as_ptr().add(at) as *const i8,
+                    std::arch::x86_64::_MM_HINT_T0,
+                )
+            };
+            at += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (buf, from, to);
+}
 
 /// What a record cut short by the end of the input is called.
 pub(super) const TRUNCATED: &str = "capture ends inside a record (truncated)";
