@@ -1,6 +1,7 @@
 //! Where the flow table keeps its entries: a slab of slots, and a small hash index from a key's
 //! hash to its slot. An entry is written once, when it is made, and dropped where it lies: the
-//! index moves 8-byte entries when it grows, never the entries themselves, and walking every
+//! slab grows by a chunk of slots at a time, so it never moves the entries it holds (nor holds
+//! them twice while it grows), the index moves 8-byte entries when it grows, and walking every
 //! entry (timeouts, eviction) reads the slab in order.
 
 use hashbrown::HashTable;
@@ -22,10 +23,16 @@ fn spread(h: u32) -> u64 {
     (h as u64) | ((h as u64) << 32)
 }
 
+/// Slots per chunk of the slab (a power of two).
+const CHUNK: usize = 1024;
+
 /// Entries in slots, found by hash.
 pub(super) struct Slots<T> {
     index: HashTable<Filed>,
-    items: Vec<Option<T>>,
+    /// The slab: slot `s` is `chunks[s / CHUNK][s % CHUNK]`.
+    chunks: Vec<Box<[Option<T>]>>,
+    /// One past the highest slot ever used.
+    end: usize,
     /// Empty slots, the last freed first (its memory is the most likely to be in cache).
     free: Vec<u32>,
 }
@@ -34,7 +41,8 @@ impl<T> Slots<T> {
     pub(super) fn new() -> Self {
         Slots {
             index: HashTable::new(),
-            items: Vec::new(),
+            chunks: Vec::new(),
+            end: 0,
             free: Vec::new(),
         }
     }
@@ -46,45 +54,52 @@ impl<T> Slots<T> {
 
     /// One past the highest slot ever used: every entry is in a slot below it.
     pub(super) fn end(&self) -> usize {
-        self.items.len()
+        self.end
+    }
+
+    fn at(&self, slot: usize) -> Option<&Option<T>> {
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)
+    }
+
+    fn at_mut(&mut self, slot: usize) -> Option<&mut Option<T>> {
+        self.chunks.get_mut(slot / CHUNK)?.get_mut(slot % CHUNK)
     }
 
     /// The slot of the entry filed under `hash` for which `is` holds.
     pub(super) fn find(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<usize> {
         let h = folded(hash);
-        let items = &self.items;
         let found = self.index.find(spread(h), |e| {
-            e.hash == h
-                && items
-                    .get(e.slot as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(&is)
+            e.hash == h && self.get(e.slot as usize).is_some_and(&is)
         })?;
         Some(found.slot as usize)
     }
 
     /// The entry in `slot`, if there is one.
     pub(super) fn get(&self, slot: usize) -> Option<&T> {
-        self.items.get(slot)?.as_ref()
+        self.at(slot)?.as_ref()
     }
 
     /// The entry in `slot`, if there is one.
     pub(super) fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
-        self.items.get_mut(slot)?.as_mut()
+        self.at_mut(slot)?.as_mut()
     }
 
     /// Files `item` under `hash` (which must not already hold an equal entry); its slot.
     pub(super) fn insert(&mut self, hash: u64, item: T) -> usize {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.items[s as usize] = Some(item);
-                s
-            }
-            None => {
-                self.items.push(Some(item));
-                (self.items.len() - 1) as u32
-            }
-        };
+        let slot = self.free.pop().map_or_else(
+            || {
+                if self.end == self.chunks.len() * CHUNK {
+                    self.chunks.push((0..CHUNK).map(|_| None).collect());
+                }
+                self.end += 1;
+                self.end - 1
+            },
+            |s| s as usize,
+        );
+        if let Some(place) = self.at_mut(slot) {
+            *place = Some(item);
+        }
+        let slot = slot as u32;
         let h = folded(hash);
         self.index
             .insert_unique(spread(h), Filed { slot, hash: h }, |e| spread(e.hash));
@@ -99,7 +114,9 @@ impl<T> Slots<T> {
             .find_entry(spread(h), |e| e.hash == h && e.slot as usize == slot)
         {
             e.remove();
-            self.items[slot] = None;
+            if let Some(place) = self.at_mut(slot) {
+                *place = None;
+            }
             self.free.push(slot as u32);
         }
     }
@@ -133,5 +150,24 @@ mod tests {
         // Removing under the wrong hash finds nothing to remove.
         s.remove(a, 8);
         assert_eq!(s.get(a), Some(&"a"));
+    }
+
+    #[test]
+    fn entries_past_the_first_chunk_stay_where_they_were_put() {
+        let mut s = Slots::new();
+        let n = 3 * CHUNK + 5;
+        for i in 0..n {
+            assert_eq!(s.insert(i as u64, i), i);
+        }
+        assert_eq!((s.len(), s.end()), (n, n));
+        for i in [0, CHUNK - 1, CHUNK, 2 * CHUNK + 7, n - 1] {
+            assert_eq!(s.find(i as u64, |x| *x == i), Some(i));
+            assert_eq!(s.get(i), Some(&i));
+        }
+        assert_eq!(s.get(n), None);
+        s.remove(CHUNK, CHUNK as u64);
+        assert_eq!(s.get(CHUNK), None);
+        assert_eq!(s.insert(99_999, 7), CHUNK, "the freed slot, in the second chunk");
+        assert_eq!(s.get(CHUNK), Some(&7));
     }
 }
