@@ -167,7 +167,11 @@ mod tests {
         assert_eq!(s.get(n), None);
         s.remove(CHUNK, CHUNK as u64);
         assert_eq!(s.get(CHUNK), None);
-        assert_eq!(s.insert(99_999, 7), CHUNK, "the freed slot, in the second chunk");
+        assert_eq!(
+            s.insert(99_999, 7),
+            CHUNK,
+            "the freed slot, in the second chunk"
+        );
         assert_eq!(s.get(CHUNK), Some(&7));
     }
 }
