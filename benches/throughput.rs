@@ -18,7 +18,7 @@
 
 use minetap::decode::Decoder;
 use minetap::pipeline::{scan, ScanConfig, Silent};
-use minetap::source::{open_input, InputName, Piece, PIECE_BYTES};
+use minetap::source::{open_input, InputName, PIECE_BYTES};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
@@ -108,14 +108,13 @@ fn floor(path: &Path, n: usize, runs: usize, decode: bool) -> (u64, f64) {
                     s.spawn(|| {
                         let (mut count, mut decoder) = (0u64, Decoder::default());
                         while let Some(mut piece) = take() {
-                            let mut each = |_: &_, p: minetap::source::RawPacket<'_>| {
+                            piece.read(&stop, |_, p| {
                                 count += 1;
                                 if decode {
                                     let d = decoder.decode(p.link, p.data, p.ts_ns);
                                     std::hint::black_box(d.is_ok());
                                 }
-                            };
-                            Piece::read(&mut piece, &stop, &mut each);
+                            });
                         }
                         count
                     })
