@@ -151,14 +151,18 @@ pub fn run(a: ScanArgs) -> i32 {
     }
     let (inputs_status, stopped) = report_inputs(&stats, inputs);
     status = status.max(inputs_status);
-    let signalled = term.load(Ordering::Relaxed) || int.load(Ordering::Relaxed);
-    if signalled && stopped == 0 {
-        eprintln!("minetap: warning: stopped by a signal after every input was read: the events are complete");
-    }
-    if term.load(Ordering::Relaxed) {
-        status = 143;
+    let signal_status = if term.load(Ordering::Relaxed) {
+        Some(143)
     } else if int.load(Ordering::Relaxed) {
-        status = 130;
+        Some(130)
+    } else {
+        None
+    };
+    if let Some(s) = signal_status {
+        if stopped == 0 {
+            eprintln!("minetap: warning: stopped by a signal after every input was read: the events are complete");
+        }
+        status = s;
     }
     if let Some(p) = &a.summary_json {
         let mut j = summary::json(&stats);

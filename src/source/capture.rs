@@ -3,7 +3,7 @@
 //! with an [`Captured::Idle`] tick (and the kernel's drop count) whenever the link is quiet or
 //! the delay is up.
 
-use super::{Block, Bytes, RawPacket};
+use super::{Block, Bytes, PooledBuf, RawPacket};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,13 +68,22 @@ pub trait FrameSource {
 }
 
 /// A [`FrameSource`] as a [`LiveSource`]: frames are copied into 1 MiB blocks, each handed on
-/// when it is full, when the source goes quiet or `max_delay` after its first frame.
+/// when it is full, when the source goes quiet or `max_delay` after its first frame. Blocks
+/// come back to a pool when their last packet is done (as a stream's buffers do), so that
+/// copying does not fault in fresh pages; a new one is made only when all are in use.
 #[cfg_attr(not(feature = "libpcap"), allow(dead_code))]
 pub struct Copying<S> {
     src: S,
     max_delay: Duration,
     buf: Vec<u8>,
+    pool: (
+        crossbeam_channel::Sender<Vec<u8>>,
+        crossbeam_channel::Receiver<Vec<u8>>,
+    ),
 }
+
+/// Blocks a [`Copying`] source keeps for reuse.
+const COPY_POOL: usize = 8;
 
 #[cfg_attr(not(feature = "libpcap"), allow(dead_code))]
 impl<S: FrameSource> Copying<S> {
@@ -84,6 +93,7 @@ impl<S: FrameSource> Copying<S> {
             src,
             max_delay: opts.max_delay,
             buf: vec![0u8; BLOCK],
+            pool: crossbeam_channel::bounded(COPY_POOL),
         }
     }
 }
@@ -107,8 +117,13 @@ impl<S: FrameSource> LiveSource for Copying<S> {
         if frames.is_empty() {
             return Ok(None);
         }
-        let full = std::mem::replace(&mut self.buf, vec![0u8; BLOCK]);
-        Ok(Some(Arc::new(Bytes::Owned(full))))
+        let next = self.pool.1.try_recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
+        let full = std::mem::replace(&mut self.buf, next);
+        Ok(Some(Arc::new(Bytes::Pooled(PooledBuf::new(
+            full,
+            0,
+            self.pool.0.clone(),
+        )))))
     }
 
     fn drops(&mut self) -> u64 {

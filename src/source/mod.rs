@@ -126,7 +126,7 @@ impl fmt::Display for Damage {
 pub enum Bytes {
     /// A memory-mapped file.
     Mapped(memmap2::Mmap),
-    /// Bytes read into memory (live capture through libpcap).
+    /// Bytes held in memory (an input given as bytes, a record carried across stream blocks).
     Owned(Vec<u8>),
     /// A stream buffer that goes back to its pool when the last packet using it is done.
     Pooled(PooledBuf),
@@ -168,6 +168,17 @@ pub struct PooledBuf {
     buf: Vec<u8>,
     start: usize,
     home: crossbeam_channel::Sender<Vec<u8>>,
+}
+
+impl PooledBuf {
+    /// `buf`, whose data starts at `start`, going back to `home` when done.
+    pub(crate) fn new(
+        buf: Vec<u8>,
+        start: usize,
+        home: crossbeam_channel::Sender<Vec<u8>>,
+    ) -> Self {
+        PooledBuf { buf, start, home }
+    }
 }
 
 impl Drop for PooledBuf {

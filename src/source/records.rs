@@ -103,17 +103,17 @@ const AHEAD: usize = 4096;
 fn prefetch(buf: &[u8], from: usize, to: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        let to = to.min(buf.len());
-        let mut at = from & !63;
-        while at < to {
-            // SAFETY: only a hint to the processor, for an address inside the buffer.
+        // Whole lines by address: a stream's buffer need not start on one.
+        let base = buf.as_ptr() as usize;
+        let end = base + to.min(buf.len());
+        let mut line = (base + from.min(buf.len())) & !63;
+        while line < end {
+            // SAFETY: only a hint to the processor (it reads nothing and cannot fault), for a
+            // line that holds bytes of the buffer.
             unsafe {
-                std::arch::x86_64::_mm_prefetch(
-                    buf.as_ptr().add(at) as *const i8,
-                    std::arch::x86_64::_MM_HINT_T0,
-                )
+                std::arch::x86_64::_mm_prefetch(line as *const i8, std::arch::x86_64::_MM_HINT_T0)
             };
-            at += 64;
+            line += 64;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

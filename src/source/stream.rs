@@ -493,11 +493,7 @@ fn run_stream(
             let bytes = if carry.len() <= HEADROOM {
                 let start = HEADROOM - carry.len();
                 chunk[start..HEADROOM].copy_from_slice(&carry);
-                Bytes::Pooled(super::PooledBuf {
-                    buf: chunk,
-                    start,
-                    home: pool_tx.clone(),
-                })
+                Bytes::Pooled(super::PooledBuf::new(chunk, start, pool_tx.clone()))
             } else {
                 carry.extend_from_slice(&chunk[HEADROOM..]);
                 let _ = pool_tx.try_send(chunk);
