@@ -151,17 +151,7 @@ pub fn run(a: ScanArgs) -> i32 {
     }
     let (inputs_status, stopped) = report_inputs(&stats, inputs);
     status = status.max(inputs_status);
-    let signal_status = if term.load(Ordering::Relaxed) {
-        Some(143)
-    } else if int.load(Ordering::Relaxed) {
-        Some(130)
-    } else {
-        None
-    };
-    if let Some(s) = signal_status {
-        if stopped == 0 {
-            eprintln!("minetap: warning: stopped by a signal after every input was read: the events are complete");
-        }
+    if let Some(s) = signal_status(&term, &int, stopped) {
         status = s;
     }
     if let Some(p) = &a.summary_json {
@@ -185,6 +175,22 @@ pub fn run(a: ScanArgs) -> i32 {
         );
     }
     status
+}
+
+/// The exit status a SIGTERM (143) or SIGINT (130) calls for, if one came; when it came after
+/// every input was read (`stopped` is 0), says that the events are complete.
+fn signal_status(term: &StopFlag, int: &StopFlag, stopped: usize) -> Option<i32> {
+    let status = if term.load(Ordering::Relaxed) {
+        143
+    } else if int.load(Ordering::Relaxed) {
+        130
+    } else {
+        return None;
+    };
+    if stopped == 0 {
+        eprintln!("minetap: warning: stopped by a signal after every input was read: the events are complete");
+    }
+    Some(status)
 }
 
 /// Says what happened to each input that did not simply read to its end; the exit status that
